@@ -1,0 +1,2 @@
+/* stub: replaced by the cli work */
+int main(void) { return 77; }

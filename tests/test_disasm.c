@@ -1,0 +1,2 @@
+/* stub: replaced by the disasm work */
+int main(void) { return 77; }

@@ -1,0 +1,2 @@
+/* stub: replaced by the interp work */
+int main(void) { return 77; }

@@ -1,0 +1,2 @@
+/* stub: replaced by the kernel work */
+int main(void) { return 77; }

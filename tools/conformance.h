@@ -1,0 +1,4 @@
+/* stub: replaced by the CLI work */
+#ifndef BPFVM_CONFORMANCE_H
+#define BPFVM_CONFORMANCE_H
+#endif
