@@ -1,0 +1,28 @@
+/* bpf(2) on the running kernel, for differential tests.  Owned by the
+ * kernel cross-check work; the API below is agreed with its users.
+ * SPDX-License-Identifier: MIT */
+#ifndef BPFVM_KERNEL_UTIL_H
+#define BPFVM_KERNEL_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "bpfvm.h"
+
+/* Can this process use bpf(2) (map create + prog load)?  If not, false and
+ * a one-line reason in why (for the test's skip message). */
+bool bpfk_available(char *why, size_t len);
+
+/* BPF_PROG_LOAD of `type` (BPF_PROG_TYPE_*), license "GPL", with a verifier
+ * log at log_level into log (may be NULL).  Returns the fd, or -errno. */
+int bpfk_prog_load(int type, const struct bpfvm_insn *insns, size_t n,
+		   int log_level, char *log, size_t loglen);
+
+/* Run `insns` on the kernel the bpf_conformance way: as a subprogram of an
+ * XDP program whose wrapper stores the full 64-bit r0 in a one-entry array
+ * map; with mem, r1/r2 = packet data and its length.  0 and *r0, or -errno
+ * with the verifier log in log (may be NULL). */
+int bpfk_run_r0(const struct bpfvm_insn *insns, size_t n, const void *mem,
+		size_t mem_len, uint64_t *r0, char *log, size_t loglen);
+
+#endif
