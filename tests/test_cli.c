@@ -81,6 +81,7 @@ static size_t read_file(const char *path, char *buf, size_t cap)
 static int bpfvm(const char *arg, ...)
 {
 	const char *argv[32] = { env_or("BPFVM_BIN", "build/bpfvm") };
+	char opath[300], epath[300];
 	int argc = 1, status;
 	va_list ap;
 	pid_t pid;
@@ -91,11 +92,13 @@ static int bpfvm(const char *arg, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 
+	snprintf(opath, sizeof(opath), "%s/.out", tmpdir);
+	snprintf(epath, sizeof(epath), "%s/.err", tmpdir);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		int o = open(tmp(".out"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(tmp(".err"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
 			_exit(126);
 		execv(argv[0], (char *const *)argv);
@@ -104,8 +107,8 @@ static int bpfvm(const char *arg, ...)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status), "%s %s: killed by signal %d",
 		      argv[0], argv[1] ? argv[1] : "", WTERMSIG(status));
-	read_file(tmp(".out"), out, sizeof(out));
-	read_file(tmp(".err"), err, sizeof(err));
+	read_file(opath, out, sizeof(out));
+	read_file(epath, err, sizeof(err));
 	ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run %s", argv[0]);
 	return WEXITSTATUS(status);
 }

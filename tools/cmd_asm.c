@@ -88,7 +88,7 @@ static int asm_main(int argc, char **argv)
 	struct bpfvm_insn *insns = NULL;
 	char err[256] = "", *text, *def = NULL;
 	size_t n, len;
-	int c, ret;
+	int c, ret = CLI_OK;
 
 	while ((c = cli_getopt(&cli_cmd_asm, argc, argv, "o:h", longopts)) != -1) {
 		switch (c) {
@@ -100,20 +100,21 @@ static int asm_main(int argc, char **argv)
 	if (!cli_operands(&cli_cmd_asm, argc, argv, 1))
 		return CLI_USAGE;
 	const char *in = argv[optind];
+	text = (char *)cli_read_file(&cli_cmd_asm, in, &len);
+	if (!text)
+		return CLI_USAGE;
 	if (!out) {
 		out = def = default_output(in);
 		if (!def)
-			return cli_error("asm", CLI_FAILED, "out of memory");
-		if (!strcmp(def, in)) {
+			ret = cli_error("asm", CLI_FAILED, "out of memory");
+		else if (!strcmp(def, in))
+			ret = cli_error("asm", CLI_USAGE, "%s already ends in "
+					".bin: name the output with -o", in);
+		if (!def || ret) {
+			free(text);
 			free(def);
-			return cli_error("asm", CLI_USAGE, "%s already ends in "
-					 ".bin: name the output with -o", in);
+			return ret;
 		}
-	}
-	text = (char *)cli_read_file(&cli_cmd_asm, in, &len);
-	if (!text) {
-		free(def);
-		return CLI_USAGE;
 	}
 	/* The assembler wants a C string. */
 	char *s = realloc(text, len + 1);

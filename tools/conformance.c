@@ -59,7 +59,9 @@ struct parser {
 static int fail(struct parser *ps, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(ps->err, ps->errlen, "%s:%u: ", ps->path, ps->line);
+	int n = ps->line ? snprintf(ps->err, ps->errlen, "%s:%u: ", ps->path,
+				    ps->line)
+			 : snprintf(ps->err, ps->errlen, "%s: ", ps->path);
 	if (n < 0 || (size_t)n >= ps->errlen)
 		return -EINVAL;
 	va_start(ap, fmt);
