@@ -269,7 +269,10 @@ struct cfg {
 	uint32_t *bb;    /* block number of each instruction, in its function */
 };
 
-/* Where control goes from instruction i: jump target (or -1). */
+#define NO_TARGET INT64_MIN
+
+/* Where instruction i jumps or calls to: an index, possibly out of range,
+ * or NO_TARGET. */
 static int64_t jump_target(const struct bpfvm_insn *in, int fmt, size_t i)
 {
 	switch (fmt) {
@@ -278,9 +281,9 @@ static int64_t jump_target(const struct bpfvm_insn *in, int fmt, size_t i)
 	case F_JA32:
 		return (int64_t)i + 1 + in->imm;
 	case F_CALL:
-		return in->src_reg == 1 ? (int64_t)i + 1 + in->imm : -1;
+		return in->src_reg == 1 ? (int64_t)i + 1 + in->imm : NO_TARGET;
 	default:
-		return -1;
+		return NO_TARGET;
 	}
 }
 
@@ -311,7 +314,7 @@ static int cfg_mark(struct cfg *g)
 		if (fmt == F_LDDW)
 			g->mark[i + 1] |= L_SLOT2;
 		int64_t t = jump_target(&g->insns[i], fmt, i);
-		if (t >= 0 || fmt == F_CALL) {
+		if (t != NO_TARGET) {
 			if (t < 0 || (uint64_t)t >= g->n)
 				return -EINVAL;
 			g->mark[t] |= fmt == F_CALL ? L_BLOCK | L_FUNC : L_BLOCK;
@@ -387,7 +390,7 @@ static void put_succs(const struct cfg *g, size_t start, size_t end,
 	/* falling out of a function (or the program) has nowhere to go */
 	if (falls && end < g->n && g->func[end] == f)
 		put_edge(out, f, b, f, g->bb[end]);
-	if (is_branch(fmt) && t >= 0)
+	if (is_branch(fmt) && t != NO_TARGET)
 		put_edge(out, f, b, g->func[t], g->bb[t]);
 }
 
