@@ -135,6 +135,7 @@ static const struct enc conformance_forms[] = {
 	{ "ldabsw 12", 1, { I(C_LD | M_ABS | Z_W, 0, 0, 0, 12) } },
 	{ "ldabsb 0x10", 1, { I(C_LD | M_ABS | Z_B, 0, 0, 0, 16) } },
 	{ "ldindh %r1, 4", 1, { I(C_LD | M_IND | Z_H, 0, 1, 0, 4) } },
+	{ "ldxw %r1 , [ %r2 + 4 ]", 1, { I(C_LDX | M_MEM | Z_W, 1, 2, 4, 0) } },
 	{ "  mov %r0,1   # trailing comment", 1,
 	  { I(C_ALU64 | S_K | A_MOV, 0, 0, 0, 1) } },
 };
@@ -262,7 +263,7 @@ static struct bpfvm_insn *asm_ok(const char *text, size_t *n)
 	struct bpfvm_insn *p = NULL;
 	char err[256] = "";
 	int rc = bpfvm_asm(text, &p, n, err, sizeof(err));
-	ck_assert_msg(rc == 0, "'%s': %s", text, err);
+	ck_assert_msg(rc == 0, "'%.60s': %s", text, err);
 	return p;
 }
 
@@ -339,6 +340,24 @@ START_TEST(jump_too_far_for_16_bits)
 	p = asm_ok(text, &n);
 	ck_assert_uint_eq(n, 40002);
 	ck_assert_int_eq(p[0].imm, 40000);
+	free(p);
+	free(text);
+}
+END_TEST
+
+START_TEST(many_labels_stay_fast)
+{
+	/* 30000 labels (offsets stay in 16 bits), each jumped to: a linear
+	 * label search would take seconds here */
+	enum { L = 30000 };
+	char *text = malloc((size_t)L * 40);
+	size_t n = 0;
+	for (int i = 0; i < L; i++)
+		n += (size_t)sprintf(text + n, "l%d: ja l%d\n", i, L - 1 - i);
+	struct bpfvm_insn *p = asm_ok(text, &n);
+	ck_assert_uint_eq(n, L);
+	ck_assert_int_eq(p[0].off, L - 2);
+	ck_assert_int_eq(p[L - 1].off, -L);
 	free(p);
 	free(text);
 }
@@ -636,7 +655,7 @@ static const struct {
 	{ "r1 = map[id:5]", "map references cannot be assembled", 1 },
 	{ "5: (b7) r0 = 0x100000000", "opcode (b7) does not match", 1 },
 	{ "5: (18) r0 += 1", "opcode (18) does not match", 1 },
-	{ "ldxw %r1 [%r1+4]", "unexpected '[%r1+4]'", 1 },
+	{ "ldxw %r1 [%r1+4]", "expected ',' at '[%r1+4]'", 1 },
 	{ "stw [%r1+4], %r2", "unexpected '%r2'", 1 },
 	{ "r0 = *(u32 *)(r1 16)", "expected '+'", 1 },
 	{ "mov %r0, 0x", "unexpected '0x'", 1 },
@@ -849,6 +868,7 @@ int main(void)
 	tcase_add_test(tc, labels_resolve_relative_to_the_next_insn);
 	tcase_add_test(tc, exit_names_the_first_exit_without_a_label);
 	tcase_add_test(tc, jump_too_far_for_16_bits);
+	tcase_add_test(tc, many_labels_stay_fast);
 	tcase_add_test(tc, both_dialects_give_the_same_bytes);
 	tcase_add_test(tc, every_row_round_trips_through_the_disassembler);
 	tcase_add_test(tc, every_conformance_program_assembles);

@@ -65,26 +65,26 @@ struct pattern {
  *   ~ "_64" / "32_32" (LLVM's xchg/cmpxchg names)   ^ an atomic's operator */
 static const struct pattern patterns[] = {
 	/* bpf_conformance dialect */
-	{ F_ALU_K, V_ANY, '%', "@ %d, %i" },
-	{ F_ALU_X, V_ANY, '%', "@ %d, %s" },
+	{ F_ALU_K, V_ANY, '%', "@ %d , %i" },
+	{ F_ALU_X, V_ANY, '%', "@ %d , %s" },
 	{ F_NEG, V_ANY, '%', "@ %d" },
 	{ F_END, V_ANY, '%', "@ %d" },
 	{ F_JA, V_ANY, '%', "@ %j" },
 	{ F_JA32, V_ANY, '%', "@ %l" },
-	{ F_JMP_K, V_ANY, '%', "@ %d, %i, %j" },
-	{ F_JMP_X, V_ANY, '%', "@ %d, %s, %j" },
+	{ F_JMP_K, V_ANY, '%', "@ %d , %i , %j" },
+	{ F_JMP_X, V_ANY, '%', "@ %d , %s , %j" },
 	{ F_CALL, V_HELPER, '%', "@ %h" },
 	{ F_CALL, V_LOCAL, '%', "@ %l" },
 	{ F_CALL, V_KFUNC, '%', "@ %i" },
 	{ F_CALLX, V_ANY, '%', "@ %d" },
 	{ F_EXIT, V_ANY, '%', "@" },
-	{ F_LDDW, V_ANY, '%', "@ %d, %q" },
+	{ F_LDDW, V_ANY, '%', "@ %d , %q" },
 	{ F_LDABS, V_ANY, '%', "@ %i" },
-	{ F_LDIND, V_ANY, '%', "@ %s, %i" },
-	{ F_LDX, V_ANY, '%', "@ %d, [%s%p]" },
-	{ F_ST, V_ANY, '%', "@ [%d%p], %i" },
-	{ F_STX, V_ANY, '%', "@ [%d%p], %s" },
-	{ F_ATOMIC, V_ANY, '%', "@ [%d%p], %s" },
+	{ F_LDIND, V_ANY, '%', "@ %s , %i" },
+	{ F_LDX, V_ANY, '%', "@ %d , [ %s%p ]" },
+	{ F_ST, V_ANY, '%', "@ [ %d%p ] , %i" },
+	{ F_STX, V_ANY, '%', "@ [ %d%p ] , %s" },
+	{ F_ATOMIC, V_ANY, '%', "@ [ %d%p ] , %s" },
 
 	/* kernel verifier log and LLVM dialect */
 	{ F_ALU_K, V_PLAIN, 'c', "%d $ %i" },
@@ -816,6 +816,8 @@ struct asm_state {
 	size_t n, cap;
 	struct label *labels;
 	size_t nlabels, caplabels;
+	uint32_t *buckets; /* open addressing over labels, index + 1 */
+	size_t nbuckets;
 	struct fixup *fixups;
 	size_t nfixups, capfixups;
 	char *err;
@@ -851,31 +853,71 @@ static int grow(void **v, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
-static int add_label(struct asm_state *st, const char *name, size_t len,
-		     unsigned line)
+static uint32_t name_hash(const char *s, size_t len)
 {
-	for (size_t i = 0; i < st->nlabels; i++)
-		if (st->labels[i].len == len &&
-		    !memcmp(st->labels[i].name, name, len))
-			return error(st, line,
-				     "duplicate label '%.*s' (first on line %u)",
-				     (int)len, name, st->labels[i].line);
-	if (grow((void **)&st->labels, &st->caplabels, st->nlabels,
-		 sizeof(*st->labels)))
-		return -ENOMEM;
-	st->labels[st->nlabels++] =
-		(struct label){ name, len, st->n, line };
-	return 0;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* The hash slot of name: the label's index + 1 there, or an empty slot. */
+static uint32_t *label_slot(const struct asm_state *st, const char *name,
+			    size_t len)
+{
+	size_t mask = st->nbuckets - 1;
+	for (size_t i = name_hash(name, len) & mask;; i = (i + 1) & mask) {
+		uint32_t k = st->buckets[i];
+		if (!k || (st->labels[k - 1].len == len &&
+			   !memcmp(st->labels[k - 1].name, name, len)))
+			return &st->buckets[i];
+	}
 }
 
 static const struct label *find_label(const struct asm_state *st,
 				      const char *name, size_t len)
 {
+	if (!st->nbuckets)
+		return NULL;
+	uint32_t k = *label_slot(st, name, len);
+	return k ? &st->labels[k - 1] : NULL;
+}
+
+/* Keep the table at most half full. */
+static int rehash(struct asm_state *st)
+{
+	if (2 * (st->nlabels + 1) <= st->nbuckets)
+		return 0;
+	size_t nb = st->nbuckets ? 2 * st->nbuckets : 64;
+	if (nb > UINT32_MAX)
+		return -ENOMEM;
+	uint32_t *b = calloc(nb, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	free(st->buckets);
+	st->buckets = b;
+	st->nbuckets = nb;
 	for (size_t i = 0; i < st->nlabels; i++)
-		if (st->labels[i].len == len &&
-		    !memcmp(st->labels[i].name, name, len))
-			return &st->labels[i];
-	return NULL;
+		*label_slot(st, st->labels[i].name, st->labels[i].len) =
+			(uint32_t)i + 1;
+	return 0;
+}
+
+static int add_label(struct asm_state *st, const char *name, size_t len,
+		     unsigned line)
+{
+	const struct label *old = find_label(st, name, len);
+	if (old)
+		return error(st, line,
+			     "duplicate label '%.*s' (first on line %u)",
+			     (int)len, name, old->line);
+	if (rehash(st) ||
+	    grow((void **)&st->labels, &st->caplabels, st->nlabels,
+		 sizeof(*st->labels)))
+		return -ENOMEM;
+	st->labels[st->nlabels] = (struct label){ name, len, st->n, line };
+	*label_slot(st, name, len) = (uint32_t)++st->nlabels;
+	return 0;
 }
 
 /* Where the comment of [p, end) starts: ';', "//", or '#' at the start or
@@ -1109,6 +1151,7 @@ int bpfvm_asm(const char *text, struct bpfvm_insn **out, size_t *n,
 
 	free(st.tmpl);
 	free(st.labels);
+	free(st.buckets);
 	free(st.fixups);
 	if (rc) {
 		if (rc == -ENOMEM && err && errlen)
