@@ -45,6 +45,12 @@ static const char *tmp(const char *name)
 	return p;
 }
 
+/* A temp path that outlives the rotation of tmp()'s buffers. */
+static void keep(char dst[512], const char *name)
+{
+	snprintf(dst, 512, "%s/%s", tmpdir, name);
+}
+
 static const char *example(const char *name)
 {
 	static char paths[2][512];
@@ -193,7 +199,8 @@ END_TEST
 START_TEST(missing_files)
 {
 	char want[600];
-	const char *none = tmp("none.bin");
+	char none[512];
+	keep(none, "none.bin");
 
 	ck_assert_int_eq(bpfvm("run", none, NULL), 2);
 	snprintf(want, sizeof(want), "bpfvm run: cannot open %s: No such file "
@@ -253,7 +260,9 @@ END_TEST
 
 START_TEST(run_registers)
 {
-	const char *mem = tmp("mem"), *prog = tmp("p.s");
+	char mem[512], prog[512];
+	keep(mem, "mem");
+	keep(prog, "p.s");
 
 	write_file(mem, "\x11\x22\x33\x44\x55", 5);
 	write_str(prog, "r0 = r2\nexit\n");
@@ -280,7 +289,8 @@ END_TEST
 
 START_TEST(run_failures)
 {
-	const char *prog = tmp("p.s");
+	char prog[512];
+	keep(prog, "p.s");
 	static const unsigned char bad_op[] = {
 		0xff, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0,
 	};
@@ -301,7 +311,7 @@ START_TEST(run_failures)
 	/* a NULL dereference: caught by checked mode, with its index */
 	write_str(prog, "r0 = 0\nr0 = *(u64 *)(r1 +0)\nexit\n");
 	ck_assert_int_eq(bpfvm("run", prog, NULL), 1);
-	one_line_error("1");
+	one_line_error("insn 1");
 	ck_assert_str_eq(out, "");
 	/* out of the memory block's bounds */
 	write_str(tmp("mem"), "abcd");
@@ -317,7 +327,8 @@ END_TEST
 
 START_TEST(trace)
 {
-	const char *prog = tmp("t.s");
+	char prog[512];
+	keep(prog, "t.s");
 	write_str(prog, "r0 = 1\nr0 += 1\nr1 = r0\nexit\n");
 	ck_assert_int_eq(bpfvm("run", "--trace", prog, NULL), 0);
 	ck_assert_msg(strstr(out, "   1: (07) r0 += 1          ; r0: 0x1 -> 0x2\n"),
@@ -334,7 +345,8 @@ END_TEST
 START_TEST(asm_then_run)
 {
 	char bin[64];
-	const char *src = tmp("x.s");
+	char src[512];
+	keep(src, "x.s");
 
 	write_str(src, "mov %r0, 42\nexit\n");
 	ck_assert_int_eq(bpfvm("asm", "-o", tmp("y.bin"), src, NULL), 0);
@@ -347,7 +359,7 @@ START_TEST(asm_then_run)
 	ck_assert_uint_eq(read_file(tmp("x.bin"), bin, sizeof(bin)), 16);
 	ck_assert(!memcmp(bin, ret42, 16));
 	/* standard output */
-	ck_assert_int_eq(bpfvm("asm", "-o", "-", src, NULL), 0);
+	ck_assert_msg(bpfvm("asm", "-o", "-", src, NULL) == 0, "%s", err);
 	ck_assert(!memcmp(out, ret42, 16));
 	/* a .bin input would be overwritten */
 	ck_assert_int_eq(bpfvm("asm", tmp("x.bin"), NULL), 2);

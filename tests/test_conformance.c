@@ -294,6 +294,21 @@ START_TEST(judging)
 }
 END_TEST
 
+/* An endless loop must not hang the runner, even in raw mode. */
+START_TEST(endless_loop_ends)
+{
+	struct bpfvm_conf_opts opts = { .dispatch = -1 };
+	struct bpfvm_conf_test t;
+	char err[512] = "", detail[512];
+	/* l: goto l (ja -1); exit */
+	ck_assert_int_eq(parse_text("loop", "-- raw\n0x00000000ffff0005\n0x95\n"
+				    "-- result\n0\n", &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(bpfvm_conf_run(&t, &opts, detail, sizeof(detail)), 0);
+	ck_assert_msg(strstr(detail, "run time"), "%s", detail);
+	bpfvm_conf_free(&t);
+}
+END_TEST
+
 /* The program gets a copy: a vector that writes its memory leaves the
  * parsed bytes as they were, so it can run again. */
 START_TEST(memory_is_copied)
@@ -337,6 +352,7 @@ int main(void)
 	tcase_add_test(parse, raw_takes_precedence);
 	tcase_add_test(parse, judging);
 	tcase_add_test(parse, memory_is_copied);
+	tcase_add_test(parse, endless_loop_ends);
 	suite_add_tcase(s, parse);
 
 	sr = srunner_create(s);

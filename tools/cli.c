@@ -142,10 +142,13 @@ int cli_read_program(const struct cli_cmd *cmd, const char *path,
 	if (ret == 0)
 		return CLI_OK;
 	*insns = NULL;
-	/* The file opened: what is left is its content. */
-	cli_error(cmd->name, CLI_FAILED, "%s: %s", path,
-		  err[0] ? err : strerror(-ret));
-	return CLI_FAILED;
+	/* The file opened: what is left is its content.  The reader names
+	 * the file itself. */
+	size_t plen = strlen(path);
+	if (!strncmp(err, path, plen) && err[plen] == ':')
+		return cli_error(cmd->name, CLI_FAILED, "%s", err);
+	return cli_error(cmd->name, CLI_FAILED, "%s: %s", path,
+			 err[0] ? err : strerror(-ret));
 }
 
 bool cli_parse_dispatch(const char *s, int *dispatch)
