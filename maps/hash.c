@@ -1,0 +1,537 @@
+/* HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH.
+ *
+ * Buckets as the kernel's: roundup_pow_of_two(max_entries) chains, jhash of
+ * the key with a random seed (0 with BPF_F_ZERO_SEED), new elements at the
+ * head of their chain, so GET_NEXT_KEY walks the kernel's order.
+ *
+ * Locking: one rwlock per map.  Lookups share it, updates and deletes take
+ * it alone.  An update never writes a live element (but per-CPU values,
+ * which the kernel too updates in place): it fills a spare element and
+ * swaps it into the chain, so a reader sees the old value or the new one.
+ *
+ * Memory: an element leaving the map (delete, replace, eviction) goes to
+ * the tail of a per-map free list and is reused from its head; elements go
+ * back to malloc only when the map is freed.  So a value pointer a running
+ * program holds always points into a live element of the same size: it may
+ * be reused (as the kernel reuses preallocated elements at once), never
+ * unmapped.  Without BPF_F_NO_PREALLOC the elements come from one block
+ * allocated at create time (carved on first use, so untouched memory stays
+ * untouched); with it, from malloc.  A later step for NO_PREALLOC maps:
+ * epoch-based deferred reuse (an element is reused only after every program
+ * run that started before its removal has ended), as the kernel's RCU.
+ *
+ * LRU: a list of live elements, newest first; programs' lookups set a
+ * reference bit; eviction takes from the old end, giving referenced elements
+ * a second chance.  Like the kernel, an LRU update takes its new element
+ * (evicting if needed) before it looks at the flags.  The kernel's LRU is
+ * per-CPU and approximate: which element it evicts is not reproduced.
+ * SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include "jhash.h"
+#include "map.h"
+
+#define HTAB_CREATE_FLAG_MASK (BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | \
+	BPF_F_NUMA_NODE | BPFVM_F_ACCESS_MASK | BPF_F_ZERO_SEED)
+
+#define KMALLOC_MAX_SIZE (4u << 20)
+#define KERNEL_HTAB_ELEM_SIZE 48u /* sizeof(struct htab_elem) in 6.18 */
+#define KERNEL_BUCKET_SIZE 16u	  /* sizeof(struct bucket) */
+#define PCPU_MIN_UNIT_SIZE 32768u
+
+struct elem {
+	struct elem *next; /* bucket chain, or free list */
+	struct elem *lru_prev, *lru_next;
+	uint32_t hash;
+	uint8_t ref; /* LRU: looked up by a program since last scan */
+	uint64_t data[]; /* key (round_up 8), then the value(s) */
+};
+
+struct htab {
+	struct bpfvm_map map;
+	pthread_rwlock_t lock;
+	struct elem **buckets;
+	uint32_t n_buckets;
+	uint32_t seed;
+	uint32_t count; /* live elements */
+	size_t elem_size;
+	size_t value_off;
+	uint32_t vslot; /* round_up(value_size, 8) */
+	uint8_t lru, pc;
+	/* preallocated block, carved in order */
+	uint8_t *pool;
+	size_t pool_n, pool_used;
+	struct elem *free_head, *free_tail;
+	struct elem *lru_head, *lru_tail; /* newest .. oldest */
+};
+
+static struct htab *htab_of(struct bpfvm_map *map)
+{
+	return (struct htab *)map;
+}
+
+static int htab_alloc_check(const union bpf_attr *attr)
+{
+	uint32_t t = attr->map_type;
+	int pc = t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	int lru = t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	int percpu_lru = !!(attr->map_flags & BPF_F_NO_COMMON_LRU);
+	int prealloc = !(attr->map_flags & BPF_F_NO_PREALLOC);
+
+	/* BPF_F_ZERO_SEED needs CAP_SYS_ADMIN: bpfvm grants it */
+	if ((attr->map_flags & ~HTAB_CREATE_FLAG_MASK) ||
+	    !bpfvm_map_flags_access_ok(attr->map_flags))
+		return -EINVAL;
+	if (!lru && percpu_lru)
+		return -EINVAL;
+	if (lru && !prealloc)
+		return -BPFVM_ENOTSUPP;
+	if (bpfvm_attr_numa_node(attr) >= 0 && (pc || percpu_lru))
+		return -EINVAL;
+	if (attr->max_entries == 0 || attr->key_size == 0 ||
+	    attr->value_size == 0)
+		return -EINVAL;
+	if ((uint64_t)attr->key_size + attr->value_size >=
+	    KMALLOC_MAX_SIZE - KERNEL_HTAB_ELEM_SIZE)
+		return -E2BIG;
+	if (pc && bpfvm_round8(attr->value_size) > PCPU_MIN_UNIT_SIZE)
+		return -E2BIG;
+	return 0;
+}
+
+static uint64_t roundup_pow2(uint64_t n)
+{
+	uint64_t p = 1;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static void htab_free(struct bpfvm_map *map);
+
+static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
+{
+	struct htab *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	bpfvm_map_init(&h->map, attr);
+	uint32_t t = attr->map_type;
+	h->pc = t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	h->lru = t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	/* writers must not starve behind a stream of lookups */
+	pthread_rwlockattr_t la;
+	pthread_rwlockattr_init(&la);
+	pthread_rwlockattr_setkind_np(&la,
+		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	int rc = pthread_rwlock_init(&h->lock, &la);
+	pthread_rwlockattr_destroy(&la);
+	if (rc) {
+		free(h);
+		return -ENOMEM;
+	}
+
+	if (attr->map_flags & BPF_F_NO_COMMON_LRU) {
+		/* each CPU's LRU list gets the same number of elements */
+		uint32_t n = h->map.ncpus, m = attr->max_entries;
+		uint64_t up = ((uint64_t)m + n - 1) / n * n;
+		h->map.max_entries = up <= UINT32_MAX ? (uint32_t)up : m / n * n;
+	}
+	int err = -E2BIG;
+	uint64_t nb = roundup_pow2(h->map.max_entries);
+	if (h->map.max_entries > (1u << 31) || nb > UINT32_MAX / KERNEL_BUCKET_SIZE)
+		goto fail;
+	h->n_buckets = (uint32_t)nb;
+	h->vslot = bpfvm_round8(attr->value_size);
+	h->value_off = bpfvm_round8(attr->key_size);
+	h->elem_size = sizeof(struct elem) + h->value_off +
+		       (size_t)h->vslot * (h->pc ? h->map.ncpus : 1);
+	if (attr->map_flags & BPF_F_ZERO_SEED)
+		h->seed = 0;
+	else if (getrandom(&h->seed, sizeof(h->seed), 0) != sizeof(h->seed))
+		h->seed = (uint32_t)(uintptr_t)h ^ 0x9e3779b9u;
+
+	err = -ENOMEM;
+	h->buckets = calloc(h->n_buckets, sizeof(*h->buckets));
+	if (!h->buckets)
+		goto fail;
+	if (!(attr->map_flags & BPF_F_NO_PREALLOC)) {
+		/* one spare element: a replace fills it before the old goes */
+		h->pool_n = (size_t)h->map.max_entries + (h->lru ? 0 : 1);
+		if (h->pool_n > SIZE_MAX / 2 / h->elem_size)
+			goto fail;
+		h->pool = calloc(h->pool_n, h->elem_size);
+		if (!h->pool)
+			goto fail;
+	}
+	*out = &h->map;
+	return 0;
+fail:
+	htab_free(&h->map);
+	return err;
+}
+
+static void htab_free(struct bpfvm_map *map)
+{
+	struct htab *h = htab_of(map);
+	if (!h->pool) {
+		/* malloc'd elements are either in a chain or free */
+		for (uint32_t b = 0; h->buckets && b < h->n_buckets; b++)
+			for (struct elem *e = h->buckets[b], *n; e; e = n) {
+				n = e->next;
+				free(e);
+			}
+		for (struct elem *e = h->free_head, *n; e; e = n) {
+			n = e->next;
+			free(e);
+		}
+	}
+	free(h->pool);
+	free(h->buckets);
+	pthread_rwlock_destroy(&h->lock);
+	free(h);
+}
+
+static uint8_t *key_of(struct elem *e)
+{
+	return (uint8_t *)e->data;
+}
+
+static uint8_t *value_of(struct htab *h, struct elem *e, uint32_t cpu)
+{
+	return (uint8_t *)e->data + h->value_off + (size_t)h->vslot * cpu;
+}
+
+static uint32_t hash_key(struct htab *h, const void *key)
+{
+	return bpfvm_jhash(key, h->map.key_size, h->seed);
+}
+
+static struct elem **bucket(struct htab *h, uint32_t hash)
+{
+	return &h->buckets[hash & (h->n_buckets - 1)];
+}
+
+static struct elem *find(struct htab *h, uint32_t hash, const void *key)
+{
+	for (struct elem *e = *bucket(h, hash); e; e = e->next)
+		if (e->hash == hash && !memcmp(key_of(e), key, h->map.key_size))
+			return e;
+	return NULL;
+}
+
+static void chain_remove(struct htab *h, struct elem *e)
+{
+	struct elem **p = bucket(h, e->hash);
+	while (*p != e)
+		p = &(*p)->next;
+	*p = e->next;
+}
+
+static void lru_unlink(struct htab *h, struct elem *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		h->lru_head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		h->lru_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push_head(struct htab *h, struct elem *e)
+{
+	e->lru_prev = NULL;
+	e->lru_next = h->lru_head;
+	if (h->lru_head)
+		h->lru_head->lru_prev = e;
+	else
+		h->lru_tail = e;
+	h->lru_head = e;
+}
+
+/* Link a filled element in as live. */
+static void link_elem(struct htab *h, struct elem *e)
+{
+	struct elem **b = bucket(h, e->hash);
+	e->next = *b;
+	*b = e;
+	if (h->lru)
+		lru_push_head(h, e);
+}
+
+static void free_push(struct htab *h, struct elem *e)
+{
+	e->next = NULL;
+	if (h->free_tail)
+		h->free_tail->next = e;
+	else
+		h->free_head = e;
+	h->free_tail = e;
+}
+
+/* A live element leaves the map. */
+static void unlink_elem(struct htab *h, struct elem *e)
+{
+	chain_remove(h, e);
+	if (h->lru)
+		lru_unlink(h, e);
+	h->count--;
+	free_push(h, e);
+}
+
+/* An unused element: the free list, then the block, then malloc. */
+static struct elem *elem_get(struct htab *h)
+{
+	struct elem *e = h->free_head;
+	if (e) {
+		h->free_head = e->next;
+		if (!h->free_head)
+			h->free_tail = NULL;
+	} else if (h->pool) {
+		if (h->pool_used == h->pool_n)
+			return NULL;
+		e = (struct elem *)(h->pool + h->pool_used++ * h->elem_size);
+	} else {
+		e = calloc(1, h->elem_size);
+	}
+	return e;
+}
+
+/* LRU: a free element, evicting the least recently used if none. */
+static struct elem *lru_pop(struct htab *h)
+{
+	struct elem *e = elem_get(h);
+	while (!e && h->lru_tail) {
+		struct elem *old = h->lru_tail;
+		if (__atomic_load_n(&old->ref, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&old->ref, 0, __ATOMIC_RELAXED);
+			lru_unlink(h, old);
+			lru_push_head(h, old);
+			continue;
+		}
+		unlink_elem(h, old);
+		e = elem_get(h);
+	}
+	return e;
+}
+
+static int check_flags(struct elem *old, uint64_t flags)
+{
+	if (old && (flags & ~(uint64_t)BPF_F_LOCK) == BPF_NOEXIST)
+		return -EEXIST;
+	if (!old && (flags & ~(uint64_t)BPF_F_LOCK) == BPF_EXIST)
+		return -ENOENT;
+	return 0;
+}
+
+/* Per-CPU values: one CPU's from a program, every CPU's from user space
+ * (whole round_up(value_size, 8) slots, padding included, as the kernel
+ * copies them).  init: a new element, other CPUs 0. */
+static void pcpu_copy(struct htab *h, struct elem *e, const void *value,
+		      uint32_t cpu, int init)
+{
+	const uint8_t *v = value;
+	for (uint32_t c = 0; c < h->map.ncpus; c++) {
+		uint8_t *dst = value_of(h, e, c);
+		if (cpu == BPFVM_ALL_CPUS)
+			memcpy(dst, v + (size_t)c * h->vslot, h->vslot);
+		else if (c == cpu)
+			memcpy(dst, v, h->map.value_size);
+		else if (init)
+			memset(dst, 0, h->vslot);
+	}
+}
+
+static void fill(struct htab *h, struct elem *e, uint32_t hash,
+		 const void *key, const void *value, uint32_t cpu)
+{
+	e->hash = hash;
+	e->ref = 0;
+	memcpy(key_of(e), key, h->map.key_size);
+	if (h->pc)
+		pcpu_copy(h, e, value, cpu, 1);
+	else
+		memcpy(value_of(h, e, 0), value, h->map.value_size);
+}
+
+static int update_locked(struct htab *h, const void *key, uint32_t hash,
+			 const void *value, uint64_t flags, uint32_t cpu)
+{
+	struct elem *old = find(h, hash, key), *e;
+	int err = check_flags(old, flags);
+	if (err)
+		return err;
+	if (old && h->pc) {
+		pcpu_copy(h, old, value, cpu, 0);
+		return 0;
+	}
+	if (!old && h->count >= h->map.max_entries)
+		return -E2BIG;
+	e = elem_get(h);
+	if (!e)
+		return h->pool ? -E2BIG : -ENOMEM;
+	fill(h, e, hash, key, value, cpu);
+	link_elem(h, e);
+	h->count++;
+	if (old)
+		unlink_elem(h, old);
+	return 0;
+}
+
+/* LRU: the new element first, then the flags (as the kernel: a failing
+ * update of a full map still evicts). */
+static int lru_update_locked(struct htab *h, const void *key, uint32_t hash,
+			     const void *value, uint64_t flags, uint32_t cpu)
+{
+	struct elem *e = NULL, *old;
+	if (!h->pc || (flags & ~(uint64_t)BPF_F_LOCK) != BPF_EXIST) {
+		e = lru_pop(h);
+		if (!e)
+			return -ENOMEM;
+	}
+	old = find(h, hash, key);
+	int err = check_flags(old, flags);
+	if (!err && old && h->pc) {
+		__atomic_store_n(&old->ref, 1, __ATOMIC_RELAXED);
+		pcpu_copy(h, old, value, cpu, 0);
+	} else if (!err) {
+		fill(h, e, hash, key, value, cpu);
+		link_elem(h, e);
+		h->count++;
+		if (old) {
+			e->ref = 1;
+			unlink_elem(h, old);
+		}
+		e = NULL;
+	}
+	if (e)
+		free_push(h, e);
+	return err;
+}
+
+static int htab_update(struct bpfvm_map *map, const void *key,
+		       const void *value, uint64_t flags, uint32_t cpu)
+{
+	struct htab *h = htab_of(map);
+	if (h->lru ? flags > BPF_EXIST : (flags & ~(uint64_t)BPF_F_LOCK) > BPF_EXIST)
+		return -EINVAL;
+	if (flags & BPF_F_LOCK)
+		return -EINVAL; /* no bpf_spin_lock in values (no BTF yet) */
+	uint32_t hash = hash_key(h, key);
+	pthread_rwlock_wrlock(&h->lock);
+	int err = h->lru ? lru_update_locked(h, key, hash, value, flags, cpu)
+			 : update_locked(h, key, hash, value, flags, cpu);
+	pthread_rwlock_unlock(&h->lock);
+	return err;
+}
+
+static void *htab_lookup(struct bpfvm_map *map, const void *key, uint32_t cpu)
+{
+	struct htab *h = htab_of(map);
+	uint32_t hash = hash_key(h, key);
+	pthread_rwlock_rdlock(&h->lock);
+	struct elem *e = find(h, hash, key);
+	if (e && h->lru && !__atomic_load_n(&e->ref, __ATOMIC_RELAXED))
+		__atomic_store_n(&e->ref, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&h->lock);
+	return e ? value_of(h, e, h->pc ? cpu : 0) : NULL;
+}
+
+/* The value as user space gets it (every CPU's, 8-byte slots). */
+static void copy_out(struct htab *h, struct elem *e, void *out)
+{
+	if (h->pc)
+		memcpy(out, value_of(h, e, 0), (size_t)h->vslot * h->map.ncpus);
+	else
+		memcpy(out, value_of(h, e, 0), h->map.value_size);
+}
+
+static int htab_copy_value(struct bpfvm_map *map, const void *key, void *out,
+			   uint64_t flags)
+{
+	struct htab *h = htab_of(map);
+	uint32_t hash = hash_key(h, key);
+	(void)flags;
+	pthread_rwlock_rdlock(&h->lock);
+	struct elem *e = find(h, hash, key);
+	if (e)
+		copy_out(h, e, out);
+	pthread_rwlock_unlock(&h->lock);
+	return e ? 0 : -ENOENT;
+}
+
+static int htab_delete(struct bpfvm_map *map, const void *key)
+{
+	struct htab *h = htab_of(map);
+	uint32_t hash = hash_key(h, key);
+	pthread_rwlock_wrlock(&h->lock);
+	struct elem *e = find(h, hash, key);
+	if (e)
+		unlink_elem(h, e);
+	pthread_rwlock_unlock(&h->lock);
+	return e ? 0 : -ENOENT;
+}
+
+static int htab_lookup_and_delete(struct bpfvm_map *map, const void *key,
+				  void *out, uint64_t flags)
+{
+	struct htab *h = htab_of(map);
+	uint32_t hash = hash_key(h, key);
+	(void)flags;
+	pthread_rwlock_wrlock(&h->lock);
+	struct elem *e = find(h, hash, key);
+	if (e) {
+		copy_out(h, e, out);
+		unlink_elem(h, e);
+	}
+	pthread_rwlock_unlock(&h->lock);
+	return e ? 0 : -ENOENT;
+}
+
+/* The kernel's order: the rest of the key's chain, then the next non-empty
+ * buckets.  A key not in the map (or NULL) restarts from the first. */
+static int htab_get_next_key(struct bpfvm_map *map, const void *key,
+			     void *next)
+{
+	struct htab *h = htab_of(map);
+	struct elem *e = NULL;
+	uint32_t b = 0;
+	pthread_rwlock_rdlock(&h->lock);
+	if (key) {
+		uint32_t hash = hash_key(h, key);
+		struct elem *cur = find(h, hash, key);
+		if (cur) {
+			e = cur->next;
+			b = (hash & (h->n_buckets - 1)) + 1;
+		}
+	}
+	for (; !e && b < h->n_buckets; b++)
+		e = h->buckets[b];
+	if (e)
+		memcpy(next, key_of(e), map->key_size);
+	pthread_rwlock_unlock(&h->lock);
+	return e ? 0 : -ENOENT;
+}
+
+#define HTAB_OPS(NAME)					\
+	const struct bpfvm_map_ops NAME = {		\
+		.alloc_check = htab_alloc_check,	\
+		.alloc = htab_alloc,			\
+		.free = htab_free,			\
+		.lookup = htab_lookup,			\
+		.copy_value = htab_copy_value,		\
+		.update = htab_update,			\
+		.delete = htab_delete,			\
+		.lookup_and_delete = htab_lookup_and_delete, \
+		.get_next_key = htab_get_next_key,	\
+	}
+
+HTAB_OPS(bpfvm_hash_ops);
+HTAB_OPS(bpfvm_percpu_hash_ops);
+HTAB_OPS(bpfvm_lru_hash_ops);
+HTAB_OPS(bpfvm_lru_percpu_hash_ops);

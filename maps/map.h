@@ -1,0 +1,148 @@
+/* The map layer: one ops table per map type, in the shape of the kernel's
+ * struct bpf_map_ops.  Create attributes are the kernel's union bpf_attr, so
+ * the bpf(2) layer passes them straight through; every error is a negative
+ * errno exactly as Linux 6.18 returns it for the same call.
+ *
+ * What this layer leaves to the bpf(2) layer: CHECK_ATTR (non-zero bytes past
+ * a command's last field), descriptors (EBADF, EINVAL for a non-map fd),
+ * read/write permissions of a descriptor (BPF_F_RDONLY/WRONLY -> EPERM),
+ * MAP_FREEZE, BTF (btf_fd, spin locks), BPF_F_TOKEN_FD (strip it before
+ * calling bpfvm_map_create), ids and reference counts.
+ *
+ * Concurrency: every call may come from any thread.  Values a program got
+ * from bpfvm_map_lookup_prog() stay readable and writable until the map is
+ * freed: elements that leave a map go to a per-map free list for reuse and
+ * are only returned to malloc when the map is freed (see hash.c).
+ * SPDX-License-Identifier: MIT */
+#ifndef BPFVM_MAP_H
+#define BPFVM_MAP_H
+
+#include <linux/bpf.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The kernel-internal errno that bpf(2) lets through (LRU without
+ * preallocation, LOOKUP_AND_DELETE on a type that has none). */
+#define BPFVM_ENOTSUPP 524
+
+/* cpu argument of update: the value is a user-space buffer holding every
+ * possible CPU's value (per-CPU types), not one program's value. */
+#define BPFVM_ALL_CPUS UINT32_MAX
+
+/* Types and flags newer than the system's 6.1 <linux/bpf.h>. */
+#define BPFVM_MAP_TYPE_ARENA 33
+#define BPFVM_MAP_TYPE__MAX 36 /* first type number 6.18 does not know */
+
+#define BPFVM_F_ACCESS_MASK (BPF_F_RDONLY | BPF_F_RDONLY_PROG | \
+			     BPF_F_WRONLY | BPF_F_WRONLY_PROG)
+
+struct bpfvm_map;
+
+struct bpfvm_map_ops {
+	/* attribute checks done before allocation (may be NULL) */
+	int (*alloc_check)(const union bpf_attr *attr);
+	/* allocate and fill the common fields except ops/name */
+	int (*alloc)(const union bpf_attr *attr, struct bpfvm_map **out);
+	void (*free)(struct bpfvm_map *map);
+	/* programs: the value (cpu's slot for per-CPU types) or NULL */
+	void *(*lookup)(struct bpfvm_map *map, const void *key, uint32_t cpu);
+	/* user space: copy the value out (every CPU's for per-CPU types) */
+	int (*copy_value)(struct bpfvm_map *map, const void *key, void *out,
+			  uint64_t flags);
+	/* cpu: the program's CPU, or BPFVM_ALL_CPUS from user space */
+	int (*update)(struct bpfvm_map *map, const void *key,
+		      const void *value, uint64_t flags, uint32_t cpu);
+	int (*delete)(struct bpfvm_map *map, const void *key);
+	/* may be NULL: ENOTSUPP */
+	int (*lookup_and_delete)(struct bpfvm_map *map, const void *key,
+				 void *out, uint64_t flags);
+	/* key NULL: the first key */
+	int (*get_next_key)(struct bpfvm_map *map, const void *key,
+			    void *next);
+	/* queue and stack only (NULL elsewhere) */
+	int (*push)(struct bpfvm_map *map, const void *value, uint64_t flags);
+	int (*pop)(struct bpfvm_map *map, void *value);
+	int (*peek)(struct bpfvm_map *map, void *value);
+};
+
+/* The part every map type starts with (kernel: struct bpf_map). */
+struct bpfvm_map {
+	const struct bpfvm_map_ops *ops;
+	uint32_t map_type;
+	uint32_t key_size;
+	uint32_t value_size;
+	uint32_t max_entries; /* as the kernel reports it (LRU may round) */
+	uint32_t map_flags;
+	uint32_t numa_node;
+	uint64_t map_extra;
+	uint32_t ncpus; /* possible CPUs: per-CPU value slots */
+	char name[BPF_OBJ_NAME_LEN];
+};
+
+/* BPF_MAP_CREATE after CHECK_ATTR: 0 and *out, or -errno. */
+int bpfvm_map_create(const union bpf_attr *attr, struct bpfvm_map **out);
+void bpfvm_map_free(struct bpfvm_map *map);
+
+/* Size of the user-space value buffer (kernel: bpf_map_value_size). */
+size_t bpfvm_map_value_size(const struct bpfvm_map *map);
+
+/* The bpf(2) commands, once the descriptor is resolved. */
+int bpfvm_map_lookup_elem(struct bpfvm_map *map, const void *key,
+			  void *value, uint64_t flags);
+int bpfvm_map_update_elem(struct bpfvm_map *map, const void *key,
+			  const void *value, uint64_t flags);
+int bpfvm_map_delete_elem(struct bpfvm_map *map, const void *key);
+int bpfvm_map_get_next_key(struct bpfvm_map *map, const void *key,
+			   void *next);
+int bpfvm_map_lookup_and_delete_elem(struct bpfvm_map *map, const void *key,
+				     void *value, uint64_t flags);
+
+/* The helpers, as programs see them (cpu < map->ncpus picks the per-CPU
+ * slot; other types ignore it). */
+void *bpfvm_map_lookup_prog(struct bpfvm_map *map, const void *key,
+			    uint32_t cpu);
+long bpfvm_map_update_prog(struct bpfvm_map *map, const void *key,
+			   const void *value, uint64_t flags, uint32_t cpu);
+long bpfvm_map_delete_prog(struct bpfvm_map *map, const void *key);
+long bpfvm_map_push_prog(struct bpfvm_map *map, const void *value,
+			 uint64_t flags);
+long bpfvm_map_pop_prog(struct bpfvm_map *map, void *value);
+long bpfvm_map_peek_prog(struct bpfvm_map *map, void *value);
+
+/* Number of possible CPUs as the kernel reports them
+ * (/sys/devices/system/cpu/possible). */
+uint32_t bpfvm_possible_cpus(void);
+
+/* For MMAPABLE arrays: a memfd holding the values (page-aligned, shared
+ * with the map), for the bpf(2) layer's mmap; -EINVAL for other maps. */
+int bpfvm_array_mmap_fd(struct bpfvm_map *map);
+
+/* Per-type ops, indexed by map type in map.c. */
+extern const struct bpfvm_map_ops bpfvm_array_ops, bpfvm_percpu_array_ops,
+	bpfvm_hash_ops, bpfvm_percpu_hash_ops, bpfvm_lru_hash_ops,
+	bpfvm_lru_percpu_hash_ops, bpfvm_queue_ops, bpfvm_stack_ops,
+	bpfvm_lpm_trie_ops;
+
+/* Shared by the types. */
+static inline uint32_t bpfvm_round8(uint32_t n)
+{
+	return (n + 7u) & ~7u; /* callers keep n <= INT_MAX */
+}
+
+static inline int bpfvm_map_flags_access_ok(uint32_t flags)
+{
+	return (flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) !=
+	       (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG);
+}
+
+/* The NUMA node of a create attr (-1: none). */
+static inline int64_t bpfvm_attr_numa_node(const union bpf_attr *attr)
+{
+	return (attr->map_flags & BPF_F_NUMA_NODE) ? (int64_t)attr->numa_node
+						   : -1;
+}
+
+/* Fill the common fields from attr (kernel: bpf_map_init_from_attr). */
+void bpfvm_map_init(struct bpfvm_map *map, const union bpf_attr *attr);
+
+#endif

@@ -1,0 +1,952 @@
+/* The map layer (maps/): per type, every errno path, iteration order, the
+ * map chapters' examples, threads, and the same operations on the running
+ * kernel through bpf(2) in lock-step (skipped, with the reason, without
+ * bpf(2) rights).  Expected errnos were first read off Linux 6.18.
+ * SPDX-License-Identifier: MIT */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "map.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+struct cattr {
+	uint32_t type, ks, vs, max, flags;
+	const char *name;
+	uint64_t extra;
+};
+
+static union bpf_attr attr_of(struct cattr c)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = c.type;
+	a.key_size = c.ks;
+	a.value_size = c.vs;
+	a.max_entries = c.max;
+	a.map_flags = c.flags;
+	a.map_extra = c.extra;
+	if (c.name)
+		memcpy(a.map_name, c.name, strnlen(c.name, BPF_OBJ_NAME_LEN));
+	return a;
+}
+
+static int create(struct cattr c, struct bpfvm_map **m)
+{
+	union bpf_attr a = attr_of(c);
+	return bpfvm_map_create(&a, m);
+}
+
+static struct bpfvm_map *mk(uint32_t type, uint32_t ks, uint32_t vs,
+			    uint32_t max, uint32_t flags)
+{
+	struct bpfvm_map *m = NULL;
+	int err = create((struct cattr){ type, ks, vs, max, flags, NULL, 0 }, &m);
+	ck_assert_msg(err == 0, "create type %u: %d", type, err);
+	return m;
+}
+
+static int upd32(struct bpfvm_map *m, uint32_t k, uint64_t v, uint64_t fl)
+{
+	return bpfvm_map_update_elem(m, &k, &v, fl);
+}
+
+/* The kernel, through bpf(2). */
+static int kbpf(int cmd, union bpf_attr *a)
+{
+	long r = syscall(__NR_bpf, cmd, a, sizeof(*a));
+	return r < 0 ? -errno : (int)r;
+}
+
+static int kcreate(struct cattr c)
+{
+	union bpf_attr a = attr_of(c);
+	return kbpf(BPF_MAP_CREATE, &a);
+}
+
+static int kop(int cmd, int fd, const void *key, void *val, uint64_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = (uint64_t)(uintptr_t)key;
+	if (cmd == BPF_MAP_GET_NEXT_KEY)
+		a.next_key = (uint64_t)(uintptr_t)val;
+	else
+		a.value = (uint64_t)(uintptr_t)val;
+	a.flags = flags;
+	return kbpf(cmd, &a);
+}
+
+/* bpf(2) usable?  If not, say why once and let the caller skip. */
+static int kernel_ok(const char *test)
+{
+	int fd = kcreate((struct cattr){ BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0, 0, 0 });
+	if (fd < 0) {
+		printf("%s: skipped: bpf(2) map create fails: %s\n", test,
+		       strerror(-fd));
+		return 0;
+	}
+	close(fd);
+	return 1;
+}
+
+/* ---- create-time checks ----------------------------------------------- */
+
+#define NP BPF_F_NO_PREALLOC
+static const struct ccase {
+	struct cattr a;
+	int err;
+} create_cases[] = {
+	/* common checks of map_create */
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, NULL, 1 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_RDONLY | BPF_F_WRONLY, 0, 0 }, -EINVAL },
+	{ { 200, 4, 8, 1, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_UNSPEC, 4, 8, 1, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, "a-b", 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, "abcdefghijklmnop", 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, "abc.def_1", 0 }, 0 },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, "a\xe9", 0 }, 0 },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, "a\xd7", 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, "a\x80", 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_NUMA_NODE, NULL, 0 }, 0 },
+	/* array */
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 0, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 8, 8, 1, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 0, 1, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 0x80000000u, 1, 0, NULL, 0 }, -E2BIG },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, NP, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_PRESERVE_ELEMS, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_INNER_MAP, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_MMAPABLE, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_RDONLY_PROG, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_WRONLY_PROG, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG, 0, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_ARRAY, 4, 8, 0xffffffffu, 0, NULL, 0 }, -ENOMEM },
+	{ { BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1, BPF_F_MMAPABLE, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1, BPF_F_NUMA_NODE, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_PERCPU_ARRAY, 4, 32768, 1, 0, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_PERCPU_ARRAY, 4, 32769, 1, 0, NULL, 0 }, -E2BIG },
+	/* hash */
+	{ { BPF_MAP_TYPE_HASH, 0, 4, 3, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_HASH, 4, 0, 3, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_HASH, 4, 4, 0, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_HASH, 4, 4, 3, BPF_F_MMAPABLE, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_HASH, 4, 4, 3, BPF_F_NO_COMMON_LRU, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_HASH, 4, 4, 3, BPF_F_ZERO_SEED, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_HASH, 4, 4194251, 1, NP, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_HASH, 4, 4194252, 1, NP, NULL, 0 }, -E2BIG },
+	{ { BPF_MAP_TYPE_HASH, 4, 4, 1u << 27, NP, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_HASH, 4, 4, (1u << 27) + 1, NP, NULL, 0 }, -E2BIG },
+	{ { BPF_MAP_TYPE_HASH, 4, 4, 0xffffffffu, NP, NULL, 0 }, -E2BIG },
+	{ { BPF_MAP_TYPE_PERCPU_HASH, 4, 32769, 1, 0, NULL, 0 }, -E2BIG },
+	{ { BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 3, BPF_F_NUMA_NODE, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_LRU_HASH, 4, 4, 4, NP, NULL, 0 }, -BPFVM_ENOTSUPP },
+	{ { BPF_MAP_TYPE_LRU_HASH, 4, 4, 3, BPF_F_NO_COMMON_LRU, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_LRU_PERCPU_HASH, 4, 4, 3,
+	    BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE, NULL, 0 }, -EINVAL },
+	/* queue and stack */
+	{ { BPF_MAP_TYPE_QUEUE, 0, 4194305, 1, 0, NULL, 0 }, -E2BIG },
+	{ { BPF_MAP_TYPE_QUEUE, 0, 4194304, 1, 0, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_QUEUE, 4, 4, 1, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_QUEUE, 0, 0, 1, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_QUEUE, 0, 4, 0, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_QUEUE, 0, 4, 1, NP, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_STACK, 0, 4, 1, BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG, 0, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_STACK, 0, 4, 1, BPF_F_MMAPABLE, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_STACK, 0, 4, 1, BPF_F_RDONLY_PROG, NULL, 0 }, 0 },
+	/* LPM trie */
+	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_LPM_TRIE, 4, 4, 1, NP, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_LPM_TRIE, 5, 4, 1, NP, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_LPM_TRIE, 260, 4, 1, NP, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_LPM_TRIE, 261, 4, 1, NP, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 0, 1, NP, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4, 0, NP, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4194024, 1, NP, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4194025, 1, NP, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1, NP | BPF_F_ZERO_SEED, NULL, 0 }, -EINVAL },
+};
+
+START_TEST(create_checks)
+{
+	for (size_t i = 0; i < sizeof(create_cases) / sizeof(*create_cases); i++) {
+		const struct ccase *c = &create_cases[i];
+		struct bpfvm_map *m = NULL;
+		int err = create(c->a, &m);
+		ck_assert_msg(err == c->err, "case %zu (type %u): %d, want %d",
+			      i, c->a.type, err, c->err);
+		ck_assert(!err == !!m);
+		bpfvm_map_free(m);
+	}
+}
+END_TEST
+
+START_TEST(create_checks_match_kernel)
+{
+	if (!kernel_ok("create_checks_match_kernel"))
+		return;
+	for (size_t i = 0; i < sizeof(create_cases) / sizeof(*create_cases); i++) {
+		int fd = kcreate(create_cases[i].a);
+		if (fd >= 0)
+			close(fd);
+		ck_assert_msg((fd < 0 ? fd : 0) == create_cases[i].err,
+			      "case %zu: the kernel says %d", i, fd);
+	}
+}
+END_TEST
+
+START_TEST(name_and_attrs_are_kept)
+{
+	struct bpfvm_map *m = NULL;
+	ck_assert_int_eq(create((struct cattr){ BPF_MAP_TYPE_HASH, 4, 12, 7,
+					      NP, "flows", 0 }, &m), 0);
+	ck_assert_str_eq(m->name, "flows");
+	ck_assert_uint_eq(m->key_size, 4);
+	ck_assert_uint_eq(m->value_size, 12);
+	ck_assert_uint_eq(m->max_entries, 7);
+	ck_assert_uint_eq(m->map_flags, NP);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+/* ---- array ------------------------------------------------------------ */
+
+START_TEST(array_ops)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 12, 4, 0);
+	uint32_t k = 2, next;
+	uint8_t v[12], out[12];
+	memset(v, 0xab, sizeof(v));
+
+	/* every element exists, zeroed */
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, out, 0), 0);
+	ck_assert_int_eq(out[0] | out[11], 0);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, v, BPF_ANY), 0);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, v, BPF_EXIST), 0);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, v, BPF_NOEXIST), -EEXIST);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, v, 3), -EINVAL);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, v, BPF_F_LOCK), -EINVAL);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, out, 0), 0);
+	ck_assert_mem_eq(out, v, sizeof(v));
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, out, 2), -EINVAL);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), -EINVAL);
+	ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, &k, out, 0),
+			 -BPFVM_ENOTSUPP);
+	k = 4;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, v, BPF_ANY), -E2BIG);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, out, 0), -ENOENT);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), -EINVAL);
+	ck_assert_ptr_null(bpfvm_map_lookup_prog(m, &k, 0));
+
+	/* keys in order; NULL or out of range restarts at 0 */
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, NULL, &next), 0);
+	ck_assert_uint_eq(next, 0);
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, &k, &next), 0);
+	ck_assert_uint_eq(next, 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(bpfvm_map_get_next_key(m, &i, &next), 0);
+		ck_assert_uint_eq(next, i + 1);
+	}
+	k = 3;
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, &k, &next), -ENOENT);
+
+	/* programs write the element in place */
+	k = 1;
+	uint8_t *p = bpfvm_map_lookup_prog(m, &k, 0);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq((uintptr_t)p % 8, 0);
+	p[0] = 7;
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, out, 0), 0);
+	ck_assert_uint_eq(out[0], 7);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+START_TEST(array_mmapable_shares_values)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 3, BPF_F_MMAPABLE);
+	int fd = bpfvm_array_mmap_fd(m);
+	ck_assert_int_ge(fd, 0);
+	uint64_t *u = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(u, MAP_FAILED);
+	ck_assert_int_eq(upd32(m, 2, 0x1122334455667788ull, 0), 0);
+	ck_assert_uint_eq(u[2], 0x1122334455667788ull);
+	u[1] = 42; /* user space writes, the map sees it */
+	uint32_t k = 1;
+	uint64_t v;
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), 0);
+	ck_assert_uint_eq(v, 42);
+	munmap(u, 4096);
+	bpfvm_map_free(m);
+
+	m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 3, 0);
+	ck_assert_int_eq(bpfvm_array_mmap_fd(m), -EINVAL);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+/* ---- per-CPU ---------------------------------------------------------- */
+
+START_TEST(percpu_buffers)
+{
+	uint32_t n = bpfvm_possible_cpus();
+	ck_assert_uint_ge(n, 1);
+	/* value_size 12: user space sees 16-byte slots, one per CPU */
+	uint32_t types[] = { BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH,
+			     BPF_MAP_TYPE_LRU_PERCPU_HASH };
+	for (size_t t = 0; t < 3; t++) {
+		struct bpfvm_map *m = mk(types[t], 4, 12, 4, 0);
+		ck_assert_uint_eq(bpfvm_map_value_size(m), 16u * n);
+		uint8_t *in = calloc(n, 16), *out = calloc(n, 16);
+		for (uint32_t c = 0; c < n; c++)
+			memset(in + 16 * c, (int)c + 1, 16);
+		uint32_t k = 1;
+		ck_assert_int_eq(bpfvm_map_update_elem(m, &k, in, 0), 0);
+		memset(out, 0xee, 16 * n);
+		ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, out, 0), 0);
+		for (uint32_t c = 0; c < n; c++) {
+			ck_assert_uint_eq(out[16 * c], c + 1);
+			ck_assert_uint_eq(out[16 * c + 11], c + 1);
+			/* the padding is stored too, as the kernel does */
+			ck_assert_uint_eq(out[16 * c + 15], c + 1);
+		}
+		/* a program sees and writes its CPU's slot only */
+		uint8_t *p = bpfvm_map_lookup_prog(m, &k, n - 1);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq(p[0], n);
+		uint8_t pv[12];
+		memset(pv, 0x77, sizeof(pv));
+		ck_assert_int_eq(bpfvm_map_update_prog(m, &k, pv, 0, 0), 0);
+		ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, out, 0), 0);
+		ck_assert_uint_eq(out[0], 0x77);
+		if (n > 1)
+			ck_assert_uint_eq(out[16], 2);
+		if (types[t] != BPF_MAP_TYPE_PERCPU_ARRAY) {
+			/* a new element from a program: other CPUs zero */
+			k = 2;
+			ck_assert_int_eq(bpfvm_map_update_prog(m, &k, pv, 0, 0), 0);
+			ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, out, 0), 0);
+			ck_assert_uint_eq(out[0], 0x77);
+			if (n > 1)
+				ck_assert_uint_eq(out[16], 0);
+			ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, &k, out, 0), 0);
+			ck_assert_uint_eq(out[11], 0x77);
+		}
+		free(in);
+		free(out);
+		bpfvm_map_free(m);
+	}
+}
+END_TEST
+
+/* ---- hash ------------------------------------------------------------- */
+
+static void hash_semantics(uint32_t flags)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 4, 8, 3, flags);
+	uint32_t k = 1, next;
+	uint64_t v = 0;
+
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), -ENOENT);
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, NULL, &next), -ENOENT);
+	ck_assert_int_eq(upd32(m, 1, 10, BPF_EXIST), -ENOENT);
+	ck_assert_int_eq(upd32(m, 1, 10, BPF_NOEXIST), 0);
+	ck_assert_int_eq(upd32(m, 1, 11, BPF_NOEXIST), -EEXIST);
+	ck_assert_int_eq(upd32(m, 1, 12, BPF_EXIST), 0);
+	ck_assert_int_eq(upd32(m, 1, 12, 3), -EINVAL);
+	ck_assert_int_eq(upd32(m, 1, 12, 8), -EINVAL);
+	ck_assert_int_eq(upd32(m, 1, 12, BPF_F_LOCK), -EINVAL);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), 0);
+	ck_assert_uint_eq(v, 12);
+	ck_assert_int_eq(upd32(m, 2, 20, BPF_ANY), 0);
+	ck_assert_int_eq(upd32(m, 3, 30, BPF_ANY), 0);
+	/* full: a new key is E2BIG, replacing an old one is fine */
+	ck_assert_int_eq(upd32(m, 4, 40, BPF_ANY), -E2BIG);
+	ck_assert_int_eq(upd32(m, 4, 40, BPF_EXIST), -ENOENT);
+	ck_assert_int_eq(upd32(m, 3, 40, BPF_NOEXIST), -EEXIST);
+	ck_assert_int_eq(upd32(m, 3, 31, BPF_ANY), 0);
+	ck_assert_int_eq(upd32(m, 3, 32, BPF_EXIST), 0);
+
+	/* iteration: each key once, then ENOENT */
+	uint32_t seen = 0, cur, n = 0;
+	int r = bpfvm_map_get_next_key(m, NULL, &cur);
+	while (r == 0) {
+		ck_assert(cur >= 1 && cur <= 3 && !(seen & (1u << cur)));
+		seen |= 1u << cur;
+		n++;
+		r = bpfvm_map_get_next_key(m, &cur, &next);
+		cur = next;
+	}
+	ck_assert_int_eq(r, -ENOENT);
+	ck_assert_uint_eq(n, 3);
+	/* a missing key restarts from the first key */
+	uint32_t first, missing = 99;
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, NULL, &first), 0);
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, &missing, &next), 0);
+	ck_assert_uint_eq(next, first);
+
+	k = 2;
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), 0);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), -ENOENT);
+	ck_assert_int_eq(upd32(m, 4, 40, BPF_ANY), 0); /* room again */
+	k = 3;
+	ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, &k, &v, 0), 0);
+	ck_assert_uint_eq(v, 32);
+	ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, &k, &v, 0), -ENOENT);
+	ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, &k, &v, 1), -EINVAL);
+
+	/* programs: a pointer to the value, updates and deletes */
+	k = 4;
+	uint64_t *p = bpfvm_map_lookup_prog(m, &k, 0);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq((uintptr_t)p % 8, 0);
+	ck_assert_uint_eq(*p, 40);
+	*p = 41;
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), 0);
+	ck_assert_uint_eq(v, 41);
+	v = 5;
+	ck_assert_int_eq(bpfvm_map_update_prog(m, &k, &v, BPF_NOEXIST, 0), -EEXIST);
+	ck_assert_int_eq(bpfvm_map_delete_prog(m, &k), 0);
+	ck_assert_ptr_null(bpfvm_map_lookup_prog(m, &k, 0));
+	ck_assert_int_eq(bpfvm_map_push_prog(m, &v, 0), -EOPNOTSUPP);
+	bpfvm_map_free(m);
+}
+
+START_TEST(hash_prealloc) { hash_semantics(0); }
+END_TEST
+START_TEST(hash_no_prealloc) { hash_semantics(BPF_F_NO_PREALLOC); }
+END_TEST
+
+START_TEST(hash_many_keys)
+{
+	/* odd key size (jhash's byte path), buckets with many keys */
+	for (int pre = 0; pre < 2; pre++) {
+		struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 7, 4, 1000,
+					 pre ? 0 : NP);
+		uint8_t key[7] = { 0 };
+		for (uint32_t i = 0; i < 1000; i++) {
+			memcpy(key, &i, 4);
+			ck_assert_int_eq(bpfvm_map_update_elem(m, key, &i, BPF_NOEXIST), 0);
+		}
+		key[0] = 0xff, key[1] = 0xff;
+		ck_assert_int_eq(bpfvm_map_update_elem(m, key, key, 0), -E2BIG);
+		uint8_t cur[7], next[7];
+		uint32_t n = 0;
+		static uint8_t seen[1000];
+		memset(seen, 0, sizeof(seen));
+		int r = bpfvm_map_get_next_key(m, NULL, cur);
+		for (; r == 0; r = bpfvm_map_get_next_key(m, cur, next), memcpy(cur, next, 7)) {
+			uint32_t i, v;
+			memcpy(&i, cur, 4);
+			ck_assert(i < 1000 && !seen[i]);
+			seen[i] = 1;
+			ck_assert_int_eq(bpfvm_map_lookup_elem(m, cur, &v, 0), 0);
+			ck_assert_uint_eq(v, i);
+			n++;
+		}
+		ck_assert_uint_eq(n, 1000);
+		for (uint32_t i = 0; i < 1000; i += 2) {
+			memcpy(key, &i, 4);
+			key[4] = key[5] = key[6] = 0;
+			ck_assert_int_eq(bpfvm_map_delete_elem(m, key), 0);
+		}
+		for (uint32_t i = 0; i < 1000; i++) {
+			uint32_t v;
+			memcpy(key, &i, 4);
+			ck_assert_int_eq(bpfvm_map_lookup_elem(m, key, &v, 0),
+					 i % 2 ? 0 : -ENOENT);
+		}
+		bpfvm_map_free(m);
+	}
+}
+END_TEST
+
+/* ---- LRU -------------------------------------------------------------- */
+
+START_TEST(lru_evicts_instead_of_e2big)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LRU_HASH, 4, 8, 4, 0);
+	for (uint32_t k = 0; k < 4; k++)
+		ck_assert_int_eq(upd32(m, k, k, BPF_NOEXIST), 0);
+	/* key 0 is used by a program: the oldest unused one (1) goes */
+	uint32_t k = 0;
+	ck_assert_ptr_nonnull(bpfvm_map_lookup_prog(m, &k, 0));
+	ck_assert_int_eq(upd32(m, 10, 10, BPF_NOEXIST), 0);
+	uint64_t v;
+	k = 1;
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), -ENOENT);
+	k = 0;
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), 0);
+	k = 10;
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), 0);
+	ck_assert_uint_eq(v, 10);
+	ck_assert_int_eq(upd32(m, 11, 11, 3), -EINVAL);
+	ck_assert_int_eq(upd32(m, 11, 11, BPF_F_LOCK), -EINVAL);
+	/* never more than max_entries */
+	for (uint32_t i = 100; i < 200; i++)
+		ck_assert_int_eq(upd32(m, i, i, BPF_ANY), 0);
+	uint32_t cur, next, n = 0;
+	int r = bpfvm_map_get_next_key(m, NULL, &cur);
+	for (; r == 0; r = bpfvm_map_get_next_key(m, &cur, &next), cur = next)
+		n++;
+	ck_assert_uint_eq(n, 4);
+	k = 199; /* the newest is there */
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), 0);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), 0);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), -ENOENT);
+	bpfvm_map_free(m);
+
+	/* per-CPU LRU lists: max_entries a multiple of the CPU count */
+	uint32_t c = bpfvm_possible_cpus();
+	m = mk(BPF_MAP_TYPE_LRU_HASH, 4, 8, 3, BPF_F_NO_COMMON_LRU);
+	ck_assert_uint_eq(m->max_entries, (3 + c - 1) / c * c);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+/* ---- queue and stack -------------------------------------------------- */
+
+START_TEST(queue_fifo_stack_lifo)
+{
+	for (int stack = 0; stack < 2; stack++) {
+		struct bpfvm_map *m = mk(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE,
+					 0, 4, 5, 0);
+		for (uint32_t i = 0; i < 5; i++)
+			ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &i, BPF_ANY), 0);
+		uint32_t v = 9;
+		ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &v, BPF_ANY), -E2BIG);
+		ck_assert_int_eq(bpfvm_map_lookup_elem(m, NULL, &v, 0), 0); /* peek */
+		ck_assert_uint_eq(v, stack ? 4 : 0);
+		for (uint32_t i = 0; i < 5; i++) {
+			ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, NULL, &v, 0), 0);
+			ck_assert_uint_eq(v, stack ? 4 - i : i);
+		}
+		v = 9;
+		ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, NULL, &v, 0), -ENOENT);
+		ck_assert_uint_eq(v, 0); /* the kernel zeroes the buffer */
+		ck_assert_int_eq(bpfvm_map_lookup_elem(m, NULL, &v, 0), -ENOENT);
+		ck_assert_int_eq(bpfvm_map_pop_prog(m, &v), -ENOENT);
+		ck_assert_int_eq(bpfvm_map_peek_prog(m, &v), -ENOENT);
+		bpfvm_map_free(m);
+	}
+}
+END_TEST
+
+START_TEST(queue_stack_errnos)
+{
+	for (int stack = 0; stack < 2; stack++) {
+		struct bpfvm_map *m = mk(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE,
+					 0, 8, 3, 0);
+		uint64_t v = 1, next;
+		ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &v, BPF_NOEXIST), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &v, 3), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &v, BPF_F_LOCK), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_delete_elem(m, NULL), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_get_next_key(m, NULL, &next), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, NULL, &v, BPF_F_LOCK), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_lookup_elem(m, NULL, &v, 1), -EINVAL);
+		/* programs: map_lookup/update/delete do not apply */
+		ck_assert_ptr_null(bpfvm_map_lookup_prog(m, NULL, 0));
+		ck_assert_int_eq(bpfvm_map_update_prog(m, NULL, &v, 0, 0), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_delete_prog(m, NULL), -EINVAL);
+
+		/* BPF_EXIST on a full map drops the oldest element */
+		for (v = 1; v <= 3; v++)
+			ck_assert_int_eq(bpfvm_map_push_prog(m, &v, 0), 0);
+		ck_assert_int_eq(bpfvm_map_push_prog(m, &v, 0), -E2BIG);
+		ck_assert_int_eq(bpfvm_map_push_prog(m, &v, BPF_EXIST), 0); /* 4 */
+		v = 5;
+		ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &v, BPF_EXIST), 0);
+		/* now 3 4 5: queue pops 3 4 5, stack 5 4 3 */
+		for (int i = 0; i < 3; i++) {
+			ck_assert_int_eq(bpfvm_map_pop_prog(m, &v), 0);
+			ck_assert_uint_eq(v, stack ? 5 - (uint64_t)i : 3 + (uint64_t)i);
+		}
+		ck_assert_int_eq(bpfvm_map_pop_prog(m, &v), -ENOENT);
+		bpfvm_map_free(m);
+	}
+}
+END_TEST
+
+/* ---- LPM trie --------------------------------------------------------- */
+
+struct ip4key {
+	uint32_t prefixlen;
+	uint8_t ip[4];
+};
+
+static struct ip4key ip4(unsigned a, unsigned b, unsigned c, unsigned d,
+			 uint32_t plen)
+{
+	return (struct ip4key){ plen, { (uint8_t)a, (uint8_t)b, (uint8_t)c,
+					(uint8_t)d } };
+}
+
+START_TEST(lpm_routes)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 16, NP);
+	struct ip4key k16 = ip4(192, 168, 0, 0, 16), k0 = ip4(192, 168, 0, 0, 24),
+		      k1 = ip4(192, 168, 1, 0, 24), q = ip4(192, 168, 1, 1, 32);
+	uint64_t v;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k16, &(uint64_t){ 16 }, 0), 0);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k0, &(uint64_t){ 240 }, 0), 0);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k1, &(uint64_t){ 241 }, 0), 0);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &q, &v, 0), 0);
+	ck_assert_uint_eq(v, 241);
+	q = ip4(192, 168, 0, 77, 32);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &q, &v, 0), 0);
+	ck_assert_uint_eq(v, 240);
+	q = ip4(192, 168, 200, 1, 32);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &q, &v, 0), 0);
+	ck_assert_uint_eq(v, 16);
+	q = ip4(10, 0, 0, 1, 32);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &q, &v, 0), -ENOENT);
+	/* a shorter lookup prefix cannot match a longer route */
+	q = ip4(192, 168, 1, 1, 20);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &q, &v, 0), 0);
+	ck_assert_uint_eq(v, 16);
+	q = ip4(192, 168, 1, 1, 32);
+	uint64_t *p = bpfvm_map_lookup_prog(m, &q, 0);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(*p, 241);
+
+	/* deleting the /24 falls back to the /16 */
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k1), 0);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k1), -ENOENT);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &q, &v, 0), 0);
+	ck_assert_uint_eq(v, 16);
+	struct ip4key k15 = ip4(192, 168, 0, 0, 15);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k15), -ENOENT);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+START_TEST(lpm_errnos)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 2, NP);
+	struct ip4key k = ip4(10, 0, 0, 0, 8);
+	uint32_t v = 1;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_EXIST), -ENOENT);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, 3), -EINVAL);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_F_LOCK), -EINVAL);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_NOEXIST), 0);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_NOEXIST), -EEXIST);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_EXIST), 0);
+	k.prefixlen = 16;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, 0), 0);
+	k.prefixlen = 24; /* full: ENOSPC, not E2BIG */
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, 0), -ENOSPC);
+	k.prefixlen = 33;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, 0), -EINVAL);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), -EINVAL);
+	/* a lookup prefix past the maximum matches nothing */
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), -ENOENT);
+	ck_assert_ptr_null(bpfvm_map_lookup_prog(m, &k, 0));
+	k.prefixlen = 32;
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), 0); /* 10/16 */
+	ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, &k, &v, 0),
+			 -BPFVM_ENOTSUPP);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+START_TEST(lpm_iteration_postorder)
+{
+	/* post-order: 10/8 sits left of 192.168/16 under the root fork, and
+	 * the /16's more specific /24s come before it (order read off
+	 * Linux 6.18 for these four keys) */
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16, NP);
+	struct ip4key keys[] = { ip4(192, 168, 0, 0, 16), ip4(10, 0, 0, 0, 8),
+				 ip4(192, 168, 1, 0, 24), ip4(192, 168, 0, 0, 24) };
+	struct ip4key want[] = { ip4(10, 0, 0, 0, 8), ip4(192, 168, 0, 0, 24),
+				 ip4(192, 168, 1, 0, 24), ip4(192, 168, 0, 0, 16) };
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(bpfvm_map_update_elem(m, &keys[i], &v, 0), 0);
+	struct ip4key cur, next;
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, NULL, &cur), 0);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_mem_eq(&cur, &want[i], sizeof(cur));
+		int r = bpfvm_map_get_next_key(m, &cur, &next);
+		ck_assert_int_eq(r, i == 3 ? -ENOENT : 0);
+		cur = next;
+	}
+	/* a missing key restarts at the leftmost */
+	struct ip4key missing = ip4(172, 16, 0, 0, 12);
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, &missing, &next), 0);
+	ck_assert_mem_eq(&next, &want[0], sizeof(next));
+	missing.prefixlen = 40;
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, &missing, &next), 0);
+	ck_assert_mem_eq(&next, &want[0], sizeof(next));
+	bpfvm_map_free(m);
+
+	m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16, NP);
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, NULL, &next), -ENOENT);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+/* ---- threads ---------------------------------------------------------- */
+
+#define THREADS 4
+#define PER_THREAD 2000
+
+struct worker {
+	struct bpfvm_map *m;
+	uint32_t id;
+	int bad;
+};
+
+/* Each thread inserts its own keys, rewrites them, deletes half, and reads
+ * the others' keys meanwhile: whatever it reads must be a value some
+ * thread wrote for that key (key * 10 + round). */
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	for (uint32_t round = 1; round <= 3; round++)
+		for (uint32_t i = 0; i < PER_THREAD; i++) {
+			uint32_t k = w->id * PER_THREAD + i;
+			uint64_t v = (uint64_t)k * 10 + round, got;
+			if (bpfvm_map_update_elem(w->m, &k, &v, BPF_ANY))
+				w->bad++;
+			uint32_t other = ((w->id + 1) % THREADS) * PER_THREAD + i;
+			int r = bpfvm_map_lookup_elem(w->m, &other, &got, 0);
+			if (r == 0 && (got / 10 != other || got % 10 > 3))
+				w->bad++;
+			uint64_t *p = bpfvm_map_lookup_prog(w->m, &other, 0);
+			if (p && *p / 10 != other)
+				w->bad++;
+			if (round == 3 && i % 2 && bpfvm_map_delete_elem(w->m, &k))
+				w->bad++;
+		}
+	return NULL;
+}
+
+static void threads_on(uint32_t flags)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 4, 8, THREADS * PER_THREAD, flags);
+	pthread_t t[THREADS];
+	struct worker w[THREADS];
+	for (uint32_t i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ m, i, 0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, work, &w[i]), 0);
+	}
+	for (uint32_t i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(w[i].bad, 0);
+	}
+	/* nothing lost: every even key with its last value, no odd key */
+	for (uint32_t k = 0; k < THREADS * PER_THREAD; k++) {
+		uint64_t v;
+		int r = bpfvm_map_lookup_elem(m, &k, &v, 0);
+		if (k % 2) {
+			ck_assert_int_eq(r, -ENOENT);
+		} else {
+			ck_assert_int_eq(r, 0);
+			ck_assert_uint_eq(v, (uint64_t)k * 10 + 3);
+		}
+	}
+	bpfvm_map_free(m);
+}
+
+START_TEST(threads_hash) { threads_on(0); }
+END_TEST
+START_TEST(threads_hash_no_prealloc) { threads_on(BPF_F_NO_PREALLOC); }
+END_TEST
+
+/* ---- the kernel in lock-step ------------------------------------------ */
+
+/* xorshift: the sequences are the same on every run */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* A key: few distinct ones so updates, deletes and misses all happen.
+ * LPM keys get every prefix length up to past the maximum. */
+static void rand_key(uint64_t *s, const struct cattr *c, uint8_t *key)
+{
+	memset(key, 0, c->ks);
+	if (c->type == BPF_MAP_TYPE_LPM_TRIE) {
+		uint32_t plen = (uint32_t)(rnd(s) % (c->ks * 8 - 32 + 3));
+		memcpy(key, &plen, 4);
+		key[4] = (uint8_t)(rnd(s) % 2 ? 10 : 192);
+		for (uint32_t i = 5; i < c->ks; i++)
+			key[i] = (uint8_t)(rnd(s) % 3);
+		return;
+	}
+	uint32_t k = (uint32_t)(rnd(s) % (c->max + 3));
+	memcpy(key, &k, c->ks < 4 ? c->ks : 4);
+}
+
+/* Every key in iteration order, as a byte string; -errno of the end. */
+static int walk_ours(struct bpfvm_map *m, uint8_t *out, size_t *n)
+{
+	uint8_t cur[64], next[64];
+	int r = bpfvm_map_get_next_key(m, NULL, cur);
+	*n = 0;
+	while (r == 0 && *n < 64) {
+		memcpy(out + *n * m->key_size, cur, m->key_size);
+		(*n)++;
+		r = bpfvm_map_get_next_key(m, cur, next);
+		memcpy(cur, next, m->key_size);
+	}
+	return r;
+}
+
+static int walk_kernel(int fd, uint32_t ks, uint8_t *out, size_t *n)
+{
+	uint8_t cur[64], next[64];
+	int r = kop(BPF_MAP_GET_NEXT_KEY, fd, NULL, cur, 0);
+	*n = 0;
+	while (r == 0 && *n < 64) {
+		memcpy(out + *n * ks, cur, ks);
+		(*n)++;
+		r = kop(BPF_MAP_GET_NEXT_KEY, fd, cur, next, 0);
+		memcpy(cur, next, ks);
+	}
+	return r;
+}
+
+static const struct cattr lockstep_maps[] = {
+	{ BPF_MAP_TYPE_HASH, 4, 8, 8, BPF_F_ZERO_SEED, NULL, 0 },
+	{ BPF_MAP_TYPE_HASH, 4, 12, 16, BPF_F_ZERO_SEED | NP, NULL, 0 },
+	{ BPF_MAP_TYPE_HASH, 6, 4, 5, BPF_F_ZERO_SEED, NULL, 0 },
+	{ BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 6, BPF_F_ZERO_SEED, NULL, 0 },
+	{ BPF_MAP_TYPE_ARRAY, 4, 8, 6, 0, NULL, 0 },
+	{ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 12, 6, 0, NULL, 0 },
+	{ BPF_MAP_TYPE_QUEUE, 0, 4, 4, 0, NULL, 0 },
+	{ BPF_MAP_TYPE_STACK, 0, 4, 4, 0, NULL, 0 },
+	{ BPF_MAP_TYPE_LPM_TRIE, 8, 4, 12, NP, NULL, 0 },
+	{ BPF_MAP_TYPE_LPM_TRIE, 5, 4, 6, NP, NULL, 0 },
+	{ BPF_MAP_TYPE_LPM_TRIE, 7, 8, 10, NP, NULL, 0 },
+};
+
+static const uint64_t lockstep_flags[] = { BPF_ANY, BPF_NOEXIST, BPF_EXIST,
+					   BPF_F_LOCK, 3, 8 };
+
+START_TEST(lockstep_with_kernel)
+{
+	if (!kernel_ok("lockstep_with_kernel"))
+		return;
+	for (size_t t = 0; t < sizeof(lockstep_maps) / sizeof(*lockstep_maps); t++) {
+		const struct cattr *c = &lockstep_maps[t];
+		struct bpfvm_map *m = NULL;
+		ck_assert_int_eq(create(*c, &m), 0);
+		int fd = kcreate(*c);
+		ck_assert_int_ge(fd, 0);
+		size_t vsz = bpfvm_map_value_size(m);
+		int keyless = c->ks == 0;
+		uint8_t *v = malloc(vsz), *mine = malloc(vsz), *theirs = malloc(vsz);
+		uint64_t seed = 0x9e3779b97f4a7c15ull + t;
+		for (int step = 0; step < 3000; step++) {
+			uint8_t key[64];
+			rand_key(&seed, c, key);
+			const void *k = keyless ? NULL : key;
+			for (size_t i = 0; i < vsz; i++)
+				v[i] = (uint8_t)rnd(&seed);
+			uint64_t fl = lockstep_flags[rnd(&seed) % 6];
+			if (rnd(&seed) % 3)
+				fl = BPF_ANY;
+			int op = (int)(rnd(&seed) % 6), a = 0, b = 0;
+			memset(mine, 0x5a, vsz);
+			memset(theirs, 0x5a, vsz);
+			switch (op) {
+			case 0: case 1:
+				a = bpfvm_map_update_elem(m, k, v, fl);
+				b = kop(BPF_MAP_UPDATE_ELEM, fd, k, v, fl);
+				break;
+			case 2:
+				a = bpfvm_map_lookup_elem(m, k, mine, fl == BPF_ANY ? 0 : fl);
+				b = kop(BPF_MAP_LOOKUP_ELEM, fd, k, theirs, fl == BPF_ANY ? 0 : fl);
+				break;
+			case 3:
+				a = bpfvm_map_delete_elem(m, k);
+				b = kop(BPF_MAP_DELETE_ELEM, fd, k, NULL, 0);
+				break;
+			case 4:
+				a = bpfvm_map_lookup_and_delete_elem(m, k, mine, 0);
+				b = kop(BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, k, theirs, 0);
+				break;
+			case 5:
+				if (keyless) {
+					a = bpfvm_map_get_next_key(m, NULL, mine);
+					b = kop(BPF_MAP_GET_NEXT_KEY, fd, NULL, theirs, 0);
+				} else {
+					a = bpfvm_map_get_next_key(m, k, mine);
+					b = kop(BPF_MAP_GET_NEXT_KEY, fd, k, theirs, 0);
+				}
+				break;
+			}
+			ck_assert_msg(a == b, "map %zu step %d op %d flags %llu key %02x%02x%02x%02x %02x%02x%02x%02x: %d, kernel %d",
+				      t, step, op, (unsigned long long)fl,
+				      key[0], key[1], key[2], key[3], key[4],
+				      key[5], key[6], key[7], a, b);
+			if (a == 0 && op != 3 && op < 6 && op >= 2) {
+				size_t n = op == 5 ? c->ks : vsz;
+				ck_assert_msg(!memcmp(mine, theirs, n),
+					      "map %zu step %d op %d: bytes differ", t, step, op);
+			}
+			if (step % 50 == 0 && !keyless) {
+				static uint8_t ko[64 * 64], kk[64 * 64];
+				size_t na, nb;
+				int ra = walk_ours(m, ko, &na), rb = walk_kernel(fd, c->ks, kk, &nb);
+				ck_assert_int_eq(ra, rb);
+				ck_assert_msg(na == nb && !memcmp(ko, kk, na * c->ks),
+					      "map %zu step %d: key order differs", t, step);
+			}
+		}
+		free(v);
+		free(mine);
+		free(theirs);
+		close(fd);
+		bpfvm_map_free(m);
+	}
+}
+END_TEST
+
+static Suite *maps_suite(void)
+{
+	Suite *s = suite_create("maps");
+	TCase *tc = tcase_create("maps");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, create_checks);
+	tcase_add_test(tc, create_checks_match_kernel);
+	tcase_add_test(tc, name_and_attrs_are_kept);
+	tcase_add_test(tc, array_ops);
+	tcase_add_test(tc, array_mmapable_shares_values);
+	tcase_add_test(tc, percpu_buffers);
+	tcase_add_test(tc, hash_prealloc);
+	tcase_add_test(tc, hash_no_prealloc);
+	tcase_add_test(tc, hash_many_keys);
+	tcase_add_test(tc, lru_evicts_instead_of_e2big);
+	tcase_add_test(tc, queue_fifo_stack_lifo);
+	tcase_add_test(tc, queue_stack_errnos);
+	tcase_add_test(tc, lpm_routes);
+	tcase_add_test(tc, lpm_errnos);
+	tcase_add_test(tc, lpm_iteration_postorder);
+	tcase_add_test(tc, threads_hash);
+	tcase_add_test(tc, threads_hash_no_prealloc);
+	tcase_add_test(tc, lockstep_with_kernel);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(maps_suite());
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
