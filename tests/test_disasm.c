@@ -333,16 +333,15 @@ static long parse_log_line(char *line, unsigned *code, const char **text)
 }
 
 /* Load p with log_level 2; compare every instruction line the kernel
- * printed with bpfvm's.  Returns how many lines were compared; *seen_at
- * tells whether instruction `at` was among them. */
+ * printed with bpfvm's.  Returns how many lines were compared; seen[i] is
+ * set for each instruction i among them. */
 static int compare_with_kernel(const struct bpfvm_insn *p, size_t n,
-			       size_t at, int *seen_at, char *log)
+			       unsigned char *seen, char *log)
 {
 	int fd = bpfk_prog_load(PROG_SOCKET_FILTER, p, n, 2, log, KLOG_SIZE);
 	if (fd >= 0)
 		close(fd);
 	int compared = 0;
-	*seen_at = 0;
 	for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
 		unsigned code;
 		const char *text;
@@ -359,8 +358,7 @@ static int compare_with_kernel(const struct bpfvm_insn *p, size_t n,
 			      "insn %ld (%02x): kernel \"%s\", bpfvm \"%s\"",
 			      idx, code, text, mine);
 		compared++;
-		if ((size_t)idx == at)
-			*seen_at = 1;
+		seen[idx] = 1;
 	}
 	return compared;
 }
@@ -380,13 +378,13 @@ START_TEST(every_row_matches_the_kernel)
 		int nv = row_variants(op, v);
 		for (int k = 0; k < nv; k++) {
 			size_t at, n = wrap(v[k], p, &at);
-			int seen;
+			unsigned char seen[PROG_MAX] = { 0 };
 			char err[128];
 			ck_assert_msg(bpfvm_check_insn(p, n, at, err, sizeof(err)) == op,
 				      "%s variant %d: %s", bpfvm_opinfo[op].name,
 				      k, err);
-			lines += compare_with_kernel(p, n, at, &seen, log);
-			ck_assert_msg(seen, "%s variant %d: the kernel did not "
+			lines += compare_with_kernel(p, n, seen, log);
+			ck_assert_msg(seen[at], "%s variant %d: the kernel did not "
 				      "print it", bpfvm_opinfo[op].name, k);
 			programs++;
 		}
@@ -398,6 +396,97 @@ START_TEST(every_row_matches_the_kernel)
 	ck_assert_int_eq(rows, OP__COUNT - 8);
 	printf("kernel: %d rows, %d programs, %d lines identical\n", rows,
 	       programs, lines);
+}
+END_TEST
+
+/* A small deterministic generator (xorshift64), state on the stack. */
+static uint64_t next_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* A field value: zero half the time, else a small or a wild one. */
+static int64_t rand_field(uint64_t *x)
+{
+	uint64_t r = next_rand(x);
+	switch (r & 3) {
+	case 0: case 1: return 0;
+	case 2: return (int64_t)(r >> 8) % 64 - 32;
+	default: return (int64_t)(int32_t)(r >> 16);
+	}
+}
+
+/* A random instruction of row op that bpfvm_check_insn accepts, placed at
+ * p[i] (and p[i + 1] for ld_imm64); jumps go nowhere (+0) so every
+ * instruction stays reachable. */
+static void rand_insn(int op, uint64_t *x, struct bpfvm_insn *p, size_t i)
+{
+	char err[128];
+	struct bpfvm_insn row[2];
+	from_row(op, row);
+	for (int tries = 0;; tries++) {
+		ck_assert_int_lt(tries, 10000);
+		p[i] = row[0];
+		p[i + 1] = row[1];
+		p[i].dst_reg = next_rand(x) % 11;
+		if (bpfvm_opinfo[op].key != K_SRC)
+			p[i].src_reg = next_rand(x) % 11;
+		if (bpfvm_opinfo[op].key != K_OFF)
+			p[i].off = (int16_t)rand_field(x);
+		if (bpfvm_opinfo[op].key != K_IMM)
+			p[i].imm = (int32_t)rand_field(x);
+		p[i + 1].imm = (int32_t)rand_field(x);
+		switch (bpfvm_opinfo[op].fmt) {
+		case F_JA: case F_JMP_K: case F_JMP_X: p[i].off = 0; break;
+		case F_JA32: p[i].imm = 0; break;
+		default: break;
+		}
+		if (bpfvm_check_insn(p, i + 2, i, err, sizeof(err)) == op)
+			return;
+	}
+}
+
+/* Random operands for every row the kernel takes: 100 programs of 60. */
+START_TEST(random_operands_match_the_kernel)
+{
+	char why[256];
+	if (!bpfk_available(why, sizeof(why))) {
+		printf("SKIP: kernel comparison: %s\n", why);
+		return;
+	}
+	char *log = malloc(KLOG_SIZE);
+	ck_assert_ptr_nonnull(log);
+	int ops[OP__COUNT], nops = 0;
+	for (int op = 0; op < OP__COUNT; op++) {
+		const struct bpfvm_opinfo *oi = &bpfvm_opinfo[op];
+		if (oi->fmt == F_CALLX || oi->fmt == F_EXIT ||
+		    (oi->fmt == F_CALL && oi->keyval) ||
+		    (oi->fmt == F_LDDW && oi->keyval))
+			continue;
+		ops[nops++] = op;
+	}
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	int lines = 0;
+	for (int prog = 0; prog < 100; prog++) {
+		struct bpfvm_insn p[64];
+		size_t n = 0;
+		p[n++] = I(0xbf, 6, 1, 0, 0);
+		while (n < 60) {
+			rand_insn(ops[next_rand(&x) % (uint64_t)nops], &x, p, n);
+			n += p[n].code == 0x18 ? 2 : 1;
+		}
+		p[n++] = I(0x95, 0, 0, 0, 0);
+		unsigned char seen[64] = { 0 };
+		lines += compare_with_kernel(p, n, seen, log);
+		for (size_t i = 0; i < n; i += p[i].code == 0x18 ? 2 : 1)
+			ck_assert_msg(seen[i], "program %d: the kernel did not "
+				      "print insn %zu", prog, i);
+	}
+	free(log);
+	printf("kernel: random operands, %d lines identical\n", lines);
 }
 END_TEST
 
@@ -751,6 +840,55 @@ START_TEST(tiny_buffers_truncate_safely)
 }
 END_TEST
 
+/* Random words: never a crash; -EINVAL exactly when the decoder refuses;
+ * the DOT graph is either refused or well formed. */
+START_TEST(random_words)
+{
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	struct bpfvm_insn p[16];
+	int graphs = 0;
+	for (int round = 0; round < 20000; round++) {
+		size_t n = 1 + next_rand(&x) % 16;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t w = next_rand(&x);
+			memcpy(&p[i], &w, sizeof(w));
+			if (!(w & 3))
+				continue;
+			/* mostly: a table row with small, often zero, operands */
+			struct bpfvm_insn row[2];
+			from_row((int)((w >> 8) % OP__COUNT), row);
+			p[i] = row[0];
+			if (w & 0x10000)
+				p[i].dst_reg = (w >> 20) % 11;
+			if (w & 0x20000 && !p[i].src_reg)
+				p[i].src_reg = (w >> 24) % 11;
+			if (w & 0x40000 && !p[i].off)
+				p[i].off = (int16_t)((w >> 28) % 8) - 4;
+			if (w & 0x80000 && !p[i].imm)
+				p[i].imm = (int32_t)((w >> 32) % 8) - 4;
+		}
+		char buf[128], err[128];
+		for (size_t i = 0; i < n; i++) {
+			int used = bpfvm_disasm_insn(p, n, i, buf, sizeof(buf));
+			int op = bpfvm_check_insn(p, n, i, err, sizeof(err));
+			ck_assert_int_eq(used < 0, op < 0);
+			ck_assert(memchr(buf, 0, sizeof(buf)) != NULL);
+		}
+		int rc;
+		char *s = dot_text(p, n, &rc);
+		if (rc == 0) {
+			check_dot_syntax(s);
+			if (graphs++ % 50 == 0)
+				check_with_graphviz(s);
+		} else
+			ck_assert_int_eq(rc, -EINVAL);
+		free(s);
+	}
+	printf("random words: %d graphs drawn\n", graphs);
+	ck_assert_int_gt(graphs, 100);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("disasm");
@@ -768,12 +906,14 @@ int main(void)
 	tcase_add_test(tc, dot_if_else);
 	tcase_add_test(tc, dot_subprogram);
 	tcase_add_test(tc, dot_rejects_bad_programs);
+	tcase_add_test(tc, random_words);
 	suite_add_tcase(s, tc);
 
 	/* prints "SKIP: reason" and passes when bpf(2) is unavailable */
 	tc = tcase_create("kernel");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, every_row_matches_the_kernel);
+	tcase_add_test(tc, random_operands_match_the_kernel);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("round_trip");
