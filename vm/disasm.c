@@ -202,7 +202,7 @@ static int p_atomic(char *b, size_t len, const struct bpfvm_insn *in,
 			atomic_alu_sym(in->imm), s);
 }
 
-static const printer printers[] = {
+static const printer printers[F_ATOMIC + 1] = {
 	[F_ALU_K] = p_alu_k, [F_ALU_X] = p_alu_x, [F_NEG] = p_neg,
 	[F_END] = p_end,     [F_JA] = p_ja,       [F_JA32] = p_ja32,
 	[F_JMP_K] = p_jmp_k, [F_JMP_X] = p_jmp_x, [F_CALL] = p_call,
@@ -247,7 +247,7 @@ int bpfvm_disasm(const struct bpfvm_insn *insns, size_t n, FILE *out)
 		}
 		i += (size_t)used;
 	}
-	return rc;
+	return ferror(out) ? -EIO : rc;
 }
 
 /* ---- the control-flow graph ---------------------------------------------
@@ -292,11 +292,13 @@ static int fmt_of(const struct cfg *g, size_t i)
 	return bpfvm_opinfo[bpfvm_decode_op(&g->insns[i])].fmt;
 }
 
-static int is_branch(int fmt)
-{
-	return fmt == F_JA || fmt == F_JA32 || fmt == F_JMP_K ||
-	       fmt == F_JMP_X || fmt == F_EXIT;
-}
+/* How each format ends a block; zero: it does not (control goes on). */
+enum { BR_JUMP = 1, BR_STOP = 2, BR_EXIT = 4 };
+static const unsigned char branch[F_ATOMIC + 1] = {
+	[F_JA] = BR_JUMP | BR_STOP,  [F_JA32] = BR_JUMP | BR_STOP,
+	[F_JMP_K] = BR_JUMP,         [F_JMP_X] = BR_JUMP,
+	[F_EXIT] = BR_EXIT | BR_STOP,
+};
 
 /* Mark block and function starts; -EINVAL for an invalid instruction or a
  * target outside the program or inside an ld_imm64. */
@@ -319,7 +321,7 @@ static int cfg_mark(struct cfg *g)
 				return -EINVAL;
 			g->mark[t] |= fmt == F_CALL ? L_BLOCK | L_FUNC : L_BLOCK;
 		}
-		if (is_branch(fmt) && i + 1 < g->n)
+		if (branch[fmt] && i + 1 < g->n)
 			g->mark[i + 1] |= L_BLOCK;
 	}
 	for (size_t i = 0; i < g->n; i++)
@@ -383,14 +385,13 @@ static void put_succs(const struct cfg *g, size_t start, size_t end,
 	uint32_t f = g->func[start], b = g->bb[start];
 	int fmt = fmt_of(g, last);
 	int64_t t = jump_target(&g->insns[last], fmt, last);
-	int falls = fmt != F_JA && fmt != F_JA32 && fmt != F_EXIT;
 
-	if (fmt == F_EXIT)
+	if (branch[fmt] & BR_EXIT)
 		put_edge(out, f, b, f, BB_EXIT);
 	/* falling out of a function (or the program) has nowhere to go */
-	if (falls && end < g->n && g->func[end] == f)
+	if (!(branch[fmt] & BR_STOP) && end < g->n && g->func[end] == f)
 		put_edge(out, f, b, f, g->bb[end]);
-	if (is_branch(fmt) && t != NO_TARGET)
+	if (branch[fmt] & BR_JUMP)
 		put_edge(out, f, b, g->func[t], g->bb[t]);
 }
 
