@@ -490,6 +490,30 @@ START_TEST(random_operands_match_the_kernel)
 }
 END_TEST
 
+/* Every helper number the kernel knows, and a few past the end, by name. */
+START_TEST(helper_names_match_the_kernel)
+{
+	char why[256];
+	if (!bpfk_available(why, sizeof(why))) {
+		printf("SKIP: kernel comparison: %s\n", why);
+		return;
+	}
+	enum { N = BPFVM_HELPER_MAX + 4 };
+	struct bpfvm_insn p[N + 2];
+	unsigned char seen[N + 2] = { 0 };
+	for (int k = 0; k < N; k++)
+		p[k] = I(0x85, 0, 0, 0, k);
+	p[N] = I(0xb7, 0, 0, 0, 0);
+	p[N + 1] = I(0x95, 0, 0, 0, 0);
+	char *log = malloc(KLOG_SIZE);
+	ck_assert_ptr_nonnull(log);
+	compare_with_kernel(p, N + 2, seen, log);
+	free(log);
+	for (int k = 0; k < N; k++)
+		ck_assert_msg(seen[k], "the kernel did not print call #%d", k);
+}
+END_TEST
+
 /* ---- round trip through the assembler ---------------------------------- */
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -914,6 +938,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, every_row_matches_the_kernel);
 	tcase_add_test(tc, random_operands_match_the_kernel);
+	tcase_add_test(tc, helper_names_match_the_kernel);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("round_trip");
