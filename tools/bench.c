@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include "bench_mix.h"
 #include "bpfvm.h"
 #include "vm_internal.h"
 
@@ -79,6 +80,7 @@ struct opts {
 	int batches;
 	unsigned long repeat; /* 0: from .meta */
 	bool checked;
+	bool mix;
 };
 
 /* ---- files ------------------------------------------------------------- */
@@ -250,6 +252,8 @@ struct cell {
 struct row {
 	double ns[C__COUNT]; /* NAN: not measured */
 	uint64_t insns_run;  /* instructions executed per run */
+	char *mix;           /* --mix: the instruction mix (malloc'ed) */
+	size_t mix_len;
 };
 
 /* Batches are short (BATCH_NS) and the columns take turns batch by batch,
@@ -324,9 +328,9 @@ static enum outcome bench_one(const struct opts *o, const struct meta *m,
 	enum col cols[C__COUNT];
 	int ncells = 0;
 
+	*row = (struct row){ .insns_run = 0 };
 	for (int c = 0; c < C__COUNT; c++)
 		row->ns[c] = NAN;
-	row->insns_run = 0;
 	snprintf(bin, sizeof bin, "%s.bin", m->name);
 	struct bpfvm_insn *insns = read_file(o->dir, bin, &bin_len);
 	unsigned char *pkt_file = read_file(o->dir, m->input, &pkt_len);
@@ -411,6 +415,17 @@ static enum outcome bench_one(const struct opts *o, const struct meta *m,
 			goto out;
 		}
 		row->ns[cols[i]] = (double)cells[i].best / (double)cells[i].n;
+	}
+	if (o->mix) {
+		FILE *f = open_memstream(&row->mix, &row->mix_len);
+		int rc = f ? bench_mix_print(vms[C_CHECKED], ctx, sizeof *ctx,
+					     8, f) : -ENOMEM;
+		if (f)
+			fclose(f);
+		if (rc) {
+			snprintf(why, whylen, "--mix: %s", strerror(-rc));
+			goto out;
+		}
 	}
 	out = BENCH_OK;
 out:
@@ -525,14 +540,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bpfvm-bench [--filter NAME] [--dir DIR] [--batches N]\n"
-		"                   [--repeat N] [--no-checked]\n"
+		"                   [--repeat N] [--no-checked] [--mix]\n"
 		"  --filter NAME  only programs whose name contains NAME\n"
 		"  --dir DIR      benchmark programs (default %s)\n"
 		"  --batches N    at least N timed batches of ~1 ms per cell, the\n"
 		"                 best taken (default 20)\n"
 		"  --repeat N     at least N timed runs per cell (default: the\n"
 		"                 .meta repeat)\n"
-		"  --no-checked   skip the checked-mode column\n",
+		"  --no-checked   skip the checked-mode column\n"
+		"  --mix          also print each program's dynamic instruction "
+		"mix\n",
 		BPFVM_BENCH_DIR);
 }
 
@@ -545,6 +562,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		char *end = NULL;
 		if (!strcmp(a, "--no-checked")) {
 			o->checked = false;
+			continue;
+		}
+		if (!strcmp(a, "--mix")) {
+			o->mix = true;
 			continue;
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -627,12 +648,15 @@ int main(int argc, char **argv)
 		if (bench_one(&o, &m, np, low, &r, err, sizeof err) ==
 		    BENCH_OK) {
 			print_row(&m, &r);
+			if (r.mix)
+				fputs(r.mix, stdout);
 			summarize(&sum, np, &r);
 		} else {
 			print_row(&m, &r); /* what was measured before */
 			printf("%-10s FAILED: %s\n", "", err);
 			failed++;
 		}
+		free(r.mix);
 		fflush(stdout);
 	}
 	for (int i = 0; i < nents; i++)
