@@ -337,6 +337,16 @@ START_TEST(trace)
 		      "%s", out);
 	ck_assert_msg(strstr(out, "   3: (95) exit\n"), "%s", out);
 	ck_assert_str_eq(last_line(), "0x2");
+	/* ld_imm64 takes two slots, shown as one line; stores change no
+	 * register; long text is not padded */
+	write_str(prog, "r0 = 0x1122334455667788 ll\n*(u64 *)(r10 -8) = r0\n"
+		  "exit\n");
+	ck_assert_int_eq(bpfvm("run", "--trace", prog, NULL), 0);
+	ck_assert_str_eq(out, "   0: (18) r0 = 0x1122334455667788 ; r0: 0x0 -> "
+			      "0x1122334455667788\n"
+			      "   2: (7b) *(u64 *)(r10 -8) = r0\n"
+			      "   3: (95) exit\n"
+			      "0x1122334455667788\n");
 }
 END_TEST
 

@@ -92,6 +92,35 @@ END_TEST
 START_TEST(negative_rejected_checked) { all_pass("conformance/negative", N_NEGATIVE, true, -1); }
 END_TEST
 
+/* Linux 6.18 rejects every negative vector at load time
+ * (kernel-6.18-negative.txt); so must we, not merely fail later. */
+START_TEST(negative_rejected_at_load)
+{
+	struct bpfvm_conf_opts opts = { .dispatch = -1 };
+	char dir[512], path[1024], err[512], detail[512];
+	struct dirent **names;
+	int count;
+
+	snprintf(dir, sizeof(dir), "%s/conformance/negative", shared());
+	count = scandir(dir, &names, is_data, alphasort);
+	ck_assert_int_eq(count, N_NEGATIVE);
+	for (int i = 0; i < count; i++) {
+		struct bpfvm_conf_test t;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		ck_assert_msg(bpfvm_conf_parse(path, &t, err, sizeof(err)) == 0,
+			      "%s", err);
+		ck_assert(t.expect_error);
+		ck_assert_uint_eq(t.n, 2);
+		ck_assert_int_eq(bpfvm_conf_run(&t, &opts, detail, sizeof(detail)), 1);
+		ck_assert_msg(strstr(detail, "rejected at load"), "%s: %s",
+			      names[i]->d_name, detail);
+		bpfvm_conf_free(&t);
+		free(names[i]);
+	}
+	free(names);
+}
+END_TEST
+
 /* ---- the parser, on files written here -------------------------------- */
 
 static char tmpdir[256];
@@ -342,6 +371,7 @@ int main(void)
 	tcase_add_test(vec, checked_switch);
 	tcase_add_test(vec, negative_rejected);
 	tcase_add_test(vec, negative_rejected_checked);
+	tcase_add_test(vec, negative_rejected_at_load);
 	suite_add_tcase(s, vec);
 
 	tcase_add_checked_fixture(parse, make_tmpdir, remove_tmpdir);

@@ -109,7 +109,7 @@ static int execute(const char *path, struct bpfvm *vm,
 		   const struct bpfvm_insn *insns, size_t n,
 		   const struct run_opts *o, uint8_t *mem, size_t mem_len)
 {
-	struct cli_trace trace = { insns, n, stdout };
+	struct cli_trace trace = { NULL, 0, stdout };
 	struct bpfvm_result res = { 0 };
 	int ret;
 
@@ -125,6 +125,9 @@ static int execute(const char *path, struct bpfvm *vm,
 		return cli_error("run", CLI_FAILED, "%s: %s", path,
 				 bpfvm_error(vm)[0] ? bpfvm_error(vm)
 						    : strerror(-ret));
+	/* The trace sees the VM's copy of the program. */
+	trace.insns = bpfvm_insns(vm);
+	trace.n = bpfvm_insn_count(vm);
 	ret = bpfvm_run_mem(vm, mem, mem_len, &res);
 	if (ret || res.error) {
 		fflush(stdout); /* the trace up to the failure comes first */

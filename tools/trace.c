@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #define TEXT_WIDTH 16 /* the change list starts in one column */
+#define LD_IMM64 0x18   /* BPF_LD | BPF_DW | BPF_IMM: two slots */
 
 void cli_trace(void *cookie, size_t pc, const struct bpfvm_insn *insn,
 	       const uint64_t before[11], const uint64_t after[11])
@@ -17,11 +18,13 @@ void cli_trace(void *cookie, size_t pc, const struct bpfvm_insn *insn,
 	char text[128];
 	size_t len;
 
-	/* A tail call runs another program: disassemble the lone slot. */
+	/* After a tail call, insn is in another program: disassemble it
+	 * alone (a loaded ld_imm64 always has its second slot). */
 	if (pc < t->n && &t->insns[pc] == insn)
 		bpfvm_disasm_insn(t->insns, t->n, pc, text, sizeof(text));
 	else
-		bpfvm_disasm_insn(insn, 1, 0, text, sizeof(text));
+		bpfvm_disasm_insn(insn, insn->code == LD_IMM64 ? 2 : 1, 0, text,
+				  sizeof(text));
 	fprintf(t->out, "%4zu: (%02x) %s", pc, insn->code, text);
 	len = strlen(text);
 	for (int r = 0; r < 11; r++) {
