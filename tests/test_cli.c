@@ -182,6 +182,10 @@ START_TEST(usage_errors)
 	one_line_error("bpfvm disasm: unexpected operand 'b'");
 	ck_assert_int_eq(bpfvm("run", example("fib.s"), "--mem", NULL), 2);
 	one_line_error("bpfvm run: unexpected operand '--mem'");
+	ck_assert_int_eq(bpfvm("run", "--trace=yes", example("fib.s"), NULL), 2);
+	one_line_error("bpfvm run: option '--trace' takes no argument");
+	ck_assert_int_eq(bpfvm("conformance", "--frob=1", "x", NULL), 2);
+	one_line_error("bpfvm conformance: unknown option '--frob' ");
 	ck_assert_int_eq(bpfvm("run", "--mem", NULL), 2);
 	one_line_error("option '--mem' needs an argument");
 	ck_assert_int_eq(bpfvm("run", "--engine", "jit", example("fib.s"), NULL), 2);

@@ -36,12 +36,18 @@ int cli_getopt(const struct cli_cmd *cmd, int argc, char **argv,
 	opterr = 0;
 	c = getopt_long(argc, argv, opts, longopts, NULL);
 	if (c == '?') {
-		if (optopt)
+		const char *arg = argv[optind - 1];
+		bool is_long = !strncmp(arg, "--", 2);
+		int namelen = (int)strcspn(arg, "=");
+		if (is_long && optopt && arg[namelen])
+			cli_error(cmd->name, CLI_USAGE, "option '%.*s' takes no "
+				  "argument", namelen, arg);
+		else if (is_long)
+			cli_error(cmd->name, CLI_USAGE, "unknown option '%.*s' "
+				  "(see --help)", namelen, arg);
+		else
 			cli_error(cmd->name, CLI_USAGE, "unknown option '-%c' "
 				  "(see --help)", optopt);
-		else
-			cli_error(cmd->name, CLI_USAGE, "unknown option '%s' "
-				  "(see --help)", argv[optind - 1]);
 	} else if (c == ':') {
 		cli_error(cmd->name, CLI_USAGE, "option '%s' needs an argument",
 			  argv[optind - 1]);
