@@ -265,6 +265,15 @@ START_TEST(sections_and_numbers)
 	ck_assert_msg(ret == 0, "%s", err);
 	ck_assert_uint_eq(t.result, 1ull << 32);
 	bpfvm_conf_free(&t);
+
+	/* CRLF line ends */
+	ret = parse_text("crlf", "-- raw\r\n0x95\r\n-- mem\r\n01 02\r\n"
+			 "-- result\r\n0x10\r\n", &t, err, sizeof(err));
+	ck_assert_msg(ret == 0, "%s", err);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_uint_eq(t.mem_len, 2);
+	ck_assert_uint_eq(t.result, 16);
+	bpfvm_conf_free(&t);
 }
 END_TEST
 
