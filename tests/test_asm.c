@@ -69,6 +69,15 @@ static void check_encodings(const struct enc *t, size_t count)
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+static struct bpfvm_insn *asm_ok(const char *text, size_t *n)
+{
+	struct bpfvm_insn *p = NULL;
+	char err[256] = "";
+	int rc = bpfvm_asm(text, &p, n, err, sizeof(err));
+	ck_assert_msg(rc == 0, "'%.60s': %s", text, err);
+	return p;
+}
+
 static const struct enc conformance_forms[] = {
 	{ "mov32 %r0, 1", 1, { I(C_ALU | S_K | A_MOV, 0, 0, 0, 1) } },
 	{ "mov %r0, 0xffffffff", 1, { I(C_ALU64 | S_K | A_MOV, 0, 0, 0, -1) } },
@@ -256,16 +265,71 @@ START_TEST(kernel_dialect_encodings)
 }
 END_TEST
 
-/* ---- labels -------------------------------------------------------------- */
+/* llvm-objdump lines: the bytes (written by hand from RFC 9669) must be
+ * what the text assembles to; only the first byte is read as a hint. */
+static const char *const objdump_lines[] = {
+	"0:\t07 01 00 00 2a 00 00 00\tr1 += 0x2a",
+	"1:\tb7 01 00 00 ff ff ff ff\tr1 = -0x1",
+	"2:\t18 01 00 00 2a 00 00 00 00 00 00 00 00 00 00 00\tr1 = 0x2a ll",
+	"4:\t05 00 00 00 00 00 00 00\tgoto +0x0",
+	"5:\t1d 21 03 00 00 00 00 00\tif r1 == r2 goto +0x3 <LBB0_2>",
+	"6:\t85 00 00 00 2a 00 00 00\tcall 0x2a",
+	"7:\t71 21 2a 00 00 00 00 00\tw1 = *(u8 *)(r2 + 0x2a)",
+	"8:\t73 12 2a 00 00 00 00 00\t*(u8 *)(r2 + 0x2a) = w1",
+	"9:\tc3 21 01 00 50 00 00 00\tlock *(u32 *)(r1 + 0x1) &= w2",
+	"10:\tc3 01 00 00 a1 00 00 00\tw0 = atomic_fetch_xor((u32 *)(r1 + 0x0), w0)",
+	"11:\tdb 01 00 00 01 00 00 00\tr0 = atomic_fetch_add((u64 *)(r1 + 0x0), r0)",
+	"12:\tc3 01 00 00 e1 00 00 00\tw0 = xchg32_32(r1 + 0x0, w0)",
+	"13:\tdb 21 f0 ff e1 00 00 00\tr2 = xchg_64(r1 - 0x10, r2)",
+	"14:\tdb 11 00 00 f1 00 00 00\tr0 = cmpxchg_64(r1 + 0x0, r0, r1)",
+	"15:\tc3 31 00 00 f1 00 00 00\tw0 = cmpxchg32_32(r1 + 0x0, w0, w3)",
+	"16:\t30 00 00 00 2a 00 00 00\tr0 = *(u8 *)skb[0x2a]",
+	"17:\t48 10 00 00 00 00 00 00\tr0 = *(u16 *)skb[r1]",
+	"18:\tdc 02 00 00 20 00 00 00\tr2 = be32 r2",
+	"19:\t84 01 00 00 00 00 00 00\tw1 = -w1",
+	"20:\tbf 21 08 00 00 00 00 00\tr1 = (s8)r2",
+	"21:\t06 00 00 00 05 00 00 00\tgotol +0x5",
+	"22:\tad 21 fe ff 00 00 00 00\tif r1 < r2 goto -0x2 <LBB0_1>",
+	"23:\t95 00 00 00 00 00 00 00\texit",
+};
 
-static struct bpfvm_insn *asm_ok(const char *text, size_t *n)
+START_TEST(llvm_objdump_lines)
 {
-	struct bpfvm_insn *p = NULL;
-	char err[256] = "";
-	int rc = bpfvm_asm(text, &p, n, err, sizeof(err));
-	ck_assert_msg(rc == 0, "'%.60s': %s", text, err);
-	return p;
+	for (size_t k = 0; k < N(objdump_lines); k++) {
+		const char *line = objdump_lines[k];
+		unsigned char want[16];
+		size_t nb = 0;
+		const char *p = strchr(line, '\t') + 1;
+		while (nb < 16 && p[2] == ' ') {
+			want[nb++] = (unsigned char)strtoul(p, NULL, 16);
+			p += 3;
+		}
+		want[nb++] = (unsigned char)strtoul(p, NULL, 16);
+
+		size_t n;
+		struct bpfvm_insn *in = asm_ok(line, &n);
+		ck_assert_msg(n * 8 == nb, "'%s': %zu insns", line, n);
+		for (size_t i = 0; i < n; i++) {
+			const unsigned char *w = want + 8 * i;
+			ck_assert_msg(
+				in[i].code == w[0] &&
+					in[i].dst_reg == (w[1] & 15) &&
+					in[i].src_reg == w[1] >> 4 &&
+					(uint16_t)in[i].off ==
+						(w[2] | w[3] << 8) &&
+					(uint32_t)in[i].imm ==
+						((uint32_t)w[4] |
+						 (uint32_t)w[5] << 8 |
+						 (uint32_t)w[6] << 16 |
+						 (uint32_t)w[7] << 24),
+				"'%s' [%zu]", line, i);
+		}
+		free(in);
+	}
 }
+END_TEST
+
+/* ---- labels -------------------------------------------------------------- */
 
 START_TEST(labels_resolve_relative_to_the_next_insn)
 {
@@ -865,6 +929,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, conformance_dialect_encodings);
 	tcase_add_test(tc, kernel_dialect_encodings);
+	tcase_add_test(tc, llvm_objdump_lines);
 	tcase_add_test(tc, labels_resolve_relative_to_the_next_insn);
 	tcase_add_test(tc, exit_names_the_first_exit_without_a_label);
 	tcase_add_test(tc, jump_too_far_for_16_bits);
