@@ -93,6 +93,10 @@ bool cli_can_open(const struct cli_cmd *cmd, const char *path)
 	return !err;
 }
 
+/* Inputs are programs and packets: a bound keeps /dev/zero from eating
+ * the memory. */
+#define CLI_MAX_FILE (1u << 28)
+
 uint8_t *cli_read_file(const struct cli_cmd *cmd, const char *path,
 		       size_t *len)
 {
@@ -111,6 +115,11 @@ uint8_t *cli_read_file(const struct cli_cmd *cmd, const char *path,
 	*len = 0;
 	do {
 		if (*len == cap) {
+			if (cap >= CLI_MAX_FILE) {
+				cli_error(cmd->name, CLI_USAGE, "%s: larger than "
+					  "%u MiB", path, CLI_MAX_FILE >> 20);
+				goto fail;
+			}
 			cap = cap ? 2 * cap : 4096;
 			q = realloc(p, cap);
 			if (!q) {
