@@ -201,6 +201,8 @@ static enum sect section_of(const char *name)
 	return S_OTHER;
 }
 
+#define MAX_FILE (64u << 20) /* a test vector is a few KiB */
+
 static char *slurp(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
@@ -212,11 +214,17 @@ static char *slurp(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (b.len > MAX_FILE) {
+			snprintf(err, errlen, "%s: larger than %u MiB", path,
+				 MAX_FILE >> 20);
+			goto fail;
+		}
 		if (buf_put(&b, chunk, got)) {
 			snprintf(err, errlen, "%s: out of memory", path);
 			goto fail;
 		}
+	}
 	if (ferror(f)) {
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		goto fail;
