@@ -4,6 +4,7 @@
  * out below), not from vm/opcodes.def, so a wrong table row shows up here.
  * SPDX-License-Identifier: MIT */
 #include <check.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -673,6 +674,76 @@ START_TEST(every_conformance_program_assembles)
 }
 END_TEST
 
+/* The kernel selftests' programs (hex in corpus.tsv), printed by the
+ * disassembler and assembled back: the same bytes.  Programs with an
+ * invalid instruction or an ld_imm64 pseudo form (printed as its value
+ * only) are left out. */
+START_TEST(verifier_corpus_round_trips)
+{
+	const char *shared = getenv("BPFVM_SHARED");
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/verifier-corpus/corpus.tsv",
+		 shared ? shared : "../shared");
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	char *line = NULL;
+	size_t cap = 0;
+	int done = 0;
+	while (getline(&line, &cap, f) > 0) {
+		char *h = strstr(line, "\tinsns=");
+		if (line[0] == '#' || !h)
+			continue;
+		h += 7;
+		size_t n = strcspn(h, "\t\n") / 16;
+		if (!n)
+			continue;
+		struct bpfvm_insn *in = calloc(n, sizeof(*in));
+		for (size_t i = 0; i < n; i++) {
+			unsigned char b[8];
+			for (int j = 0; j < 8; j++) {
+				char x[3] = { h[16 * i + 2 * j],
+					      h[16 * i + 2 * j + 1], 0 };
+				b[j] = (unsigned char)strtoul(x, NULL, 16);
+			}
+			in[i] = (struct bpfvm_insn)I(b[0], b[1] & 15, b[1] >> 4,
+						     (int16_t)(b[2] | b[3] << 8),
+						     (int32_t)((uint32_t)b[4] |
+							       (uint32_t)b[5] << 8 |
+							       (uint32_t)b[6] << 16 |
+							       (uint32_t)b[7] << 24));
+		}
+		bool valid = true;
+		char err[256];
+		for (size_t i = 0; i < n && valid; i++) {
+			int op = bpfvm_check_insn(in, n, i, err, sizeof(err));
+			valid = op >= 0;
+			if (valid && bpfvm_opinfo[op].fmt == F_LDDW)
+				valid = !in[i++].src_reg;
+		}
+		if (valid) {
+			char *text;
+			size_t tl;
+			FILE *m = open_memstream(&text, &tl);
+			ck_assert_int_eq(bpfvm_disasm(in, n, m), 0);
+			fclose(m);
+			struct bpfvm_insn *back = NULL;
+			size_t nb;
+			int rc = bpfvm_asm(text, &back, &nb, err, sizeof(err));
+			ck_assert_msg(rc == 0, "%.60s: %s", line, err);
+			ck_assert_msg(nb == n && !memcmp(back, in, n * sizeof(*in)),
+				      "%.60s: differs", line);
+			free(back);
+			free(text);
+			done++;
+		}
+		free(in);
+	}
+	free(line);
+	fclose(f);
+	ck_assert_int_ge(done, 900); /* 914 of 1338 with Linux 6.18's corpus */
+}
+END_TEST
+
 /* ---- malformed input ----------------------------------------------------- */
 
 static const struct {
@@ -937,6 +1008,7 @@ int main(void)
 	tcase_add_test(tc, both_dialects_give_the_same_bytes);
 	tcase_add_test(tc, every_row_round_trips_through_the_disassembler);
 	tcase_add_test(tc, every_conformance_program_assembles);
+	tcase_add_test(tc, verifier_corpus_round_trips);
 	tcase_add_test(tc, malformed_input_is_rejected_with_its_line);
 	tcase_add_test(tc, truncated_text_never_crashes);
 	tcase_add_test(tc, program_files_text_and_raw);
