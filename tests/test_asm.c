@@ -301,11 +301,13 @@ START_TEST(llvm_objdump_lines)
 		unsigned char want[16];
 		size_t nb = 0;
 		const char *p = strchr(line, '\t') + 1;
-		while (nb < 16 && p[2] == ' ') {
+		/* "xx xx ... xx\t": pairs up to the tab */
+		for (;;) {
 			want[nb++] = (unsigned char)strtoul(p, NULL, 16);
+			if (p[2] != ' ' || nb == sizeof(want))
+				break;
 			p += 3;
 		}
-		want[nb++] = (unsigned char)strtoul(p, NULL, 16);
 
 		size_t n;
 		struct bpfvm_insn *in = asm_ok(line, &n);
