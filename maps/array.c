@@ -94,7 +94,7 @@ static int array_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	uint64_t bytes = (uint64_t)a->elem_size * attr->max_entries;
 	if (percpu(&a->map))
 		bytes *= a->map.ncpus;
-	if (bytes > SIZE_MAX / 2) {
+	if (bpfvm_map_area_too_big(bytes)) {
 		free(a);
 		return -ENOMEM;
 	}

@@ -10,15 +10,17 @@
  * swaps it into the chain, so a reader sees the old value or the new one.
  *
  * Memory: an element leaving the map (delete, replace, eviction) goes to
- * the tail of a per-map free list and is reused from its head; elements go
- * back to malloc only when the map is freed.  So a value pointer a running
- * program holds always points into a live element of the same size: it may
- * be reused (as the kernel reuses preallocated elements at once), never
- * unmapped.  Without BPF_F_NO_PREALLOC the elements come from one block
- * allocated at create time (carved on first use, so untouched memory stays
- * untouched); with it, from malloc.  A later step for NO_PREALLOC maps:
- * epoch-based deferred reuse (an element is reused only after every program
- * run that started before its removal has ended), as the kernel's RCU.
+ * the tail of a per-map free list, and is reused from its head only once 64
+ * others (at most 1 MiB of them) wait behind it; elements go back to malloc
+ * only when the map is freed.  So a value pointer a running program holds
+ * always points into an element of the same map: memory-safe, and it keeps
+ * the old value unless 64 more elements were freed meanwhile (the kernel
+ * reuses preallocated elements at once; LRU maps here do too).  Without
+ * BPF_F_NO_PREALLOC elements come from one block allocated at create time
+ * (carved on first use, so untouched memory stays untouched); with it, from
+ * malloc.  The next step, for NO_PREALLOC maps' RCU guarantee: epochs (an
+ * element is reused only after every program run that started before its
+ * removal has ended; the VM marks runs' start and end).
  *
  * LRU: a list of live elements, newest first; programs' lookups set a
  * reference bit; eviction takes from the old end, giving referenced elements
@@ -65,6 +67,7 @@ struct htab {
 	uint8_t *pool;
 	size_t pool_n, pool_used;
 	struct elem *free_head, *free_tail;
+	size_t nfree, quarantine; /* free elements; how many wait unused */
 	struct elem *lru_head, *lru_tail; /* newest .. oldest */
 };
 
@@ -153,14 +156,22 @@ static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	else if (getrandom(&h->seed, sizeof(h->seed), 0) != sizeof(h->seed))
 		h->seed = (uint32_t)(uintptr_t)h ^ 0x9e3779b9u;
 
+	/* up to 64 freed elements (at most 1 MiB of them) wait before reuse */
+	h->quarantine = ((size_t)1 << 20) / h->elem_size;
+	if (h->quarantine > 64)
+		h->quarantine = 64;
+	if (h->lru)
+		h->quarantine = 0; /* exactly max_entries elements, as the kernel */
+
 	err = -ENOMEM;
-	h->buckets = calloc(h->n_buckets, sizeof(*h->buckets));
+	h->buckets = calloc(h->n_buckets, sizeof(*h->buckets)); /* <= 1 GiB */
 	if (!h->buckets)
 		goto fail;
 	if (!(attr->map_flags & BPF_F_NO_PREALLOC)) {
 		/* one spare element: a replace fills it before the old goes */
-		h->pool_n = (size_t)h->map.max_entries + (h->lru ? 0 : 1);
-		if (h->pool_n > SIZE_MAX / 2 / h->elem_size)
+		h->pool_n = (size_t)h->map.max_entries +
+			    (h->lru ? 0 : 1 + h->quarantine);
+		if (bpfvm_map_area_too_big((uint64_t)h->pool_n * h->elem_size))
 			goto fail;
 		h->pool = calloc(h->pool_n, h->elem_size);
 		if (!h->pool)
@@ -272,6 +283,7 @@ static void free_push(struct htab *h, struct elem *e)
 	else
 		h->free_head = e;
 	h->free_tail = e;
+	h->nfree++;
 }
 
 /* A live element leaves the map. */
@@ -284,22 +296,31 @@ static void unlink_elem(struct htab *h, struct elem *e)
 	free_push(h, e);
 }
 
-/* An unused element: the free list, then the block, then malloc. */
-static struct elem *elem_get(struct htab *h)
+static struct elem *free_pop(struct htab *h)
 {
 	struct elem *e = h->free_head;
 	if (e) {
 		h->free_head = e->next;
 		if (!h->free_head)
 			h->free_tail = NULL;
-	} else if (h->pool) {
-		if (h->pool_used == h->pool_n)
-			return NULL;
-		e = (struct elem *)(h->pool + h->pool_used++ * h->elem_size);
-	} else {
-		e = calloc(1, h->elem_size);
+		h->nfree--;
 	}
 	return e;
+}
+
+/* An unused element.  A freed one is reused only once `quarantine` others
+ * wait behind it (oldest first), so a program still reading it most likely
+ * has finished; until then new ones come from the block or malloc. */
+static struct elem *elem_get(struct htab *h)
+{
+	struct elem *e = NULL;
+	if (h->nfree > h->quarantine)
+		return free_pop(h);
+	if (h->pool && h->pool_used < h->pool_n)
+		e = (struct elem *)(h->pool + h->pool_used++ * h->elem_size);
+	else if (!h->pool)
+		e = calloc(1, h->elem_size);
+	return e ? e : free_pop(h);
 }
 
 /* LRU: a free element, evicting the least recently used if none. */
@@ -374,7 +395,7 @@ static int update_locked(struct htab *h, const void *key, uint32_t hash,
 		return -E2BIG;
 	e = elem_get(h);
 	if (!e)
-		return h->pool ? -E2BIG : -ENOMEM;
+		return -ENOMEM;
 	fill(h, e, hash, key, value, cpu);
 	link_elem(h, e);
 	h->count++;

@@ -92,6 +92,14 @@ static int name_copy(char *dst, const char *src)
 	return -EINVAL;
 }
 
+int bpfvm_map_area_too_big(uint64_t bytes)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || size <= 0)
+		return bytes > SIZE_MAX / 2;
+	return bytes > (uint64_t)pages * (uint64_t)size;
+}
+
 void bpfvm_map_init(struct bpfvm_map *map, const union bpf_attr *attr)
 {
 	map->map_type = attr->map_type;

@@ -142,6 +142,11 @@ static inline int64_t bpfvm_attr_numa_node(const union bpf_attr *attr)
 						   : -1;
 }
 
+/* Would an area of this size fail in the kernel?  The kernel's vmalloc
+ * cannot overcommit: past the machine's memory it is ENOMEM.  Checked before
+ * calloc, which here would overcommit (and under ASan, abort). */
+int bpfvm_map_area_too_big(uint64_t bytes);
+
 /* Fill the common fields from attr (kernel: bpf_map_init_from_attr). */
 void bpfvm_map_init(struct bpfvm_map *map, const union bpf_attr *attr);
 

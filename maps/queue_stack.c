@@ -46,7 +46,8 @@ static int qs_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	struct qs *q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	if (bytes > SIZE_MAX / 2 || !(q->elems = malloc((size_t)bytes))) {
+	if (bpfvm_map_area_too_big(bytes) ||
+	    !(q->elems = malloc((size_t)bytes))) {
 		free(q);
 		return -ENOMEM;
 	}

@@ -193,6 +193,9 @@ START_TEST(create_checks_match_kernel)
 	if (!kernel_ok("create_checks_match_kernel"))
 		return;
 	for (size_t i = 0; i < sizeof(create_cases) / sizeof(*create_cases); i++) {
+		/* the kernel spends seconds zeroing 2^27 buckets: not here */
+		if (create_cases[i].a.max == 1u << 27 && !create_cases[i].err)
+			continue;
 		int fd = kcreate(create_cases[i].a);
 		if (fd >= 0)
 			close(fd);
@@ -705,8 +708,10 @@ struct worker {
 };
 
 /* Each thread inserts its own keys, rewrites them, deletes half, and reads
- * the others' keys meanwhile: whatever it reads must be a value some
- * thread wrote for that key (key * 10 + round). */
+ * the others' keys meanwhile: what user space reads must be a value some
+ * thread wrote for that key (key * 10 + round), never a torn or foreign
+ * one.  A program's pointer may meet a reused element (as with the
+ * kernel's preallocated maps): it must still hold a whole value. */
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -721,7 +726,8 @@ static void *work(void *arg)
 			if (r == 0 && (got / 10 != other || got % 10 > 3))
 				w->bad++;
 			uint64_t *p = bpfvm_map_lookup_prog(w->m, &other, 0);
-			if (p && *p / 10 != other)
+			uint64_t pv = p ? __atomic_load_n(p, __ATOMIC_RELAXED) : 11;
+			if (pv / 10 >= THREADS * PER_THREAD || pv % 10 < 1 || pv % 10 > 3)
 				w->bad++;
 			if (round == 3 && i % 2 && bpfvm_map_delete_elem(w->m, &k))
 				w->bad++;
@@ -738,10 +744,11 @@ static void threads_on(uint32_t flags)
 		w[i] = (struct worker){ m, i, 0 };
 		ck_assert_int_eq(pthread_create(&t[i], NULL, work, &w[i]), 0);
 	}
-	for (uint32_t i = 0; i < THREADS; i++) {
+	/* all joined before any assertion: w[] lives on this stack */
+	for (uint32_t i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
+	for (uint32_t i = 0; i < THREADS; i++)
 		ck_assert_int_eq(w[i].bad, 0);
-	}
 	/* nothing lost: every even key with its last value, no odd key */
 	for (uint32_t k = 0; k < THREADS * PER_THREAD; k++) {
 		uint64_t v;
@@ -847,7 +854,9 @@ START_TEST(lockstep_with_kernel)
 		ck_assert_int_ge(fd, 0);
 		size_t vsz = bpfvm_map_value_size(m);
 		int keyless = c->ks == 0;
-		uint8_t *v = malloc(vsz), *mine = malloc(vsz), *theirs = malloc(vsz);
+		/* out buffers take a value or a key (get_next_key) */
+		size_t osz = vsz > 64 ? vsz : 64;
+		uint8_t *v = malloc(vsz), *mine = malloc(osz), *theirs = malloc(osz);
 		uint64_t seed = 0x9e3779b97f4a7c15ull + t;
 		for (int step = 0; step < 3000; step++) {
 			uint8_t key[64];
