@@ -25,6 +25,16 @@
  * A line may start with the verifier log's "N: (xx) " or llvm-objdump's
  * "N:  b7 00 00 00 01 00 00 00 " prefix; the opcode byte then picks the
  * form when the text alone is ambiguous ("r0 = 0x0": mov or ld_imm64).
+ * Without it, "rN = V" is a mov when V fits the sign-extended imm and an
+ * ld_imm64 otherwise or with LLVM's " ll".  Comments: ';', "//", and '#'
+ * at the start of a line or after a blank ("call name#1" is no comment).
+ *
+ * Labels: "name:" alone or before an instruction, several allowed, also
+ * llvm-objdump's "0000000000000000 <name>:".  A jump names one, or gives
+ * a relative offset, which is only checked to fit its field: a target
+ * outside the program is the loader's error to report, so such programs
+ * can still be written.  As in bpf_conformance's assembler, "exit" names
+ * the first exit instruction unless a label has that name.
  *
  * SPDX-License-Identifier: MIT
  */
