@@ -758,9 +758,14 @@ static int match(const struct tmpl *t, const char *in, const char *end,
 				uint64_t v = num_value(&n);
 				insn->imm = (int32_t)(uint32_t)v;
 				out->insn[1].imm = (int32_t)(uint32_t)(v >> 32);
-			} else if (*s == 'm' ? !fits(&n, INT32_MIN, INT32_MAX)
-					     : !fits(&n, INT32_MIN,
-						     UINT32_MAX)) {
+			} else if (*s == 'm' && !fits(&n, INT32_MIN, INT32_MAX)) {
+				/* not a bad value: the ld_imm64 form takes it */
+				fail_syntax_msg(f, start,
+						"immediate '%.*s' does not fit "
+						"a sign-extended 32-bit mov",
+						(int)(p - start), start);
+				return 0;
+			} else if (!fits(&n, INT32_MIN, UINT32_MAX)) {
 				fail_value(f, start,
 					   "immediate '%.*s' out of 32-bit "
 					   "range",
