@@ -860,6 +860,9 @@ START_TEST(truncated_text_never_crashes)
 	ck_assert_int_eq(bpfvm_asm("bogus", &p, &n, NULL, 0), -EINVAL);
 	ck_assert_int_eq(bpfvm_asm("bogus", &p, &n, one, 1), -EINVAL);
 	ck_assert_int_eq(one[0], 0);
+	ck_assert_int_eq(bpfvm_asm(NULL, &p, &n, NULL, 0), -EINVAL);
+	ck_assert_int_eq(bpfvm_asm("exit", NULL, &n, NULL, 0), -EINVAL);
+	ck_assert_int_eq(bpfvm_asm("exit", &p, NULL, NULL, 0), -EINVAL);
 }
 END_TEST
 
@@ -976,6 +979,7 @@ START_TEST(program_files_errors)
 
 	ck_assert_int_eq(read_prog(tmpdir, &p, &n, err, sizeof(err)),
 			 -EISDIR);
+	ck_assert_int_eq(read_prog(NULL, &p, &n, err, sizeof(err)), -EINVAL);
 
 	const char *path = put("empty", "", 0);
 	ck_assert_int_eq(read_prog(path, &p, &n, err, sizeof(err)), -EINVAL);

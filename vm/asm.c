@@ -1144,6 +1144,8 @@ int bpfvm_asm(const char *text, struct bpfvm_insn **out, size_t *n,
 
 	if (err && errlen)
 		err[0] = 0;
+	if (!out || !n)
+		return error(&st, 1, "no place for the result");
 	*out = NULL;
 	*n = 0;
 	if (!text)

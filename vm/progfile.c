@@ -174,6 +174,10 @@ int bpfvm_read_program(const char *path, struct bpfvm_insn **out, size_t *n,
 		errlen = sizeof(dummy);
 	}
 	err[0] = 0;
+	if (!path || !out || !n) {
+		snprintf(err, errlen, "no path or no place for the result");
+		return -EINVAL;
+	}
 	*out = NULL;
 	*n = 0;
 	if ((rc = slurp(path, &buf, &len, err, errlen)))
