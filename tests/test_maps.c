@@ -830,6 +830,9 @@ static const struct cattr lockstep_maps[] = {
 	{ BPF_MAP_TYPE_HASH, 4, 12, 16, BPF_F_ZERO_SEED | NP, NULL, 0 },
 	{ BPF_MAP_TYPE_HASH, 6, 4, 5, BPF_F_ZERO_SEED, NULL, 0 },
 	{ BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 6, BPF_F_ZERO_SEED, NULL, 0 },
+	{ BPF_MAP_TYPE_PERCPU_HASH, 4, 12, 6, BPF_F_ZERO_SEED | NP, NULL, 0 },
+	{ BPF_MAP_TYPE_HASH, 16, 4, 10, BPF_F_ZERO_SEED, NULL, 0 },
+	{ BPF_MAP_TYPE_HASH, 4, 8, 1, BPF_F_ZERO_SEED | NP, NULL, 0 },
 	{ BPF_MAP_TYPE_ARRAY, 4, 8, 6, 0, NULL, 0 },
 	{ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 12, 6, 0, NULL, 0 },
 	{ BPF_MAP_TYPE_QUEUE, 0, 4, 4, 0, NULL, 0 },
@@ -837,6 +840,8 @@ static const struct cattr lockstep_maps[] = {
 	{ BPF_MAP_TYPE_LPM_TRIE, 8, 4, 12, NP, NULL, 0 },
 	{ BPF_MAP_TYPE_LPM_TRIE, 5, 4, 6, NP, NULL, 0 },
 	{ BPF_MAP_TYPE_LPM_TRIE, 7, 8, 10, NP, NULL, 0 },
+	{ BPF_MAP_TYPE_LPM_TRIE, 20, 4, 20, NP, NULL, 0 },
+	{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_MMAPABLE, NULL, 0 },
 };
 
 static const uint64_t lockstep_flags[] = { BPF_ANY, BPF_NOEXIST, BPF_EXIST,
@@ -884,8 +889,9 @@ START_TEST(lockstep_with_kernel)
 				b = kop(BPF_MAP_DELETE_ELEM, fd, k, NULL, 0);
 				break;
 			case 4:
-				a = bpfvm_map_lookup_and_delete_elem(m, k, mine, 0);
-				b = kop(BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, k, theirs, 0);
+				fl = fl == BPF_F_LOCK || fl == 1 ? fl : 0;
+				a = bpfvm_map_lookup_and_delete_elem(m, k, mine, fl);
+				b = kop(BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, k, theirs, fl);
 				break;
 			case 5:
 				if (keyless) {
