@@ -43,13 +43,22 @@ BPFVM_API int bpfvm_disasm(const struct bpfvm_insn *insns, size_t n,
 			   FILE *out);
 
 /* Write the control-flow graph as a DOT digraph, one node per basic block,
- * as `bpftool prog dump xlated visual` does. */
+ * as `bpftool prog dump xlated visual` does.  Writes nothing and returns
+ * -EINVAL for an invalid instruction, a jump or call target out of range, or
+ * a jump into the second half of an ld_imm64.
+ *
+ * Where the text differs from the kernel's: callx (not in the kernel) prints
+ * "callx r2"; kfunc calls print "call kernel-function#N" (the kernel names
+ * them from BTF); pseudo ld_imm64 forms print their raw value, as the kernel's
+ * log cannot tell them apart either. */
 BPFVM_API int bpfvm_disasm_dot(const struct bpfvm_insn *insns, size_t n,
 			       FILE *out);
 
-/* Read a program file: raw bytecode (a multiple of 8 bytes of little-endian
- * struct bpf_insn) or assembly text, told apart by content.  0 or -errno,
- * with a message in err. */
+/* Read a program file.  Text (valid UTF-8, no control characters but blanks;
+ * a leading BOM is skipped) is assembled; anything else is raw bytecode, a
+ * non-zero multiple of 8 bytes of little-endian struct bpf_insn.  Returns 0
+ * or -errno (-ENOENT..., -EISDIR, -EINVAL: empty file, bad size, assembly
+ * error; -EFBIG: over 64 MiB), with "path: ..." in err. */
 BPFVM_API int bpfvm_read_program(const char *path, struct bpfvm_insn **out,
 				 size_t *n, char *err, size_t errlen);
 
