@@ -217,6 +217,37 @@ static int array_get_next_key(struct bpfvm_map *map, const void *key,
 	return 0;
 }
 
+static void *array_lookup_percpu(struct bpfvm_map *map, const void *key,
+				 uint32_t cpu)
+{
+	if (cpu >= map->ncpus)
+		return NULL;
+	return array_lookup(map, key, cpu);
+}
+
+static long array_for_each(struct bpfvm_map *map, bpfvm_map_cb cb, void *ctx,
+			   uint32_t cpu)
+{
+	struct array *a = array_of(map);
+	long n = 0;
+	for (uint32_t i = 0; i < map->max_entries; i++) {
+		n++;
+		if (cb(map, &i, slot(a, i, percpu(map) ? cpu : 0), ctx))
+			break;
+	}
+	return n;
+}
+
+static int array_direct_value(struct bpfvm_map *map, uint32_t off, void **addr)
+{
+	if (map->max_entries != 1)
+		return -BPFVM_ENOTSUPP;
+	if (off >= map->value_size)
+		return -EINVAL;
+	*addr = array_of(map)->values;
+	return 0;
+}
+
 const struct bpfvm_map_ops bpfvm_array_ops = {
 	.alloc_check = array_alloc_check,
 	.alloc = array_alloc,
@@ -226,6 +257,8 @@ const struct bpfvm_map_ops bpfvm_array_ops = {
 	.update = array_update,
 	.delete = array_delete,
 	.get_next_key = array_get_next_key,
+	.for_each = array_for_each,
+	.direct_value = array_direct_value,
 };
 
 const struct bpfvm_map_ops bpfvm_percpu_array_ops = {
@@ -237,4 +270,6 @@ const struct bpfvm_map_ops bpfvm_percpu_array_ops = {
 	.update = array_update,
 	.delete = array_delete,
 	.get_next_key = array_get_next_key,
+	.lookup_percpu = array_lookup_percpu,
+	.for_each = array_for_each,
 };

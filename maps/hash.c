@@ -539,6 +539,55 @@ static int htab_get_next_key(struct bpfvm_map *map, const void *key,
 	return e ? 0 : -ENOENT;
 }
 
+static void *htab_lookup_percpu(struct bpfvm_map *map, const void *key,
+				uint32_t cpu)
+{
+	if (cpu >= map->ncpus || !htab_of(map)->pc)
+		return NULL;
+	return htab_lookup(map, key, cpu);
+}
+
+/* Bucket by bucket: the chain's elements are noted under the lock and the
+ * callback runs without it, so it may update or delete in this map (as the
+ * kernel's RCU walk allows).  An element deleted meanwhile may be seen with
+ * its old or a reused content, never unmapped memory. */
+static long htab_for_each(struct bpfvm_map *map, bpfvm_map_cb cb, void *ctx,
+			  uint32_t cpu)
+{
+	struct htab *h = htab_of(map);
+	struct elem *local[16], **snap = local;
+	size_t cap = 16;
+	long n = 0;
+	for (uint32_t b = 0; b < h->n_buckets; b++) {
+		size_t len = 0;
+		pthread_rwlock_rdlock(&h->lock);
+		for (struct elem *e = h->buckets[b]; e; e = e->next) {
+			if (len == cap) {
+				struct elem **big = malloc(2 * cap * sizeof(*big));
+				if (!big)
+					break; /* the rest of this chain is skipped */
+				memcpy(big, snap, len * sizeof(*big));
+				if (snap != local)
+					free(snap);
+				snap = big;
+				cap *= 2;
+			}
+			snap[len++] = e;
+		}
+		pthread_rwlock_unlock(&h->lock);
+		for (size_t i = 0; i < len; i++) {
+			n++;
+			if (cb(map, key_of(snap[i]),
+			       value_of(h, snap[i], h->pc ? cpu : 0), ctx))
+				goto out;
+		}
+	}
+out:
+	if (snap != local)
+		free(snap);
+	return n;
+}
+
 #define HTAB_OPS(NAME)					\
 	const struct bpfvm_map_ops NAME = {		\
 		.alloc_check = htab_alloc_check,	\
@@ -550,6 +599,8 @@ static int htab_get_next_key(struct bpfvm_map *map, const void *key,
 		.delete = htab_delete,			\
 		.lookup_and_delete = htab_lookup_and_delete, \
 		.get_next_key = htab_get_next_key,	\
+		.lookup_percpu = htab_lookup_percpu,	\
+		.for_each = htab_for_each,		\
 	}
 
 HTAB_OPS(bpfvm_hash_ops);

@@ -265,3 +265,25 @@ long bpfvm_map_peek_prog(struct bpfvm_map *map, void *value)
 {
 	return map->ops->peek ? map->ops->peek(map, value) : -EOPNOTSUPP;
 }
+
+void *bpfvm_map_lookup_percpu_prog(struct bpfvm_map *map, const void *key,
+				   uint32_t cpu)
+{
+	return map->ops->lookup_percpu ? map->ops->lookup_percpu(map, key, cpu)
+				       : NULL;
+}
+
+long bpfvm_map_for_each_prog(struct bpfvm_map *map, bpfvm_map_cb cb,
+			     void *ctx, uint64_t flags, uint32_t cpu)
+{
+	if (flags || !map->ops->for_each)
+		return -EINVAL;
+	return map->ops->for_each(map, cb, ctx, cpu % map->ncpus);
+}
+
+int bpfvm_map_direct_value(struct bpfvm_map *map, uint32_t off, void **addr)
+{
+	if (!map->ops->direct_value)
+		return -EINVAL;
+	return map->ops->direct_value(map, off, addr);
+}

@@ -38,6 +38,10 @@
 
 struct bpfvm_map;
 
+/* bpf_for_each_map_elem's callback: 0 goes on, 1 stops. */
+typedef long (*bpfvm_map_cb)(struct bpfvm_map *map, const void *key,
+			     void *value, void *ctx);
+
 struct bpfvm_map_ops {
 	/* attribute checks done before allocation (may be NULL) */
 	int (*alloc_check)(const union bpf_attr *attr);
@@ -59,6 +63,15 @@ struct bpfvm_map_ops {
 	/* key NULL: the first key */
 	int (*get_next_key)(struct bpfvm_map *map, const void *key,
 			    void *next);
+	/* bpf_map_lookup_percpu_elem: cpu's value; NULL past the CPUs (NULL
+	 * for types that are not per-CPU) */
+	void *(*lookup_percpu)(struct bpfvm_map *map, const void *key,
+			       uint32_t cpu);
+	/* bpf_for_each_map_elem: elements visited (NULL: not supported) */
+	long (*for_each)(struct bpfvm_map *map, bpfvm_map_cb cb, void *ctx,
+			 uint32_t cpu);
+	/* ld_imm64 BPF_PSEUDO_MAP_VALUE: the value area (may be NULL) */
+	int (*direct_value)(struct bpfvm_map *map, uint32_t off, void **addr);
 	/* queue and stack only (NULL elsewhere) */
 	int (*push)(struct bpfvm_map *map, const void *value, uint64_t flags);
 	int (*pop)(struct bpfvm_map *map, void *value);
@@ -108,6 +121,18 @@ long bpfvm_map_push_prog(struct bpfvm_map *map, const void *value,
 			 uint64_t flags);
 long bpfvm_map_pop_prog(struct bpfvm_map *map, void *value);
 long bpfvm_map_peek_prog(struct bpfvm_map *map, void *value);
+void *bpfvm_map_lookup_percpu_prog(struct bpfvm_map *map, const void *key,
+				   uint32_t cpu);
+/* -EINVAL for flags, or for a type without iteration (the verifier
+ * rejects those first) */
+long bpfvm_map_for_each_prog(struct bpfvm_map *map, bpfvm_map_cb cb,
+			     void *ctx, uint64_t flags, uint32_t cpu);
+
+/* For the loader (ld_imm64 src 2, BPF_PSEUDO_MAP_VALUE): the address of
+ * the map's value at off.  ARRAY with one entry only, as the kernel:
+ * -EINVAL otherwise (ENOTSUPP for more entries, EINVAL for off past the
+ * value, as the kernel's array_map_direct_value_addr). */
+int bpfvm_map_direct_value(struct bpfvm_map *map, uint32_t off, void **addr);
 
 /* Number of possible CPUs as the kernel reports them
  * (/sys/devices/system/cpu/possible). */

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -696,6 +697,110 @@ START_TEST(lpm_iteration_postorder)
 }
 END_TEST
 
+/* ---- helpers' extras: for_each, percpu lookup, direct value ----------- */
+
+struct visit {
+	uint32_t n, stop_at;
+	uint64_t sum;
+	int delete;
+};
+
+static long visit_cb(struct bpfvm_map *m, const void *key, void *value, void *ctx)
+{
+	struct visit *v = ctx;
+	uint64_t x;
+	memcpy(&x, value, 8);
+	v->sum += x;
+	if (v->delete) /* the callback may change the map it walks */
+		ck_assert_int_eq(bpfvm_map_delete_prog(m, key), 0);
+	return ++v->n == v->stop_at;
+}
+
+START_TEST(for_each_elem)
+{
+	struct bpfvm_map *a = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 5, 0);
+	for (uint32_t k = 0; k < 5; k++)
+		ck_assert_int_eq(upd32(a, k, k + 1, 0), 0);
+	struct visit v = { 0, 0, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_for_each_prog(a, visit_cb, &v, 0, 0), 5);
+	ck_assert_uint_eq(v.sum, 15);
+	v = (struct visit){ 0, 2, 0, 0 }; /* 1 stops, the stopping one counts */
+	ck_assert_int_eq(bpfvm_map_for_each_prog(a, visit_cb, &v, 0, 0), 2);
+	ck_assert_int_eq(bpfvm_map_for_each_prog(a, visit_cb, &v, 1, 0), -EINVAL);
+	bpfvm_map_free(a);
+
+	struct bpfvm_map *h = mk(BPF_MAP_TYPE_HASH, 4, 8, 100, 0);
+	for (uint32_t k = 0; k < 40; k++)
+		ck_assert_int_eq(upd32(h, k, k, 0), 0);
+	v = (struct visit){ 0, 0, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_for_each_prog(h, visit_cb, &v, 0, 0), 40);
+	ck_assert_uint_eq(v.sum, 39 * 40 / 2);
+	v = (struct visit){ 0, 0, 0, 1 };
+	ck_assert_int_eq(bpfvm_map_for_each_prog(h, visit_cb, &v, 0, 0), 40);
+	uint32_t next;
+	ck_assert_int_eq(bpfvm_map_get_next_key(h, NULL, &next), -ENOENT);
+	bpfvm_map_free(h);
+
+	struct bpfvm_map *q = mk(BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0);
+	ck_assert_int_eq(bpfvm_map_for_each_prog(q, visit_cb, &v, 0, 0), -EINVAL);
+	bpfvm_map_free(q);
+}
+END_TEST
+
+START_TEST(lookup_percpu_elem)
+{
+	uint32_t n = bpfvm_possible_cpus(), k = 0;
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2, 0);
+	uint64_t *all = calloc(n, 8);
+	for (uint32_t c = 0; c < n; c++)
+		all[c] = 100 + c;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, all, 0), 0);
+	for (uint32_t c = 0; c < n; c++) {
+		uint64_t *p = bpfvm_map_lookup_percpu_prog(m, &k, c);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq(*p, 100 + c);
+	}
+	ck_assert_ptr_null(bpfvm_map_lookup_percpu_prog(m, &k, n));
+	k = 2;
+	ck_assert_ptr_null(bpfvm_map_lookup_percpu_prog(m, &k, 0));
+	bpfvm_map_free(m);
+
+	m = mk(BPF_MAP_TYPE_PERCPU_HASH, 4, 8, 2, 0);
+	k = 1;
+	ck_assert_ptr_null(bpfvm_map_lookup_percpu_prog(m, &k, 0));
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, all, 0), 0);
+	uint64_t *p = bpfvm_map_lookup_percpu_prog(m, &k, n - 1);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(*p, 100 + n - 1);
+	ck_assert_ptr_null(bpfvm_map_lookup_percpu_prog(m, &k, n));
+	bpfvm_map_free(m);
+
+	m = mk(BPF_MAP_TYPE_HASH, 4, 8, 2, 0); /* not per-CPU */
+	ck_assert_int_eq(upd32(m, 1, 5, 0), 0);
+	ck_assert_ptr_null(bpfvm_map_lookup_percpu_prog(m, &k, 0));
+	bpfvm_map_free(m);
+	free(all);
+}
+END_TEST
+
+START_TEST(direct_value)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0);
+	void *addr = NULL;
+	uint32_t k = 0;
+	ck_assert_int_eq(bpfvm_map_direct_value(m, 15, &addr), 0);
+	ck_assert_ptr_eq(addr, bpfvm_map_lookup_prog(m, &k, 0));
+	ck_assert_int_eq(bpfvm_map_direct_value(m, 16, &addr), -EINVAL);
+	bpfvm_map_free(m);
+	m = mk(BPF_MAP_TYPE_ARRAY, 4, 16, 2, 0);
+	ck_assert_int_eq(bpfvm_map_direct_value(m, 0, &addr), -BPFVM_ENOTSUPP);
+	bpfvm_map_free(m);
+	m = mk(BPF_MAP_TYPE_HASH, 4, 16, 1, 0);
+	ck_assert_int_eq(bpfvm_map_direct_value(m, 0, &addr), -EINVAL);
+	bpfvm_map_free(m);
+}
+END_TEST
+
 /* ---- threads ---------------------------------------------------------- */
 
 #define THREADS 4
@@ -766,6 +871,72 @@ static void threads_on(uint32_t flags)
 START_TEST(threads_hash) { threads_on(0); }
 END_TEST
 START_TEST(threads_hash_no_prealloc) { threads_on(BPF_F_NO_PREALLOC); }
+END_TEST
+
+/* Producers push distinct values, consumers pop: each value comes out
+ * exactly once. */
+struct qworker {
+	struct bpfvm_map *m;
+	uint32_t id;
+	uint8_t *seen; /* consumers: per value, atomically counted */
+	int bad;
+};
+
+static void *qproduce(void *arg)
+{
+	struct qworker *w = arg;
+	for (uint32_t i = 0; i < PER_THREAD; i++) {
+		uint32_t v = w->id * PER_THREAD + i;
+		while (bpfvm_map_push_prog(w->m, &v, 0) == -E2BIG)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void *qconsume(void *arg)
+{
+	struct qworker *w = arg;
+	for (uint32_t got = 0; got < PER_THREAD;) {
+		uint32_t v;
+		int r = bpfvm_map_pop_prog(w->m, &v);
+		if (r == -ENOENT) {
+			sched_yield();
+			continue;
+		}
+		if (r || v >= 2 * PER_THREAD)
+			w->bad++;
+		else
+			__atomic_add_fetch(&w->seen[v], 1, __ATOMIC_RELAXED);
+		got++;
+	}
+	return NULL;
+}
+
+START_TEST(threads_queue)
+{
+	for (int stack = 0; stack < 2; stack++) {
+		struct bpfvm_map *m = mk(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE,
+					 0, 4, 64, 0);
+		uint8_t *seen = calloc(2 * PER_THREAD, 1);
+		pthread_t t[4];
+		struct qworker w[4];
+		for (uint32_t i = 0; i < 4; i++) {
+			w[i] = (struct qworker){ m, i % 2, seen, 0 };
+			ck_assert_int_eq(pthread_create(&t[i], NULL,
+					 i < 2 ? qproduce : qconsume, &w[i]), 0);
+		}
+		for (int i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+		for (int i = 0; i < 4; i++)
+			ck_assert_int_eq(w[i].bad, 0);
+		for (uint32_t v = 0; v < 2 * PER_THREAD; v++)
+			ck_assert_msg(seen[v] == 1, "value %u popped %u times", v, seen[v]);
+		uint32_t v;
+		ck_assert_int_eq(bpfvm_map_pop_prog(m, &v), -ENOENT);
+		free(seen);
+		bpfvm_map_free(m);
+	}
+}
 END_TEST
 
 /* ---- the kernel in lock-step ------------------------------------------ */
@@ -950,8 +1121,12 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, lpm_routes);
 	tcase_add_test(tc, lpm_errnos);
 	tcase_add_test(tc, lpm_iteration_postorder);
+	tcase_add_test(tc, for_each_elem);
+	tcase_add_test(tc, lookup_percpu_elem);
+	tcase_add_test(tc, direct_value);
 	tcase_add_test(tc, threads_hash);
 	tcase_add_test(tc, threads_hash_no_prealloc);
+	tcase_add_test(tc, threads_queue);
 	tcase_add_test(tc, lockstep_with_kernel);
 	suite_add_tcase(s, tc);
 	return s;
