@@ -10,7 +10,8 @@
  *
  * Until program types exist r1 is a bare struct xdp_md whose 32-bit data and
  * data_end fields hold real addresses, so the context and the packet live in
- * one mapping below 4 GiB.
+ * one mapping below 4 GiB.  Maps come from bench_maps.c (the map layer);
+ * map programs have no checked column: their map values are no region.
  *
  * SPDX-License-Identifier: MIT */
 #include <dirent.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include "bench_maps.h"
 #include "bench_mix.h"
 #include "bpfvm.h"
 #include "vm_internal.h"
@@ -47,7 +49,7 @@ struct bench_xdp_ctx {
 /* The programs built natively; `target`: the 20x goal applies. */
 #define NATIVE_PROGS(X)                                                        \
 	X(collatz, true) X(switchy, true) X(csum, true) X(pktcmp, true)        \
-	X(callchain, false)
+	X(callchain, false) X(hashmap, false)
 #define X(n, t) int bench_main_##n(struct xdp_md *ctx);
 NATIVE_PROGS(X)
 #undef X
@@ -72,7 +74,14 @@ struct meta {
 	unsigned long repeat;
 	uint32_t retval;
 	bool has_retval;
-	int nmaps;
+	uint32_t nmaps, nrelocs;
+	struct meta_map {
+		char type[16];
+		uint32_t key_size, value_size, max_entries;
+	} map[BENCH_MAPS_MAX];
+	struct meta_reloc {
+		uint32_t insn, map;
+	} reloc[64];
 };
 
 struct opts {
@@ -114,6 +123,31 @@ static void *read_file(const char *dir, const char *name, size_t *len)
 	return buf;
 }
 
+/* "map N NAME TYPE KEY_SIZE VALUE_SIZE MAX_ENTRIES", numbered from 0 */
+static const char *parse_map(const char *v, struct meta *m)
+{
+	struct meta_map *mm = &m->map[m->nmaps];
+	uint32_t n;
+	if (m->nmaps == BENCH_MAPS_MAX ||
+	    sscanf(v, "%" SCNu32 " %*s %15s %" SCNu32 " %" SCNu32 " %" SCNu32,
+		   &n, mm->type, &mm->key_size, &mm->value_size,
+		   &mm->max_entries) != 5 || n != m->nmaps)
+		return "map";
+	m->nmaps++;
+	return NULL;
+}
+
+/* "reloc INSN map N": the ld_imm64 at INSN loads map N */
+static const char *parse_reloc(const char *v, struct meta *m)
+{
+	struct meta_reloc *r = &m->reloc[m->nrelocs];
+	if (m->nrelocs == sizeof m->reloc / sizeof *m->reloc ||
+	    sscanf(v, "%" SCNu32 " map %" SCNu32, &r->insn, &r->map) != 2)
+		return "reloc";
+	m->nrelocs++;
+	return NULL;
+}
+
 /* NAME.meta: "key value..." lines, '#' starts a comment (mkbench.py). */
 static int parse_meta(const char *dir, const char *file, struct meta *m,
 		      char *err, size_t errlen)
@@ -126,6 +160,7 @@ static int parse_meta(const char *dir, const char *file, struct meta *m,
 		return -1;
 	}
 	memset(m, 0, sizeof *m);
+	const char *bad = NULL;
 	for (char *ln = strtok_r(text, "\n", &save); ln;
 	     ln = strtok_r(NULL, "\n", &save)) {
 		char *hash = strchr(ln, '#');
@@ -146,14 +181,24 @@ static int parse_meta(const char *dir, const char *file, struct meta *m,
 		else if (!strcmp(key, "retval"))
 			m->retval = (uint32_t)strtoul(v, NULL, 0),
 			m->has_retval = true;
-		else if (!strcmp(key, "map"))
-			m->nmaps++;
+		else if (!strcmp(key, "map") && !bad)
+			bad = parse_map(v, m);
+		else if (!strcmp(key, "reloc") && !bad)
+			bad = parse_reloc(v, m);
 	}
 	free(text);
+	if (bad) {
+		snprintf(err, errlen, "%s: bad %s line", file, bad);
+		return -1;
+	}
+	for (uint32_t i = 0; i < m->nrelocs; i++)
+		if (m->reloc[i].map >= m->nmaps || m->reloc[i].insn >= m->insns)
+			bad = "reloc";
 	if (!m->name[0] || !m->insns || !m->input[0] || !m->repeat ||
-	    !m->has_retval) {
-		snprintf(err, errlen, "%s: missing name/insns/input/repeat/retval",
-			 file);
+	    !m->has_retval || bad) {
+		snprintf(err, errlen, "%s: %s", file,
+			 bad ? "reloc to no map or insn"
+			     : "missing name/insns/input/repeat/retval");
 		return -1;
 	}
 	return 0;
@@ -323,6 +368,7 @@ static enum outcome bench_one(const struct opts *o, const struct meta *m,
 	size_t bin_len, pkt_len;
 	enum outcome out = BENCH_FAIL;
 	struct bpfvm *vms[C__COUNT] = { 0 };
+	struct bench_maps *maps = NULL;
 	struct interp_arg ia[C__COUNT];
 	struct cell cells[C__COUNT];
 	enum col cols[C__COUNT];
@@ -347,6 +393,29 @@ static enum outcome bench_one(const struct opts *o, const struct meta *m,
 		goto out;
 	}
 
+	if (m->nmaps) {
+		maps = bench_maps_new();
+		if (!maps) {
+			snprintf(why, whylen, "out of memory");
+			goto out;
+		}
+		for (uint32_t i = 0; i < m->nmaps; i++) {
+			const struct meta_map *mm = &m->map[i];
+			if (bench_maps_add(maps, mm->type, mm->key_size,
+					   mm->value_size, mm->max_entries, why,
+					   whylen))
+				goto out;
+		}
+		for (uint32_t i = 0; i < m->nrelocs; i++) {
+			if (bench_maps_reloc(insns, m->insns, m->reloc[i].insn,
+					     m->reloc[i].map)) {
+				snprintf(why, whylen, "reloc at insn %" PRIu32
+					 ": not an ld_imm64", m->reloc[i].insn);
+				goto out;
+			}
+		}
+	}
+
 	/* The bench programs only read the packet: one copy serves all. */
 	unsigned char *pkt = low + PKT_OFFSET;
 	memcpy(pkt, pkt_file, pkt_len);
@@ -369,11 +438,16 @@ static enum outcome bench_one(const struct opts *o, const struct meta *m,
 	cols[ncells] = C_NATIVE;
 	cells[ncells++] = (struct cell){ .run = run_native, .arg = &na };
 
-	/* One VM per interpreter column; the checked one always runs once,
-	 * as only checked mode counts the instructions executed. */
+	/* One VM per interpreter column. */
 	for (int c = C_GOTO; c < C__COUNT; c++) {
+		if (interp_mode[c].checked && (!o->checked || m->nmaps))
+			continue;
 		struct bpfvm *vm = vms[c] = bpfvm_create();
-		int rc = vm ? bpfvm_load(vm, insns, m->insns) : -ENOMEM;
+		int rc = vm ? 0 : -ENOMEM;
+		if (!rc && maps)
+			rc = bench_maps_attach(maps, vm);
+		if (!rc)
+			rc = bpfvm_load(vm, insns, m->insns);
 		if (rc) {
 			snprintf(why, whylen, "load failed (%s): %s",
 				 strerror(-rc), vm ? bpfvm_error(vm) : "");
@@ -397,14 +471,16 @@ static enum outcome bench_one(const struct opts *o, const struct meta *m,
 				 ia[c].res.msg);
 			goto out;
 		}
-		if (interp_mode[c].checked)
-			row->insns_run = ia[c].res.insns;
-		if (c == C_CHECKED && !o->checked)
-			continue;
 		cols[ncells] = (enum col)c;
 		cells[ncells++] = (struct cell){ .run = run_interp,
 						 .arg = &ia[c] };
 	}
+
+	/* Only runs with a budget count instructions: one for insns/run. */
+	bpfvm_set_budget(vms[C_GOTO], UINT64_MAX - 1);
+	run_interp(&ia[C_GOTO]);
+	row->insns_run = ia[C_GOTO].res.insns;
+	bpfvm_set_budget(vms[C_GOTO], 0);
 
 	time_cells(cells, ncells, o->repeat ? o->repeat : m->repeat,
 		   o->batches, m->retval);
@@ -418,7 +494,7 @@ static enum outcome bench_one(const struct opts *o, const struct meta *m,
 	}
 	if (o->mix) {
 		FILE *f = open_memstream(&row->mix, &row->mix_len);
-		int rc = f ? bench_mix_print(vms[C_CHECKED], ctx, sizeof *ctx,
+		int rc = f ? bench_mix_print(vms[C_GOTO], ctx, sizeof *ctx,
 					     8, f) : -ENOMEM;
 		if (f)
 			fclose(f);
@@ -431,6 +507,7 @@ static enum outcome bench_one(const struct opts *o, const struct meta *m,
 out:
 	for (int c = 0; c < C__COUNT; c++)
 		bpfvm_destroy(vms[c]);
+	bench_maps_free(maps);
 	free(insns);
 	free(pkt_file);
 	return out;
@@ -636,11 +713,9 @@ int main(int argc, char **argv)
 			continue;
 		matched++;
 		const struct native_prog *np = find_native(m.name);
-		if (m.nmaps || !np) {
-			printf("%-10s skipped: %s\n", m.name,
-			       m.nmaps ? "uses maps (the maps layer is not "
-					 "in bpfvm yet)"
-				       : "no native build in bpfvm-bench");
+		if (!np) {
+			printf("%-10s skipped: no native build in "
+			       "bpfvm-bench\n", m.name);
 			sum.skipped++;
 			continue;
 		}
