@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "bpfvm_asm.h"
 #include "cli.h"
 
@@ -15,9 +16,9 @@ const struct cli_cmd cli_cmd_asm = {
 	"Assemble IN (bpf_conformance dialect `mov %r0, 1` or kernel dialect\n"
 	"`r0 = 1`, mixed freely) into raw bytecode: 8-byte little-endian\n"
 	"struct bpf_insn records, one after the other.\n\n"
-	"  -o, --output OUT  write to OUT ('-' for standard output); the\n"
-	"                    default is IN with its extension replaced by .bin\n"
-	"                    (foo.s -> foo.bin)\n"
+	"  -o, --output OUT  write to OUT; '-' is standard output (not a\n"
+	"                    terminal); the default is IN with its extension\n"
+	"                    replaced by .bin (foo.s -> foo.bin)\n"
 	"  -h, --help        this text\n",
 	asm_main,
 };
@@ -57,6 +58,9 @@ static int write_program(const char *path, const struct bpfvm_insn *insns,
 	unsigned char b[8];
 	int err = 0;
 
+	if (to_stdout && isatty(STDOUT_FILENO))
+		return cli_error("asm", CLI_USAGE, "not writing bytecode to a "
+				 "terminal: redirect it or use -o FILE");
 	if (!f)
 		return cli_error("asm", CLI_FAILED, "cannot create %s: %s", path,
 				 strerror(errno));
