@@ -264,7 +264,7 @@ END_TEST
 
 START_TEST(run_registers)
 {
-	char mem[512], prog[512];
+	char mem[512], prog[512], buf[16];
 	keep(mem, "mem");
 	keep(prog, "p.s");
 
@@ -280,6 +280,12 @@ START_TEST(run_registers)
 	write_str(prog, "r0 = *(u8 *)(r1 +2)\nexit\n");
 	ck_assert_int_eq(bpfvm("run", "--mem", mem, prog, NULL), 0);
 	ck_assert_str_eq(out, "0x33\n");
+	/* the block is writable; the file is not touched */
+	write_str(prog, "*(u8 *)(r1 +4) = 7\nr0 = *(u8 *)(r1 +4)\nexit\n");
+	ck_assert_int_eq(bpfvm("run", "--mem", mem, prog, NULL), 0);
+	ck_assert_str_eq(out, "0x7\n");
+	ck_assert_uint_eq(read_file(mem, buf, sizeof(buf)), 5);
+	ck_assert(!memcmp(buf, "\x11\x22\x33\x44\x55", 5));
 	/* all 64 bits, in hex */
 	write_str(prog, "r0 = -1\nexit\n");
 	ck_assert_int_eq(bpfvm("run", prog, NULL), 0);
