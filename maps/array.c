@@ -259,6 +259,8 @@ const struct bpfvm_map_ops bpfvm_array_ops = {
 	.get_next_key = array_get_next_key,
 	.for_each = array_for_each,
 	.direct_value = array_direct_value,
+	.lookup_batch = bpfvm_generic_lookup_batch,
+	.update_batch = bpfvm_generic_update_batch,
 };
 
 const struct bpfvm_map_ops bpfvm_percpu_array_ops = {
@@ -272,4 +274,6 @@ const struct bpfvm_map_ops bpfvm_percpu_array_ops = {
 	.get_next_key = array_get_next_key,
 	.lookup_percpu = array_lookup_percpu,
 	.for_each = array_for_each,
+	.lookup_batch = bpfvm_generic_lookup_batch,
+	.update_batch = bpfvm_generic_update_batch,
 };

@@ -588,6 +588,69 @@ out:
 	return n;
 }
 
+/* Bucket-wise batch, as the kernel: whole buckets only (ENOSPC if the
+ * first does not fit), in_batch/out_batch a u32 bucket index, ENOENT once
+ * the last bucket is done. */
+static int htab_batch(struct bpfvm_map *map, struct bpfvm_batch *b, int delete)
+{
+	struct htab *h = htab_of(map);
+	if (b->elem_flags)
+		return -EINVAL; /* BPF_F_LOCK needs a spin lock (no BTF yet) */
+	if (b->flags)
+		return -EINVAL;
+	uint32_t max = b->count, total = 0, bucket = 0;
+	if (!max)
+		return 0;
+	b->count = 0;
+	if (b->in_batch)
+		memcpy(&bucket, b->in_batch, sizeof(bucket));
+	if (bucket >= h->n_buckets)
+		return -ENOENT;
+	size_t ks = map->key_size, vs = bpfvm_map_value_size(map);
+	int err = 0;
+	if (delete)
+		pthread_rwlock_wrlock(&h->lock);
+	else
+		pthread_rwlock_rdlock(&h->lock);
+	for (;;) {
+		uint32_t n = 0;
+		for (struct elem *e = h->buckets[bucket]; e; e = e->next)
+			n++;
+		if (n > max - total) {
+			if (!total)
+				err = -ENOSPC;
+			break;
+		}
+		for (struct elem *e = h->buckets[bucket], *next; e; e = next) {
+			next = e->next;
+			memcpy((uint8_t *)b->keys + (size_t)total * ks, key_of(e), ks);
+			copy_out(h, e, (uint8_t *)b->values + (size_t)total * vs);
+			total++;
+			if (delete)
+				unlink_elem(h, e);
+		}
+		if (++bucket >= h->n_buckets) {
+			err = -ENOENT;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&h->lock);
+	memcpy(b->out_batch, &bucket, sizeof(bucket));
+	b->count = total;
+	return err;
+}
+
+static int htab_lookup_batch(struct bpfvm_map *map, struct bpfvm_batch *b)
+{
+	return htab_batch(map, b, 0);
+}
+
+static int htab_lookup_and_delete_batch(struct bpfvm_map *map,
+					struct bpfvm_batch *b)
+{
+	return htab_batch(map, b, 1);
+}
+
 #define HTAB_OPS(NAME)					\
 	const struct bpfvm_map_ops NAME = {		\
 		.alloc_check = htab_alloc_check,	\
@@ -601,6 +664,10 @@ out:
 		.get_next_key = htab_get_next_key,	\
 		.lookup_percpu = htab_lookup_percpu,	\
 		.for_each = htab_for_each,		\
+		.lookup_batch = htab_lookup_batch,	\
+		.lookup_and_delete_batch = htab_lookup_and_delete_batch, \
+		.update_batch = bpfvm_generic_update_batch, \
+		.delete_batch = bpfvm_generic_delete_batch, \
 	}
 
 HTAB_OPS(bpfvm_hash_ops);

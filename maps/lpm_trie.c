@@ -419,4 +419,8 @@ const struct bpfvm_map_ops bpfvm_lpm_trie_ops = {
 	.update = trie_update,
 	.delete = trie_delete,
 	.get_next_key = trie_get_next_key,
+	/* the kernel's generic batches; no LOOKUP_AND_DELETE */
+	.lookup_batch = bpfvm_generic_lookup_batch,
+	.update_batch = bpfvm_generic_update_batch,
+	.delete_batch = bpfvm_generic_delete_batch,
 };

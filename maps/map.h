@@ -38,6 +38,20 @@
 
 struct bpfvm_map;
 
+/* The batch commands' attr.batch, with in-process pointers.  count: in,
+ * how many at most; out, how many were done (as the kernel writes it back,
+ * also on errors once the batch has started).  in_batch/out_batch: a key
+ * for the generic walk (arrays), a u32 bucket for hash maps. */
+struct bpfvm_batch {
+	const void *in_batch; /* NULL: from the start */
+	void *out_batch;
+	void *keys;
+	void *values;
+	uint32_t count;
+	uint64_t elem_flags;
+	uint64_t flags;
+};
+
 /* bpf_for_each_map_elem's callback: 0 goes on, 1 stops. */
 typedef long (*bpfvm_map_cb)(struct bpfvm_map *map, const void *key,
 			     void *value, void *ctx);
@@ -72,6 +86,12 @@ struct bpfvm_map_ops {
 			 uint32_t cpu);
 	/* ld_imm64 BPF_PSEUDO_MAP_VALUE: the value area (may be NULL) */
 	int (*direct_value)(struct bpfvm_map *map, uint32_t off, void **addr);
+	/* the batch commands (NULL: ENOTSUPP, as the kernel) */
+	int (*lookup_batch)(struct bpfvm_map *map, struct bpfvm_batch *b);
+	int (*lookup_and_delete_batch)(struct bpfvm_map *map,
+				       struct bpfvm_batch *b);
+	int (*update_batch)(struct bpfvm_map *map, struct bpfvm_batch *b);
+	int (*delete_batch)(struct bpfvm_map *map, struct bpfvm_batch *b);
 	/* queue and stack only (NULL elsewhere) */
 	int (*push)(struct bpfvm_map *map, const void *value, uint64_t flags);
 	int (*pop)(struct bpfvm_map *map, void *value);
@@ -109,6 +129,19 @@ int bpfvm_map_get_next_key(struct bpfvm_map *map, const void *key,
 			   void *next);
 int bpfvm_map_lookup_and_delete_elem(struct bpfvm_map *map, const void *key,
 				     void *value, uint64_t flags);
+
+/* BPF_MAP_{LOOKUP,LOOKUP_AND_DELETE,UPDATE,DELETE}_BATCH. */
+int bpfvm_map_lookup_batch(struct bpfvm_map *map, struct bpfvm_batch *b);
+int bpfvm_map_lookup_and_delete_batch(struct bpfvm_map *map,
+				      struct bpfvm_batch *b);
+int bpfvm_map_update_batch(struct bpfvm_map *map, struct bpfvm_batch *b);
+int bpfvm_map_delete_batch(struct bpfvm_map *map, struct bpfvm_batch *b);
+
+/* The kernel's generic batch walks (get_next_key + lookup, one by one
+ * update and delete), for the types' ops tables. */
+int bpfvm_generic_lookup_batch(struct bpfvm_map *map, struct bpfvm_batch *b);
+int bpfvm_generic_update_batch(struct bpfvm_map *map, struct bpfvm_batch *b);
+int bpfvm_generic_delete_batch(struct bpfvm_map *map, struct bpfvm_batch *b);
 
 /* The helpers, as programs see them (cpu < map->ncpus picks the per-CPU
  * slot; other types ignore it). */

@@ -85,6 +85,38 @@ static int kop(int cmd, int fd, const void *key, void *val, uint64_t flags)
 	return kbpf(cmd, &a);
 }
 
+static const int batch_cmds[] = { BPF_MAP_LOOKUP_BATCH,
+				  BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+				  BPF_MAP_UPDATE_BATCH, BPF_MAP_DELETE_BATCH };
+
+static int kbatch(int cmd, int fd, struct bpfvm_batch *b)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.batch.map_fd = (uint32_t)fd;
+	a.batch.in_batch = (uint64_t)(uintptr_t)b->in_batch;
+	a.batch.out_batch = (uint64_t)(uintptr_t)b->out_batch;
+	a.batch.keys = (uint64_t)(uintptr_t)b->keys;
+	a.batch.values = (uint64_t)(uintptr_t)b->values;
+	a.batch.count = b->count;
+	a.batch.elem_flags = b->elem_flags;
+	a.batch.flags = b->flags;
+	int r = kbpf(cmd, &a);
+	b->count = a.batch.count;
+	return r;
+}
+
+static int mbatch(int cmd, struct bpfvm_map *m, struct bpfvm_batch *b)
+{
+	switch (cmd) {
+	case BPF_MAP_LOOKUP_BATCH: return bpfvm_map_lookup_batch(m, b);
+	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+		return bpfvm_map_lookup_and_delete_batch(m, b);
+	case BPF_MAP_UPDATE_BATCH: return bpfvm_map_update_batch(m, b);
+	default: return bpfvm_map_delete_batch(m, b);
+	}
+}
+
 /* bpf(2) usable?  If not, say why once and let the caller skip. */
 static int kernel_ok(const char *test)
 {
@@ -801,6 +833,112 @@ START_TEST(direct_value)
 }
 END_TEST
 
+/* ---- batch commands --------------------------------------------------- */
+
+START_TEST(batch_array)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 5, 0);
+	uint32_t keys[8] = { 0, 1, 2, 3, 4 }, tok;
+	uint64_t vals[8] = { 10, 11, 12, 13, 14 };
+	struct bpfvm_batch b = { NULL, &tok, keys, vals, 5, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_update_batch(m, &b), 0);
+	ck_assert_uint_eq(b.count, 5);
+	keys[1] = 9; /* stops at the bad key; the count says how far */
+	b.count = 3;
+	ck_assert_int_eq(bpfvm_map_update_batch(m, &b), -E2BIG);
+	ck_assert_uint_eq(b.count, 1);
+	b.count = 3;
+	b.elem_flags = BPF_NOEXIST; /* batches take no update flags */
+	ck_assert_int_eq(bpfvm_map_update_batch(m, &b), -EINVAL);
+	ck_assert_uint_eq(b.count, 3);
+
+	/* lookup two at a time: the token is the last key */
+	memset(keys, 0xff, sizeof(keys));
+	b = (struct bpfvm_batch){ NULL, &tok, keys, vals, 2, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_lookup_batch(m, &b), 0);
+	ck_assert_uint_eq(b.count, 2);
+	ck_assert_uint_eq(keys[1], 1);
+	ck_assert_uint_eq(vals[1], 11);
+	ck_assert_uint_eq(tok, 1);
+	b.in_batch = &tok;
+	b.keys = keys + 2;
+	b.values = vals + 2;
+	b.count = 5;
+	ck_assert_int_eq(bpfvm_map_lookup_batch(m, &b), -ENOENT); /* the end */
+	ck_assert_uint_eq(b.count, 3);
+	ck_assert_uint_eq(keys[4], 4);
+	ck_assert_uint_eq(vals[4], 14);
+	ck_assert_int_eq(bpfvm_map_lookup_and_delete_batch(m, &b), -BPFVM_ENOTSUPP);
+	ck_assert_int_eq(bpfvm_map_delete_batch(m, &b), -BPFVM_ENOTSUPP);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+START_TEST(batch_hash)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 4, 8, 64, 0);
+	uint32_t keys[64], bucket;
+	uint64_t vals[64];
+	for (uint32_t i = 0; i < 40; i++)
+		keys[i] = i, vals[i] = 100 + i;
+	struct bpfvm_batch b = { NULL, &bucket, keys, vals, 40, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_update_batch(m, &b), 0);
+	/* a zero count does nothing */
+	b.count = 0;
+	ck_assert_int_eq(bpfvm_map_lookup_batch(m, &b), 0);
+	/* whole buckets: a count of 64 takes all and reaches the end */
+	memset(keys, 0, sizeof(keys));
+	b = (struct bpfvm_batch){ NULL, &bucket, keys, vals, 64, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_lookup_batch(m, &b), -ENOENT);
+	ck_assert_uint_eq(b.count, 40);
+	uint64_t seen = 0;
+	for (uint32_t i = 0; i < 40; i++) {
+		ck_assert_uint_eq(vals[i], 100 + keys[i]);
+		seen |= 1ull << keys[i];
+	}
+	ck_assert_uint_eq(seen, (1ull << 40) - 1);
+	b.flags = 1;
+	ck_assert_int_eq(bpfvm_map_lookup_batch(m, &b), -EINVAL);
+	/* one at a time, resuming from the bucket token, deleting */
+	uint32_t got = 0, tok = 0;
+	int r;
+	do {
+		b = (struct bpfvm_batch){ got ? &tok : NULL, &tok, keys + got,
+					  vals + got, 1, 0, 0 };
+		r = bpfvm_map_lookup_and_delete_batch(m, &b);
+		/* a bucket of several: ask for more, as ENOSPC says */
+		for (uint32_t want = 2; r == -ENOSPC && want <= 8; want++) {
+			ck_assert_uint_eq(b.count, 0);
+			b.count = want;
+			r = bpfvm_map_lookup_and_delete_batch(m, &b);
+		}
+		got += b.count;
+	} while (r == 0);
+	ck_assert_int_eq(r, -ENOENT);
+	ck_assert_uint_eq(got, 40);
+	uint32_t next;
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, NULL, &next), -ENOENT);
+	/* a token past the buckets */
+	tok = 1u << 20;
+	b = (struct bpfvm_batch){ &tok, &tok, keys, vals, 4, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_lookup_batch(m, &b), -ENOENT);
+	/* delete: stops at the first missing key */
+	ck_assert_int_eq(upd32(m, 1, 1, 0), 0);
+	ck_assert_int_eq(upd32(m, 2, 2, 0), 0);
+	keys[0] = 1, keys[1] = 7, keys[2] = 2;
+	b = (struct bpfvm_batch){ NULL, NULL, keys, NULL, 3, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_delete_batch(m, &b), -ENOENT);
+	ck_assert_uint_eq(b.count, 1);
+	bpfvm_map_free(m);
+
+	m = mk(BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0);
+	b = (struct bpfvm_batch){ NULL, NULL, keys, vals, 1, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_lookup_batch(m, &b), -BPFVM_ENOTSUPP);
+	ck_assert_int_eq(bpfvm_map_update_batch(m, &b), -BPFVM_ENOTSUPP);
+	bpfvm_map_free(m);
+}
+END_TEST
+
 /* ---- threads ---------------------------------------------------------- */
 
 #define THREADS 4
@@ -1034,6 +1172,8 @@ START_TEST(lockstep_with_kernel)
 		size_t osz = vsz > 64 ? vsz : 64;
 		uint8_t *v = malloc(vsz), *mine = malloc(osz), *theirs = malloc(osz);
 		uint64_t seed = 0x9e3779b97f4a7c15ull + t;
+		uint8_t token[64];
+		int have_tok = 0;
 		for (int step = 0; step < 3000; step++) {
 			uint8_t key[64];
 			rand_key(&seed, c, key);
@@ -1043,7 +1183,7 @@ START_TEST(lockstep_with_kernel)
 			uint64_t fl = lockstep_flags[rnd(&seed) % 6];
 			if (rnd(&seed) % 3)
 				fl = BPF_ANY;
-			int op = (int)(rnd(&seed) % 6), a = 0, b = 0;
+			int op = (int)(rnd(&seed) % 7), a = 0, b = 0;
 			memset(mine, 0x5a, vsz);
 			memset(theirs, 0x5a, vsz);
 			switch (op) {
@@ -1073,6 +1213,44 @@ START_TEST(lockstep_with_kernel)
 					b = kop(BPF_MAP_GET_NEXT_KEY, fd, k, theirs, 0);
 				}
 				break;
+			}
+			if (op == 6) { /* a batch command, both ways */
+				int cmd = batch_cmds[rnd(&seed) % 4];
+				static uint8_t bk[2][8 * 64], bv[2][8 * 64 * 16], ob[2][64];
+				uint32_t cnt = (uint32_t)(rnd(&seed) % 9);
+				size_t vb = vsz * 8 > sizeof(bv[0]) ? 0 : vsz;
+				if (!vb)
+					continue;
+				for (uint32_t i = 0; i < cnt; i++)
+					rand_key(&seed, c, bk[0] + i * c->ks);
+				for (size_t i = 0; i < cnt * vb; i++)
+					bv[0][i] = (uint8_t)rnd(&seed);
+				memcpy(bk[1], bk[0], sizeof(bk[0]));
+				memcpy(bv[1], bv[0], sizeof(bv[0]));
+				memset(ob, 0x5a, sizeof(ob));
+				int tok = rnd(&seed) % 2 && have_tok;
+				struct bpfvm_batch mb = { tok ? token : NULL, ob[0], bk[0], bv[0], cnt,
+							  fl == BPF_F_LOCK || fl == 1 ? fl : 0,
+							  rnd(&seed) % 8 ? 0 : 1 };
+				struct bpfvm_batch kb = mb;
+				kb.out_batch = ob[1];
+				kb.keys = bk[1];
+				kb.values = bv[1];
+				a = mbatch(cmd, m, &mb);
+				b = kbatch(cmd, fd, &kb);
+				ck_assert_msg(a == b && mb.count == kb.count,
+					      "map %zu step %d batch %d count %u flags %llu/%llu: %d/%u, kernel %d/%u",
+					      t, step, cmd, cnt, (unsigned long long)mb.elem_flags,
+					      (unsigned long long)mb.flags, a, mb.count, b, kb.count);
+				ck_assert_msg(!memcmp(bk[0], bk[1], sizeof(bk[0])) &&
+					      !memcmp(bv[0], bv[1], sizeof(bv[0])) &&
+					      !memcmp(ob[0], ob[1], sizeof(ob[0])),
+					      "map %zu step %d batch %d: bytes differ", t, step, cmd);
+				if (cmd <= BPF_MAP_LOOKUP_AND_DELETE_BATCH && mb.count) {
+					memcpy(token, ob[0], sizeof(token));
+					have_tok = 1;
+				}
+				continue;
 			}
 			ck_assert_msg(a == b, "map %zu step %d op %d flags %llu key %02x%02x%02x%02x %02x%02x%02x%02x: %d, kernel %d",
 				      t, step, op, (unsigned long long)fl,
@@ -1124,6 +1302,8 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, for_each_elem);
 	tcase_add_test(tc, lookup_percpu_elem);
 	tcase_add_test(tc, direct_value);
+	tcase_add_test(tc, batch_array);
+	tcase_add_test(tc, batch_hash);
 	tcase_add_test(tc, threads_hash);
 	tcase_add_test(tc, threads_hash_no_prealloc);
 	tcase_add_test(tc, threads_queue);
