@@ -458,13 +458,21 @@ static size_t fold(struct bpfvm_insn *p, uint8_t src)
 /* Registers, then the stack, start with random values; then random
  * instructions (some behind a conditional skip); then r0 = a hash of the
  * registers, the stack and the packet, so every result counts.  With
- * mem, r9 = the packet (r1 at entry). */
+ * mem, r9 = the packet (r1 at entry).  Some programs run as a bpf-to-bpf
+ * subprogram (their own frame); some ALU ones repeat their body in a
+ * counted loop on r6 and no other branch (the verifier does not know
+ * the result of every ALU op, and would walk both sides of a branch in
+ * each iteration). */
 static size_t random_prog(struct rng *r, struct bpfvm_insn *p, bool mem,
 			  bool memops)
 {
 	static const uint8_t all[] = { 0, 1, 2, 3, 4, 5 }, nor1[] = { 0, 2, 3, 4, 5 };
 	struct regs rs = mem ? (struct regs){ nor1, 5 } : (struct regs){ all, 6 };
 	size_t n = 0;
+	if (below(r, 4) == 0) { /* main: call f; exit.  f: the rest */
+		p[n++] = (struct bpfvm_insn){ .code = 0x85, .src_reg = 1, .imm = 1 };
+		p[n++] = (struct bpfvm_insn){ .code = 0x95 };
+	}
 	if (mem)
 		p[n++] = (struct bpfvm_insn){ .code = 0xbf, .dst_reg = PKT_REG, .src_reg = 1 };
 	for (uint32_t k = 0; k < rs.n; k++)
@@ -473,15 +481,26 @@ static size_t random_prog(struct rng *r, struct bpfvm_insn *p, bool mem,
 		for (int off = -STACK_LEN; off < 0; off += 8)
 			p[n++] = (struct bpfvm_insn){ .code = 0x7a, .dst_reg = 10,
 						      .off = (int16_t)off, .imm = value32(r) };
+	bool loop = !memops && below(r, 2);
+	if (loop)
+		p[n++] = (struct bpfvm_insn){ .code = 0xb7, .dst_reg = 6,
+					      .imm = (int32_t)(2 + below(r, 4)) };
+	size_t body = n;
 	/* Kernel 6.18 does not carry precision through the value an atomic
 	 * fetch loads, so a branch on it may prune a path it wrongly
 	 * thinks dead (kernel_progs/kernel-bugs): atomics or branches. */
-	bool skips = !memops || below(r, 2);
+	bool skips = !loop && (!memops || below(r, 2));
 	for (size_t len = 8 + below(r, 40), i = 0; i < len; i++) {
 		if (skips && below(r, 5) == 0)
 			p[n++] = random_skip(r, rs);
 		p[n++] = memops && below(r, 3) == 0 ? random_mem(r, rs, mem, !skips)
 						    : random_alu(r, rs);
+	}
+	if (loop) { /* r6 -= 1; if r6 != 0 goto body */
+		p[n++] = (struct bpfvm_insn){ .code = 0x07, .dst_reg = 6, .imm = -1 };
+		p[n] = (struct bpfvm_insn){ .code = 0x55, .dst_reg = 6,
+					    .off = (int16_t)(body - (n + 1)) };
+		n++;
 	}
 	for (uint32_t k = 0; k < rs.n; k++)
 		if (rs.r[k])
