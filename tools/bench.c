@@ -248,7 +248,10 @@ struct native_arg {
 	struct xdp_md *ctx;
 };
 
-static uint32_t run_native(void *p)
+/* A run's 32-bit result, or BAD_RUN (no 32-bit value) if the run failed. */
+#define BAD_RUN UINT64_MAX
+
+static uint64_t run_native(void *p)
 {
 	struct native_arg *a = p;
 	return (uint32_t)a->fn(a->ctx);
@@ -260,11 +263,11 @@ struct interp_arg {
 	struct bpfvm_result res;
 };
 
-static uint32_t run_interp(void *p)
+static uint64_t run_interp(void *p)
 {
 	struct interp_arg *a = p;
 	if (bpfvm_run(a->vm, a->ctx, sizeof *a->ctx, &a->res) || a->res.error)
-		return ~(uint32_t)a->res.r0; /* any error counts as a mismatch */
+		return BAD_RUN;
 	return (uint32_t)a->res.r0;
 }
 
@@ -286,12 +289,12 @@ static const struct {
 
 /* One column being timed. */
 struct cell {
-	uint32_t (*run)(void *arg);
+	uint64_t (*run)(void *arg);
 	void *arg;
 	unsigned long n;  /* runs per batch */
 	unsigned long done;
 	uint64_t best;    /* ns of the fastest batch */
-	uint32_t diff;    /* OR of (result ^ expected) over all runs */
+	uint64_t diff;    /* OR of (result ^ expected) over all runs */
 };
 
 struct row {
@@ -308,7 +311,7 @@ struct row {
 
 static uint64_t time_batch(struct cell *c, unsigned long n, uint32_t expect)
 {
-	uint32_t diff = 0;
+	uint64_t diff = 0;
 	uint64_t t0 = now_ns();
 	for (unsigned long i = 0; i < n; i++)
 		diff |= c->run(c->arg) ^ expect;
@@ -429,9 +432,9 @@ static enum outcome bench_one(const struct opts *o, const struct meta *m,
 	};
 
 	struct native_arg na = { np->fn, &nctx };
-	uint32_t got = run_native(&na);
+	uint64_t got = run_native(&na);
 	if (got != m->retval) {
-		snprintf(why, whylen, "MISMATCH native returned 0x%08" PRIx32
+		snprintf(why, whylen, "MISMATCH native returned 0x%08" PRIx64
 			 ", .meta says 0x%08" PRIx32, got, m->retval);
 		goto out;
 	}
