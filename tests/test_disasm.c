@@ -641,7 +641,10 @@ END_TEST
 
 /* ---- DOT ----------------------------------------------------------------- */
 
-static char *dot_text(const struct bpfvm_insn *p, size_t n, int *rc)
+/* noinline: gcc -O3 otherwise mistakes the memstream's buffer for a
+ * pointer to the local `text` (-Wdangling-pointer). */
+static __attribute__((noinline)) char *dot_text(const struct bpfvm_insn *p,
+						 size_t n, int *rc)
 {
 	char *text = NULL;
 	size_t len = 0;
