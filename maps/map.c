@@ -28,10 +28,12 @@ static int64_t list_count(const char *path, int64_t want, int *has_want)
 		return -1;
 	int64_t n = 0;
 	unsigned long a, b;
-	char sep;
+	char sep = '\n';
 	while (fscanf(f, "%lu", &a) == 1) {
 		b = a;
-		if (fscanf(f, "%c", &sep) == 1 && sep == '-') {
+		if (fscanf(f, "%c", &sep) != 1)
+			sep = '\n';
+		if (sep == '-') {
 			if (fscanf(f, "%lu", &b) != 1 || b < a)
 				break;
 			if (fscanf(f, "%c", &sep) != 1)

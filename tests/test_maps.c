@@ -1134,6 +1134,26 @@ static int walk_kernel(int fd, uint32_t ks, uint8_t *out, size_t *n)
 	return r;
 }
 
+/* The kernel writes round_up(value_size, 8) bytes per possible CPU: as
+ * many as bpfvm_possible_cpus() says, not one more. */
+START_TEST(possible_cpus_match_kernel)
+{
+	if (!kernel_ok("possible_cpus_match_kernel"))
+		return;
+	uint32_t n = bpfvm_possible_cpus();
+	int fd = kcreate((struct cattr){ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, 0, 0, 0 });
+	ck_assert_int_ge(fd, 0);
+	uint8_t *buf = malloc((size_t)(n + 1) * 8);
+	memset(buf, 0xa5, (size_t)(n + 1) * 8);
+	uint32_t k = 0;
+	ck_assert_int_eq(kop(BPF_MAP_LOOKUP_ELEM, fd, &k, buf, 0), 0);
+	ck_assert_uint_eq(buf[(size_t)n * 8 - 1], 0);	/* last CPU's slot */
+	ck_assert_uint_eq(buf[(size_t)n * 8], 0xa5);	/* nothing past it */
+	free(buf);
+	close(fd);
+}
+END_TEST
+
 static const struct cattr lockstep_maps[] = {
 	{ BPF_MAP_TYPE_HASH, 4, 8, 8, BPF_F_ZERO_SEED, NULL, 0 },
 	{ BPF_MAP_TYPE_HASH, 4, 12, 16, BPF_F_ZERO_SEED | NP, NULL, 0 },
@@ -1307,6 +1327,7 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, threads_hash);
 	tcase_add_test(tc, threads_hash_no_prealloc);
 	tcase_add_test(tc, threads_queue);
+	tcase_add_test(tc, possible_cpus_match_kernel);
 	tcase_add_test(tc, lockstep_with_kernel);
 	suite_add_tcase(s, tc);
 	return s;
