@@ -71,10 +71,10 @@ static int prog_load(int type, const struct bpf_insn *insns, size_t n,
 		a.log_buf = ptr(log);
 		a.log_size = loglen > UINT32_MAX >> 8 ? UINT32_MAX >> 8 : (uint32_t)loglen;
 	}
-	int fd;
-	do /* the verifier may be interrupted by a signal */
+	int fd, tries = 5; /* EAGAIN: the verifier was interrupted (libbpf tries 5) */
+	do
 		fd = sys_bpf(BPF_PROG_LOAD, &a);
-	while (fd == -EAGAIN);
+	while (fd == -EAGAIN && --tries);
 	return fd;
 }
 
@@ -195,8 +195,11 @@ int bpfk_run_r0(const struct bpfvm_insn *insns, size_t n, const void *mem,
 	/* Load without a log first: the verifier runs faster without one;
 	 * on failure load again to explain it. */
 	int err, fd = bpfk_prog_load(BPF_PROG_TYPE_XDP, prog, pre + n, 0, NULL, 0);
-	if (fd < 0 && log && loglen)
-		bpfk_prog_load(BPF_PROG_TYPE_XDP, prog, pre + n, 1, log, loglen);
+	if (fd < 0 && log && loglen) {
+		int again = bpfk_prog_load(BPF_PROG_TYPE_XDP, prog, pre + n, 1, log, loglen);
+		if (again >= 0)
+			close(again);
+	}
 	free(prog);
 	if (fd < 0) {
 		close(map_fd);
