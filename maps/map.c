@@ -145,6 +145,7 @@ int bpfvm_map_create(const union bpf_attr *attr, struct bpfvm_map **out)
 	if (err)
 		return err;
 	map->ops = ops;
+	map->refcnt = 1;
 	err = name_copy(map->name, attr->map_name);
 	if (err) {
 		ops->free(map);
@@ -157,6 +158,18 @@ int bpfvm_map_create(const union bpf_attr *attr, struct bpfvm_map **out)
 void bpfvm_map_free(struct bpfvm_map *map)
 {
 	if (map)
+		map->ops->free(map);
+}
+
+void bpfvm_map_get(struct bpfvm_map *map)
+{
+	__atomic_add_fetch(&map->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+void bpfvm_map_put(struct bpfvm_map *map)
+{
+	/* acq_rel: every use by the other holders happens before the free */
+	if (map && __atomic_sub_fetch(&map->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
 		map->ops->free(map);
 }
 

@@ -110,10 +110,16 @@ struct bpfvm_map {
 	uint64_t map_extra;
 	uint32_t ncpus; /* possible CPUs: per-CPU value slots */
 	char name[BPF_OBJ_NAME_LEN];
+	uint32_t refcnt; /* atomic: descriptors and programs holding it */
 };
 
 /* BPF_MAP_CREATE after CHECK_ATTR: 0 and *out, or -errno. */
 int bpfvm_map_create(const union bpf_attr *attr, struct bpfvm_map **out);
+/* A new map holds one reference; put frees it when the last goes (the
+ * kernel's: a map lives while a descriptor or a loaded program uses it). */
+void bpfvm_map_get(struct bpfvm_map *map);
+void bpfvm_map_put(struct bpfvm_map *map);
+/* Free now, whatever the references (create's error paths, tests). */
 void bpfvm_map_free(struct bpfvm_map *map);
 
 /* Size of the user-space value buffer (kernel: bpf_map_value_size). */

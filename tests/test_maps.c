@@ -252,6 +252,40 @@ START_TEST(name_and_attrs_are_kept)
 }
 END_TEST
 
+/* Two holders: the map outlives the first put (ASan sees a use after
+ * free otherwise), and goes with the second. */
+static void *put_later(void *arg)
+{
+	struct bpfvm_map *m = arg;
+	uint32_t k = 0;
+	uint64_t v = 9;
+	int err = bpfvm_map_update_elem(m, &k, &v, 0);
+	bpfvm_map_put(m);
+	return (void *)(intptr_t)err;
+}
+
+START_TEST(refcount)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	ck_assert_uint_eq(m->refcnt, 1);
+	for (int i = 0; i < 8; i++) {
+		bpfvm_map_get(m); /* a descriptor, a program */
+		pthread_t t;
+		ck_assert_int_eq(pthread_create(&t, NULL, put_later, m), 0);
+		void *ret;
+		pthread_join(t, &ret);
+		ck_assert_ptr_null(ret);
+	}
+	ck_assert_uint_eq(m->refcnt, 1);
+	uint32_t k = 0;
+	uint64_t v;
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), 0);
+	ck_assert_uint_eq(v, 9);
+	bpfvm_map_put(m);
+	bpfvm_map_put(NULL);
+}
+END_TEST
+
 /* ---- array ------------------------------------------------------------ */
 
 START_TEST(array_ops)
@@ -1307,6 +1341,7 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, create_checks);
 	tcase_add_test(tc, create_checks_match_kernel);
 	tcase_add_test(tc, name_and_attrs_are_kept);
+	tcase_add_test(tc, refcount);
 	tcase_add_test(tc, array_ops);
 	tcase_add_test(tc, array_mmapable_shares_values);
 	tcase_add_test(tc, percpu_buffers);
