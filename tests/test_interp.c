@@ -463,6 +463,59 @@ START_TEST(lddw_and_packet_loads)
 }
 END_TEST
 
+/* ---- superinstructions (fast builds only; checked runs the plain ops) --- */
+
+START_TEST(superinstructions)
+{
+	uint8_t mem[8] = { 10, 11, 12, 13, 14, 15, 16, 17 };
+	EXPECT(8, MOV64_K(1, 5), MOV64_X(0, 1), ALU64_K(ADD, 0, 3), EXIT);
+	EXPECT(10, MOV64_K(1, 5), MOV64_X(0, 1), ALU64_X(ADD, 0, 0), EXIT);
+	EXPECT(4, MOV64_K(1, 4), MOV64_X(0, 1), JMP_K(JEQ, 0, 4, 1),
+	       MOV64_K(0, 0), EXIT);
+	EXPECT_MEM(mem, 13, MOV64_K(2, 2), ALU64_X(ADD, 1, 2),
+		   LDX(B, 0, 1, 1), EXIT);
+	EXPECT_MEM(mem, 12, MOV64_K(2, 2), ALU64_X(ADD, 1, 2),
+		   LDX(B, 1, 1, 0), MOV64_X(0, 1), EXIT);
+	EXPECT(6, MOV64_K(0, 1), ALU64_K(ADD, 0, 2), ALU64_X(ADD, 0, 0), EXIT);
+	/* the loop jumps back onto a fused slot */
+	EXPECT(10, MOV64_K(0, 0), ALU64_K(ADD, 0, 1), JMP_K(JNE, 0, 10, -2),
+	       EXIT);
+	EXPECT(5, MOV64_K(0, 0), ALU64_K(ADD, 0, 5), JMP_K(JEQ, 0, 5, 1),
+	       MOV64_K(0, 0), EXIT);
+	EXPECT(8, MOV64_K(1, 7), ALU64_K(ADD, 1, 1), MOV64_X(0, 1), EXIT);
+	EXPECT(4, MOV64_K(0, 6), ALU64_K(AND, 0, 4), JMP_K(JEQ, 0, 4, 1),
+	       MOV64_K(0, 0), EXIT);
+	EXPECT(0xffffffffull, MOV64_K(0, -1), ALU64_K(LSH, 0, 32),
+	       ALU64_K(RSH, 0, 32), EXIT);
+	EXPECT(4, MOV64_K(1, 16), ALU64_K(RSH, 1, 2), MOV64_X(0, 1), EXIT);
+	EXPECT_MEM(mem, 10, LDX(B, 2, 1, 0), MOV64_X(0, 2), EXIT);
+	EXPECT(3, MOV64_K(1, 3), MOV64_K(0, 9), JMP_K(JNE, 1, 3, 1),
+	       MOV64_X(0, 1), EXIT);
+	EXPECT(9, MOV64_K(1, 2), MOV64_K(0, 9), JMP_K(JNE, 1, 3, 1),
+	       MOV64_X(0, 1), EXIT);
+	EXPECT(9, MOV64_K(1, 3), MOV64_K(0, 9), JMP_K(JEQ, 1, 3, 1),
+	       MOV64_X(0, 1), EXIT);
+	EXPECT(2, MOV64_K(1, 2), MOV64_K(0, 9), JMP_K(JEQ, 1, 3, 1),
+	       MOV64_X(0, 1), EXIT);
+	/* 5 > 10? no; 5 > 2? yes */
+	EXPECT(2, MOV64_K(1, 5), JMP_K(JSGT, 1, 10, 3), JMP_K(JSGT, 1, 2, 1),
+	       EXIT, MOV64_K(0, 2), EXIT);
+	EXPECT(1, MOV64_K(1, 50), JMP_K(JSGT, 1, 10, 2), JMP_K(JSGT, 1, 2, 2),
+	       EXIT, MOV64_K(0, 1), EXIT);
+	/* a jump onto the second half of a pair runs that half alone */
+	const struct bpfvm_insn p[] = {
+		MOV64_K(0, 1), MOV64_K(1, 100), JA_(1), MOV64_X(0, 1),
+		ALU64_K(ADD, 0, 3), EXIT,
+	};
+	expect_mem(p, LEN(p), NULL, 0, 4, __LINE__);
+	struct bpfvm *vm = load(p, LEN(p));
+	ck_assert_uint_ge(vm->fast[3].op, OP__COUNT); /* fused indeed */
+	ck_assert_uint_eq(vm->prog[3].op, OP_MOV64_X);
+	ck_assert_uint_eq(vm->fast[4].op, OP_ADD64_K);
+	bpfvm_destroy(vm);
+}
+END_TEST
+
 /* ---- calls -------------------------------------------------------------- */
 
 START_TEST(bpf_to_bpf_calls)
@@ -1386,6 +1439,7 @@ int main(void)
 	tcase_add_test(tc, loads_and_stores);
 	tcase_add_test(tc, atomics);
 	tcase_add_test(tc, lddw_and_packet_loads);
+	tcase_add_test(tc, superinstructions);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("calls");

@@ -153,6 +153,56 @@ static inline bool ld_pkt(const struct bpfvm_run *run, uint64_t off,
 	return true;
 }
 
+/* ---- superinstructions ------------------------------------------------- */
+
+/* Pairs frequent in clang's output (the bench programs' dynamic mix).  The
+ * fast builds' copy of the program has slot i of such a pair replaced by
+ * one handler doing both and continuing at i + 2; slot i + 1 is unchanged,
+ * so a jump to it still works.  The slow builds run the plain program, so
+ * counting, tracing and checks stay per instruction. */
+#define FUSED_PAIRS(X)                                                        \
+	X(MOV64_X, ADD64_K)                                                   \
+	X(MOV64_X, ADD64_X)                                                   \
+	X(MOV64_X, JEQ_K)                                                     \
+	X(ADD64_X, LDXB)                                                      \
+	X(ADD64_K, ADD64_X)                                                   \
+	X(ADD64_K, JNE_K)                                                     \
+	X(ADD64_K, JEQ_K)                                                     \
+	X(ADD64_K, MOV64_X)                                                   \
+	X(AND64_K, JEQ_K)                                                     \
+	X(LSH64_K, RSH64_K)                                                   \
+	X(RSH64_K, MOV64_X)                                                   \
+	X(LDXB, MOV64_X)                                                      \
+	X(JNE_K, MOV64_X)                                                     \
+	X(JEQ_K, MOV64_X)                                                     \
+	X(JSGT_K, JSGT_K)
+
+enum {
+	OP_FZ__FIRST = OP__COUNT, /* OP__COUNT itself marks lddw's 2nd slot */
+#define X(a, b) OP_FZ_##a##__##b,
+	FUSED_PAIRS(X)
+#undef X
+	OP_FZ__END
+};
+_Static_assert(OP_FZ__END <= 256, "ops must fit the decoded op byte");
+
+void bpfvm_fuse(struct bpfvm_dinsn *prog, size_t n)
+{
+	static const struct { uint8_t a, b, fz; } pairs[] = {
+#define X(a, b) { OP_##a, OP_##b, OP_FZ_##a##__##b },
+		FUSED_PAIRS(X)
+#undef X
+	};
+	/* left to right, so both ops compared are still the original ones */
+	for (size_t i = 0; i + 1 < n; i++)
+		for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++)
+			if (prog[i].op == pairs[k].a &&
+			    prog[i + 1].op == pairs[k].b) {
+				prog[i].op = pairs[k].fz;
+				break;
+			}
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 void bpfvm_run_fail(struct bpfvm_run *run, int err, int64_t pc,

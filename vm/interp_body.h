@@ -17,8 +17,13 @@
 static uint64_t NAME(struct bpfvm_run *run, size_t start,
 		     const uint64_t args[5], uint64_t fp)
 {
+#if IS_SLOW
+#define PROG(vm) ((vm)->prog)
+#else
+#define PROG(vm) ((vm)->fast)
+#endif
 	const struct bpfvm *vm = run->vm;
-	const struct bpfvm_dinsn *base = vm->prog;
+	const struct bpfvm_dinsn *base = PROG(vm);
 	const struct bpfvm_dinsn *insn = base + start;
 	uint64_t reg[11] = { 0, args[0], args[1], args[2], args[3], args[4],
 			     0, 0, 0, 0, fp };
@@ -67,10 +72,13 @@ static uint64_t NAME(struct bpfvm_run *run, size_t start,
 	} while (0)
 
 #if IS_GOTO
-	static const void *const labels[OP__COUNT] = {
+	static const void *const labels[OP_FZ__END] = {
 #define OP(id, ...) [OP_##id] = &&op_##id,
 #include "opcodes.def"
 #undef OP
+#define X(a, b) [OP_FZ_##a##__##b] = &&op_FZ_##a##__##b,
+		FUSED_PAIRS(X)
+#undef X
 	};
 #define OPCASE(id) op_##id
 #define DISPATCH()                                                      \
@@ -89,7 +97,7 @@ static uint64_t NAME(struct bpfvm_run *run, size_t start,
 #if !IS_GOTO
 dispatch:
 	STEP();
-	switch ((enum bpfvm_op)insn->op) {
+	switch (insn->op) {
 #endif
 
 	/* ---- ALU: 64-bit forms wrap modulo 2^64; 32-bit forms compute on
@@ -238,7 +246,7 @@ dispatch:
 		memcpy(&reg[6], f->saved, sizeof f->saved);
 		insn = f->ret;
 		vm = run->vm = f->vm;
-		base = vm->prog;
+		base = PROG(vm);
 		DISPATCH();
 	}
 
@@ -355,8 +363,50 @@ dispatch:
 	LDPKT(LDINDW, 4, SRC + IMM)
 #undef LDPKT
 
+	/* ---- superinstructions (interp.c's FUSED_PAIRS): the two
+	 * instructions as above, with one dispatch ------------------------- */
+#define FUSED(a, b) OPCASE(FZ_##a##__##b)
+#define SECOND() insn++
+	FUSED(MOV64_X, ADD64_K): DST = SRC; SECOND(); DST += IMM; NEXT();
+	FUSED(MOV64_X, ADD64_X): DST = SRC; SECOND(); DST += SRC; NEXT();
+	FUSED(MOV64_X, JEQ_K): DST = SRC; SECOND(); if (DST == IMM) JUMP(); NEXT();
+	FUSED(ADD64_X, LDXB): {
+		DST += SRC;
+		SECOND();
+		uint64_t a = SRC + OFF;
+		CHECK(a, 1, false);
+		DST = LOAD(uint8_t, a);
+		NEXT();
+	}
+	FUSED(ADD64_K, ADD64_X): DST += IMM; SECOND(); DST += SRC; NEXT();
+	FUSED(ADD64_K, JNE_K): DST += IMM; SECOND(); if (DST != IMM) JUMP(); NEXT();
+	FUSED(ADD64_K, JEQ_K): DST += IMM; SECOND(); if (DST == IMM) JUMP(); NEXT();
+	FUSED(ADD64_K, MOV64_X): DST += IMM; SECOND(); DST = SRC; NEXT();
+	FUSED(AND64_K, JEQ_K): DST &= IMM; SECOND(); if (DST == IMM) JUMP(); NEXT();
+	FUSED(LSH64_K, RSH64_K):
+		DST <<= IMM & 63; SECOND(); DST >>= IMM & 63; NEXT();
+	FUSED(RSH64_K, MOV64_X): DST >>= IMM & 63; SECOND(); DST = SRC; NEXT();
+	FUSED(LDXB, MOV64_X): {
+		uint64_t a = SRC + OFF;
+		CHECK(a, 1, false);
+		DST = LOAD(uint8_t, a);
+		SECOND();
+		DST = SRC;
+		NEXT();
+	}
+	FUSED(JNE_K, MOV64_X): if (DST != IMM) JUMP(); SECOND(); DST = SRC; NEXT();
+	FUSED(JEQ_K, MOV64_X): if (DST == IMM) JUMP(); SECOND(); DST = SRC; NEXT();
+	FUSED(JSGT_K, JSGT_K):
+		if (S64(DST) > S64(IMM)) JUMP();
+		SECOND();
+		if (S64(DST) > S64(IMM)) JUMP();
+		NEXT();
+#undef FUSED
+#undef SECOND
+
 #if !IS_GOTO
 	case OP__COUNT:
+	case OP_FZ__END:
 		break;
 	}
 	bpfvm_run_fail(run, -EINVAL, PC, "bad decoded op %d", insn->op);
@@ -377,7 +427,7 @@ tail_call: {
 		if (!t || !t->prog)
 			NEXT();
 		vm = run->vm = t;
-		base = insn = t->prog;
+		base = insn = PROG(t);
 		DISPATCH();
 	}
 
@@ -408,4 +458,5 @@ out:
 #undef NEXT
 #undef JUMP
 #undef HELPER
+#undef PROG
 }

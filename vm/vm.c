@@ -48,6 +48,7 @@ void bpfvm_destroy(struct bpfvm *vm)
 		return;
 	free(vm->insns);
 	free(vm->prog);
+	free(vm->fast);
 	free(vm->helpers);
 	free(vm->regions);
 	free(vm);
@@ -181,25 +182,32 @@ int bpfvm_load(struct bpfvm *vm, const struct bpfvm_insn *insns, size_t n)
 			    n, BPFVM_MAX_INSNS);
 	struct bpfvm_insn *copy = malloc(n * sizeof *copy);
 	struct bpfvm_dinsn *prog = calloc(n, sizeof *prog);
-	if (!copy || !prog) {
-		free(copy);
-		free(prog);
-		return fail(vm, -ENOMEM, "out of memory");
+	struct bpfvm_dinsn *fast = malloc(n * sizeof *fast);
+	int err = -ENOMEM;
+	if (!copy || !prog || !fast) {
+		fail(vm, err, "out of memory");
+		goto out;
 	}
 	memcpy(copy, insns, n * sizeof *copy);
-	int err = decode(vm, copy, n, prog);
-	if (err) {
-		free(copy);
-		free(prog);
-		return err;
-	}
+	err = decode(vm, copy, n, prog);
+	if (err)
+		goto out;
+	memcpy(fast, prog, n * sizeof *fast);
+	bpfvm_fuse(fast, n);
 	free(vm->insns);
 	free(vm->prog);
+	free(vm->fast);
 	vm->insns = copy;
 	vm->prog = prog;
+	vm->fast = fast;
 	vm->n = n;
 	vm->err[0] = 0;
 	return 0;
+out:
+	free(copy);
+	free(prog);
+	free(fast);
+	return err;
 }
 
 /* ---- helpers and options ------------------------------------------------ */

@@ -52,6 +52,7 @@ void bpfvm_set_run_hook(struct bpfvm *vm, bpfvm_run_hook_fn fn, void *cookie);
 struct bpfvm {
 	struct bpfvm_insn *insns;   /* the program as given */
 	struct bpfvm_dinsn *prog;   /* decoded, same indices */
+	struct bpfvm_dinsn *fast;   /* prog with superinstructions (fast builds) */
 	size_t n;
 
 	struct bpfvm_helper *helpers; /* indexed by id, grown on demand */
@@ -174,6 +175,9 @@ bpfvm_helper_get(const struct bpfvm *vm, uint64_t id)
 
 /* Register the default helpers (helpers.c). */
 int bpfvm_register_default_helpers(struct bpfvm *vm);
+
+/* Turn frequent pairs of prog into superinstructions (interp.c). */
+void bpfvm_fuse(struct bpfvm_dinsn *prog, size_t n);
 
 /* Execute from insn `start` of run->vm until EXIT at run->base_depth;
  * r1-r5 from args, r10 from fp.  Errors in run->res (interp.c). */
