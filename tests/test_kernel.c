@@ -16,6 +16,7 @@
 #include "conformance.h"
 #include "insn.h"
 #include "kernel_util.h"
+#include "vm_internal.h"
 
 static char path_buf[4096];
 
@@ -73,12 +74,29 @@ static struct outcome run_kernel(const struct bpfvm_insn *insns, size_t n,
 	return o;
 }
 
+/* bpfvm runs every program in each of its configurations: both dispatch
+ * builds, unchecked (as for verified code) and checked. */
+static const struct config {
+	const char *name;
+	enum bpfvm_dispatch dispatch;
+	bool checked;
+} configs[] = {
+	{ "goto", BPFVM_DISPATCH_GOTO, false },
+	{ "switch", BPFVM_DISPATCH_SWITCH, false },
+	{ "goto checked", BPFVM_DISPATCH_GOTO, true },
+	{ "switch checked", BPFVM_DISPATCH_SWITCH, true },
+};
+#define NCONFIGS (sizeof(configs) / sizeof(configs[0]))
+
 static struct outcome run_bpfvm(const struct bpfvm_insn *insns, size_t n,
-				const uint8_t *mem, size_t mem_len)
+				const uint8_t *mem, size_t mem_len,
+				const struct config *c)
 {
 	struct outcome o = { 0 };
 	struct bpfvm *vm = bpfvm_create();
 	ck_assert_ptr_nonnull(vm);
+	bpfvm_set_dispatch(vm, c->dispatch);
+	bpfvm_set_checked(vm, c->checked);
 	uint8_t *copy = mem_len ? malloc(mem_len) : NULL;
 	if (mem_len)
 		memcpy(copy, mem, mem_len);
@@ -105,9 +123,12 @@ static bool cross_check(const char *name, const struct bpfvm_insn *insns,
 			size_t n, const uint8_t *mem, size_t mem_len,
 			const uint64_t *expect)
 {
-	struct outcome k = run_kernel(insns, n, mem, mem_len);
-	struct outcome v = run_bpfvm(insns, n, mem, mem_len);
-	bool ok = !k.err && !v.err && k.r0 == v.r0 && (!expect || k.r0 == *expect);
+	struct outcome k = run_kernel(insns, n, mem, mem_len), v[NCONFIGS];
+	bool ok = !k.err && (!expect || k.r0 == *expect);
+	for (size_t c = 0; c < NCONFIGS; c++) {
+		v[c] = run_bpfvm(insns, n, mem, mem_len, &configs[c]);
+		ok = ok && !v[c].err && v[c].r0 == k.r0;
+	}
 	if (ok)
 		return true;
 	fprintf(stderr, "MISMATCH %s:", name);
@@ -115,10 +136,13 @@ static bool cross_check(const char *name, const struct bpfvm_insn *insns,
 		fprintf(stderr, " kernel error %d (%s)", k.err, k.msg);
 	else
 		fprintf(stderr, " kernel r0=%#" PRIx64, k.r0);
-	if (v.err)
-		fprintf(stderr, ", bpfvm error %d (%s)", v.err, v.msg);
-	else
-		fprintf(stderr, ", bpfvm r0=%#" PRIx64, v.r0);
+	for (size_t c = 0; c < NCONFIGS; c++)
+		if (v[c].err)
+			fprintf(stderr, ", bpfvm (%s) error %d (%s)", configs[c].name,
+				v[c].err, v[c].msg);
+		else
+			fprintf(stderr, ", bpfvm (%s) r0=%#" PRIx64, configs[c].name,
+				v[c].r0);
 	if (expect)
 		fprintf(stderr, ", expected %#" PRIx64, *expect);
 	fputc('\n', stderr);
@@ -237,15 +261,19 @@ START_TEST(known_kernel_bugs_bpfvm_follows_the_isa)
 			continue;
 		}
 		struct outcome k = run_kernel(t.insns, t.n, t.mem, t.mem_len);
-		struct outcome v = run_bpfvm(t.insns, t.n, t.mem, t.mem_len);
 		printf("kernel-bugs/%s: ISA %#" PRIx64 ", kernel %s%#" PRIx64 "%s\n",
 		       t.name, t.result, k.err ? "error " : "",
 		       k.err ? (uint64_t)-k.err : k.r0,
 		       !k.err && k.r0 == t.result ? " (fixed?)" : "");
-		if (v.err || !t.has_result || v.r0 != t.result) {
-			fprintf(stderr, "MISMATCH %s: bpfvm %d %#" PRIx64 " (%s), ISA %#" PRIx64 "\n",
-				t.name, v.err, v.r0, v.msg, t.result);
-			bad++;
+		for (size_t c = 0; c < NCONFIGS; c++) {
+			struct outcome v = run_bpfvm(t.insns, t.n, t.mem, t.mem_len,
+						     &configs[c]);
+			if (v.err || !t.has_result || v.r0 != t.result) {
+				fprintf(stderr, "MISMATCH %s: bpfvm (%s) %d %#" PRIx64
+					" (%s), ISA %#" PRIx64 "\n", t.name,
+					configs[c].name, v.err, v.r0, v.msg, t.result);
+				bad++;
+			}
 		}
 		bpfvm_conf_free(&t);
 	}
