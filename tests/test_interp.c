@@ -1333,6 +1333,10 @@ START_TEST(trace_printk)
 	ck_assert_uint_eq(PRINTK("%q\n", 0, 0, 0), (uint64_t)-EINVAL);
 	ck_assert_uint_eq(PRINTK("%d%d%d%d\n", 0, 0, 0), (uint64_t)-EINVAL);
 	ck_assert_uint_eq(PRINTK("%lllx\n", 0, 0, 0), (uint64_t)-EINVAL);
+	ck_assert_uint_eq(PRINTK("%.2d\n", 0, 0, 0), (uint64_t)-EINVAL);
+	ck_assert_uint_eq(PRINTK("%hd\n", 0, 0, 0), (uint64_t)-EINVAL);
+	ck_assert_uint_eq(PRINTK("%pI4\n", 0, 0, 0), (uint64_t)-EINVAL);
+	ck_assert_uint_eq(PRINTK("%c%c|\n", 'o', 'k', 0), 4);
 	ck_assert_uint_eq(PRINTK("\x01\n", 0, 0, 0), (uint64_t)-EINVAL);
 	ck_assert_uint_eq(printk_run("abc", 3, 0, 0, 0), (uint64_t)-EINVAL);
 }

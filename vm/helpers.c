@@ -144,9 +144,10 @@ static void emit(char *buf, size_t *used, int *total, const char *fmt, ...)
 }
 
 /* The format rules of the kernel's bpf_bprintf_prepare(): printable text,
- * %% , at most 3 conversions of: [flags 0-+ space][width][.prec] then
- * d i u x X (int; with l or ll: 64-bit), c, s, p (px, pK).  Anything else
- * is -EINVAL and nothing is printed.  %p prints like %px (no hashing). */
+ * %%, at most 3 conversions of: [flags 0-+ space][width] then d i u x X
+ * (int; with l or ll: 64-bit), c, s, p (px, pK).  Anything else (a
+ * precision, h, z, %pI4 ...) is -EINVAL and nothing is printed.  %p prints
+ * like %px: 16 hex digits, no hashing. */
 static int64_t printk(struct bpfvm_call *call, const char *fmt, uint32_t size,
 		      const uint64_t args[PRINTK_MAX_ARGS], char *out,
 		      size_t *outlen)
@@ -173,17 +174,14 @@ static int64_t printk(struct bpfvm_call *call, const char *fmt, uint32_t size,
 		if (nargs >= PRINTK_MAX_ARGS)
 			return -EINVAL;
 		const char *spec = p++;
+		/* flags and width (no precision, as the kernel) */
 		while (*p == '0' || *p == '-' || *p == '+' || *p == ' ')
 			p++;
 		while (isdigit((unsigned char)*p))
 			p++;
-		if (*p == '.')
-			for (p++; isdigit((unsigned char)*p); p++)
-				;
-		/* the host spec: flags, width and precision as given */
-		char hf[32];
+		char hf[64]; /* the host's spec: the same, then ll + conv */
 		size_t hl = (size_t)(p - spec);
-		if (hl > 16)
+		if (hl > sizeof hf - 4)
 			return -EINVAL;
 		memcpy(hf, spec, hl);
 		uint64_t a = args[nargs++];

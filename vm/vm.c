@@ -343,6 +343,8 @@ static int run(const struct bpfvm *vm, void *ctx, size_t ctx_len, void *mem,
 
 	const uint64_t args[5] = { r1, r2, 0, 0, 0 };
 	uint64_t r0 = bpfvm_interp(&r, 0, args, BPFVM_STACK_TOP(&r));
+	/* counted by the slow builds only (checked, budget or trace): the
+	 * fast path does no per-instruction bookkeeping, insns stays 0 */
 	res->insns = r.insns;
 	res->r0 = res->error ? 0 : r0;
 	return res->error;
@@ -393,6 +395,12 @@ int bpfvm_call_add_region(struct bpfvm_call *call, void *p, size_t len,
 	struct bpfvm_run *r = call->run;
 	if (!p || !len)
 		return -EINVAL;
+	/* a helper called in a loop hands out the same memory again */
+	for (unsigned i = 0; i < r->nregions; i++)
+		if (r->regions[i].base == (uintptr_t)p &&
+		    r->regions[i].len == len &&
+		    r->regions[i].writable == writable)
+			return 0;
 	if (r->nregions >= BPFVM_RUN_REGIONS)
 		return -ENOSPC;
 	r->regions[r->nregions++] = (struct bpfvm_region){ (uintptr_t)p, len,
