@@ -181,11 +181,30 @@ uint32_t bpfvm_possible_cpus(void);
  * with the map), for the bpf(2) layer's mmap; -EINVAL for other maps. */
 int bpfvm_array_mmap_fd(struct bpfvm_map *map);
 
+/* RINGBUF, for the helpers (kernel return values: reserve NULL on failure,
+ * output -EINVAL/-EAGAIN, query 0 for an unknown flag).  submit/discard
+ * find the map from the sample, as the kernel's. */
+void *bpfvm_ringbuf_reserve(struct bpfvm_map *map, uint64_t size,
+			    uint64_t flags);
+void bpfvm_ringbuf_submit(void *sample, uint64_t flags);
+void bpfvm_ringbuf_discard(void *sample, uint64_t flags);
+long bpfvm_ringbuf_output(struct bpfvm_map *map, const void *data,
+			  uint64_t size, uint64_t flags);
+uint64_t bpfvm_ringbuf_query(struct bpfvm_map *map, uint64_t flags);
+/* For the embedder (one consumer at a time): cb for each committed record
+ * in order, skipping discarded ones; the count, or cb's negative return
+ * (that record is consumed too, as with libbpf's ring_buffer__consume).
+ * wait_fd: an eventfd, readable after a producer's wakeup. */
+int bpfvm_ringbuf_consume(struct bpfvm_map *map,
+			  int (*cb)(void *ctx, void *data, size_t size),
+			  void *ctx);
+int bpfvm_ringbuf_wait_fd(struct bpfvm_map *map);
+
 /* Per-type ops, indexed by map type in map.c. */
 extern const struct bpfvm_map_ops bpfvm_array_ops, bpfvm_percpu_array_ops,
 	bpfvm_hash_ops, bpfvm_percpu_hash_ops, bpfvm_lru_hash_ops,
 	bpfvm_lru_percpu_hash_ops, bpfvm_queue_ops, bpfvm_stack_ops,
-	bpfvm_lpm_trie_ops;
+	bpfvm_lpm_trie_ops, bpfvm_ringbuf_ops;
 
 /* Shared by the types. */
 static inline uint32_t bpfvm_round8(uint32_t n)

@@ -205,6 +205,18 @@ static const struct ccase {
 	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4194024, 1, NP, NULL, 0 }, 0 },
 	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4194025, 1, NP, NULL, 0 }, -EINVAL },
 	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1, NP | BPF_F_ZERO_SEED, NULL, 0 }, -EINVAL },
+	/* ring buffer: a power-of-2 number of pages, no key, no value */
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 1u << 20, BPF_F_NUMA_NODE, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_RINGBUF, 4, 0, 4096, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 4, 4096, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 0, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 2048, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 4095, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 3 * 8192, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, BPF_F_RDONLY_PROG, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, BPF_F_MMAPABLE, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, NP, NULL, 0 }, -EINVAL },
 };
 
 START_TEST(create_checks)
@@ -1111,6 +1123,214 @@ START_TEST(threads_queue)
 }
 END_TEST
 
+/* ---- ring buffer ------------------------------------------------------ */
+
+struct drain {
+	uint32_t n;
+	uint8_t last[64];
+	size_t last_size;
+	uint64_t sum;
+	int fail_at;
+};
+
+static int drain_cb(void *ctx, void *data, size_t size)
+{
+	struct drain *d = ctx;
+	if (d->fail_at && (int)d->n + 1 == d->fail_at)
+		return -42;
+	d->n++;
+	d->last_size = size;
+	memcpy(d->last, data, size < 64 ? size : 64);
+	if (size >= 8) {
+		uint64_t v;
+		memcpy(&v, data, 8);
+		d->sum += v;
+	}
+	return 0;
+}
+
+/* A record of bytes 0, 1, 2, ... in one piece. */
+static int check_seq(void *ctx, void *data, size_t size)
+{
+	const uint8_t *p = data;
+	for (size_t i = 0; i < size; i++)
+		if (p[i] != (uint8_t)i)
+			return 0;
+	*(int *)ctx = size == 2000;
+	return 0;
+}
+
+static uint64_t wakeups(int efd)
+{
+	uint64_t n = 0;
+	if (read(efd, &n, sizeof(n)) != sizeof(n))
+		return 0;
+	return n;
+}
+
+START_TEST(ringbuf_records)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
+	int efd = bpfvm_ringbuf_wait_fd(m);
+	ck_assert_int_ge(efd, 0);
+	ck_assert_uint_eq(bpfvm_ringbuf_query(m, BPF_RB_RING_SIZE), 4096);
+	ck_assert_uint_eq(bpfvm_ringbuf_query(m, BPF_RB_AVAIL_DATA), 0);
+	ck_assert_uint_eq(bpfvm_ringbuf_query(m, 99), 0);
+
+	/* reserve, fill, submit: one record of 8 + 8 bytes */
+	uint64_t *a = bpfvm_ringbuf_reserve(m, 8, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq((uintptr_t)a % 8, 0);
+	*a = 7;
+	ck_assert_uint_eq(bpfvm_ringbuf_query(m, BPF_RB_PROD_POS), 16);
+	struct drain d = { 0 };
+	ck_assert_int_eq(bpfvm_ringbuf_consume(m, drain_cb, &d), 0); /* busy */
+	bpfvm_ringbuf_submit(a, 0);
+	ck_assert_uint_eq(wakeups(efd), 1); /* the consumer was waiting for it */
+	/* a discarded record is skipped; output copies */
+	void *b = bpfvm_ringbuf_reserve(m, 3, 0);
+	ck_assert_ptr_nonnull(b);
+	bpfvm_ringbuf_discard(b, BPF_RB_NO_WAKEUP);
+	char msg[5] = "abcd";
+	ck_assert_int_eq(bpfvm_ringbuf_output(m, msg, 5, BPF_RB_NO_WAKEUP), 0);
+	ck_assert_int_eq(bpfvm_ringbuf_output(m, msg, 5, 4), -EINVAL);
+	ck_assert_ptr_null(bpfvm_ringbuf_reserve(m, 8, 1));
+	ck_assert_uint_eq(bpfvm_ringbuf_query(m, BPF_RB_AVAIL_DATA), 16 + 16 + 16);
+	ck_assert_int_eq(bpfvm_ringbuf_consume(m, drain_cb, &d), 2);
+	ck_assert_uint_eq(d.sum, 7);
+	ck_assert_uint_eq(d.last_size, 5);
+	ck_assert_str_eq((char *)d.last, "abcd");
+	ck_assert_uint_eq(bpfvm_ringbuf_query(m, BPF_RB_CONS_POS), 48);
+	ck_assert_uint_eq(bpfvm_ringbuf_query(m, BPF_RB_AVAIL_DATA), 0);
+	/* the consumer is not level with a record behind another: no wakeup
+	 * for the second, FORCE wakes anyway */
+	void *c1 = bpfvm_ringbuf_reserve(m, 8, 0), *c2 = bpfvm_ringbuf_reserve(m, 8, 0);
+	bpfvm_ringbuf_submit(c2, 0);
+	ck_assert_uint_eq(wakeups(efd), 0);
+	bpfvm_ringbuf_submit(c1, BPF_RB_NO_WAKEUP);
+	ck_assert_uint_eq(wakeups(efd), 0);
+	ck_assert_int_eq(bpfvm_ringbuf_output(m, msg, 1, BPF_RB_FORCE_WAKEUP), 0);
+	ck_assert_uint_eq(wakeups(efd), 1);
+	/* a callback error stops the walk; as with libbpf, the record it
+	 * failed on is consumed too */
+	d = (struct drain){ .fail_at = 2 };
+	ck_assert_int_eq(bpfvm_ringbuf_consume(m, drain_cb, &d), -42);
+	ck_assert_uint_eq(d.n, 1);
+	d.fail_at = 0;
+	ck_assert_int_eq(bpfvm_ringbuf_consume(m, drain_cb, &d), 1);
+	ck_assert_uint_eq(d.last_size, 1);
+
+	/* user space: every command is ENOTSUPP */
+	uint64_t v;
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, NULL, &v, 0), -BPFVM_ENOTSUPP);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &v, 0), -BPFVM_ENOTSUPP);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, NULL), -BPFVM_ENOTSUPP);
+	ck_assert_int_eq(bpfvm_map_get_next_key(m, NULL, &v), -BPFVM_ENOTSUPP);
+	ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, NULL, &v, 0),
+			 -BPFVM_ENOTSUPP);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+START_TEST(ringbuf_full_and_wrap)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
+	/* too big for the ring, or for any record */
+	ck_assert_ptr_null(bpfvm_ringbuf_reserve(m, 4096, 0));
+	ck_assert_ptr_null(bpfvm_ringbuf_reserve(m, 1ull << 31, 0));
+	ck_assert_int_eq(bpfvm_ringbuf_output(m, "", 4096, 0), -EAGAIN);
+	/* 4088 + 8 would fill the ring exactly: the kernel keeps one byte */
+	ck_assert_ptr_null(bpfvm_ringbuf_reserve(m, 4088, 0));
+	/* 4 records of 1000 + 8 (4032 bytes), then the next does not fit */
+	uint8_t buf[1000];
+	for (int i = 0; i < 4; i++) {
+		memset(buf, i + 1, sizeof(buf));
+		ck_assert_int_eq(bpfvm_ringbuf_output(m, buf, 1000, 0), 0);
+	}
+	ck_assert_int_eq(bpfvm_ringbuf_output(m, buf, 1000, 0), -EAGAIN);
+	struct drain d = { 0 };
+	ck_assert_int_eq(bpfvm_ringbuf_consume(m, drain_cb, &d), 4);
+	/* this one starts at 4032 and wraps: still contiguous */
+	uint8_t *w = bpfvm_ringbuf_reserve(m, 2000, 0);
+	ck_assert_ptr_nonnull(w);
+	for (int i = 0; i < 2000; i++)
+		w[i] = (uint8_t)i;
+	bpfvm_ringbuf_submit(w, 0);
+	int ok = 0;
+	ck_assert_int_eq(bpfvm_ringbuf_consume(m, check_seq, &ok), 1);
+	ck_assert_int_eq(ok, 1);
+	/* the next record starts where the wrapped one ends, in the first
+	 * mapping */
+	uint8_t *again = bpfvm_ringbuf_reserve(m, 8, 0);
+	ck_assert_ptr_eq(again, w + 2000 + 8 - 4096);
+	bpfvm_ringbuf_discard(again, 0);
+	bpfvm_map_free(m);
+}
+END_TEST
+
+/* Producers on two threads, the consumer on a third: every record once. */
+static void *rb_produce(void *arg)
+{
+	struct bpfvm_map *m = ((struct worker *)arg)->m;
+	uint32_t id = ((struct worker *)arg)->id;
+	for (uint32_t i = 0; i < PER_THREAD; i++) {
+		uint64_t v = (uint64_t)id << 32 | i;
+		uint64_t *p;
+		while (!(p = bpfvm_ringbuf_reserve(m, 8, 0)))
+			sched_yield();
+		*p = v;
+		if (i % 5 == 0)
+			bpfvm_ringbuf_discard(p, 0);
+		else
+			bpfvm_ringbuf_submit(p, 0);
+	}
+	return NULL;
+}
+
+struct seen_ids {
+	uint8_t *seen;
+	int bad;
+};
+
+static int rb_seen(void *ctx, void *data, size_t size)
+{
+	struct seen_ids *s = ctx;
+	uint64_t v;
+	memcpy(&v, data, 8);
+	uint32_t id = (uint32_t)(v >> 32), i = (uint32_t)v;
+	if (size != 8 || id > 1 || i >= PER_THREAD || i % 5 == 0)
+		s->bad++;
+	else
+		s->seen[id * PER_THREAD + i]++;
+	return 0;
+}
+
+START_TEST(ringbuf_threads)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
+	pthread_t t[2];
+	struct worker w[2] = { { m, 0, 0 }, { m, 1, 0 } };
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, rb_produce, &w[i]), 0);
+	struct seen_ids s = { calloc(2 * PER_THREAD, 1), 0 };
+	uint32_t want = 2 * (PER_THREAD - PER_THREAD / 5), got = 0;
+	while (got < want) {
+		int n = bpfvm_ringbuf_consume(m, rb_seen, &s);
+		ck_assert_int_ge(n, 0);
+		got += (uint32_t)n;
+		if (!n)
+			sched_yield();
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(s.bad, 0);
+	for (uint32_t i = 0; i < 2 * PER_THREAD; i++)
+		ck_assert_uint_eq(s.seen[i], i % PER_THREAD % 5 ? 1 : 0);
+	free(s.seen);
+	bpfvm_map_free(m);
+}
+END_TEST
+
 /* ---- the kernel in lock-step ------------------------------------------ */
 
 /* xorshift: the sequences are the same on every run */
@@ -1205,6 +1425,7 @@ static const struct cattr lockstep_maps[] = {
 	{ BPF_MAP_TYPE_LPM_TRIE, 7, 8, 10, NP, NULL, 0 },
 	{ BPF_MAP_TYPE_LPM_TRIE, 20, 4, 20, NP, NULL, 0 },
 	{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_MMAPABLE, NULL, 0 },
+	{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, NULL, 0 }, /* all ENOTSUPP */
 };
 
 static const uint64_t lockstep_flags[] = { BPF_ANY, BPF_NOEXIST, BPF_EXIST,
@@ -1359,6 +1580,9 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, direct_value);
 	tcase_add_test(tc, batch_array);
 	tcase_add_test(tc, batch_hash);
+	tcase_add_test(tc, ringbuf_records);
+	tcase_add_test(tc, ringbuf_full_and_wrap);
+	tcase_add_test(tc, ringbuf_threads);
 	tcase_add_test(tc, threads_hash);
 	tcase_add_test(tc, threads_hash_no_prealloc);
 	tcase_add_test(tc, threads_queue);
