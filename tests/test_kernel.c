@@ -400,14 +400,14 @@ static struct bpfvm_insn random_alu(struct rng *r, struct regs rs)
 	return i;
 }
 
-/* A conditional jump over the next instruction, 64 or 32-bit. */
+/* A conditional jump over the next 1-3 instructions, 64 or 32-bit. */
 static struct bpfvm_insn random_skip(struct rng *r, struct regs rs)
 {
 	static const uint8_t cmp[] = { 0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
 				       0x70, 0xa0, 0xb0, 0xc0, 0xd0 };
 	struct bpfvm_insn i = { .code = (uint8_t)((below(r, 2) ? BPF_JMP : BPF_JMP32) |
 						  cmp[below(r, sizeof(cmp))]),
-				.dst_reg = pick(r, rs), .off = 1 };
+				.dst_reg = pick(r, rs), .off = (int16_t)(1 + below(r, 3)) };
 	if (below(r, 2)) {
 		i.code |= SRC_X;
 		i.src_reg = pick(r, rs);
@@ -520,11 +520,17 @@ static size_t random_prog(struct rng *r, struct bpfvm_insn *p, bool mem,
 	 * fetch loads, so a branch on it may prune a path it wrongly
 	 * thinks dead (kernel_progs/kernel-bugs): atomics or branches. */
 	bool skips = !loop && (!memops || below(r, 2));
-	for (size_t len = 8 + below(r, 40), i = 0; i < len; i++) {
-		if (skips && below(r, 5) == 0)
-			p[n++] = random_skip(r, rs);
+	size_t need = 0; /* instructions still owed to a jump's target */
+	for (size_t len = 8 + below(r, 40), i = 0; i < len || need; i++) {
+		if (skips && i < len && below(r, 5) == 0) {
+			p[n] = random_skip(r, rs);
+			if ((size_t)p[n].off > need)
+				need = (size_t)p[n].off;
+			n++;
+		}
 		p[n++] = memops && below(r, 3) == 0 ? random_mem(r, rs, mem, !skips)
 						    : random_alu(r, rs);
+		need -= need > 0;
 	}
 	if (loop) { /* r6 -= 1; if r6 != 0 goto body */
 		p[n++] = (struct bpfvm_insn){ .code = 0x07, .dst_reg = 6, .imm = -1 };
