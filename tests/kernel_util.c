@@ -12,6 +12,10 @@
 
 #define ETH_HLEN 14 /* XDP test_run refuses shorter packets */
 
+_Static_assert(BPFK_PROG_TYPE_XDP == BPF_PROG_TYPE_XDP &&
+		       BPFK_PROG_TYPE_SOCKET_FILTER == BPF_PROG_TYPE_SOCKET_FILTER,
+	       "kernel_util.h program types");
+
 static int sys_bpf(int cmd, union bpf_attr *attr)
 {
 	long r = syscall(__NR_bpf, cmd, attr, sizeof(*attr));

@@ -13,6 +13,11 @@
  * a one-line reason in why (for the test's skip message). */
 bool bpfk_available(char *why, size_t len);
 
+/* Program types, so callers need not include <linux/bpf.h> (whose
+ * BPF_* macros would meet vm/insn.h's). */
+#define BPFK_PROG_TYPE_SOCKET_FILTER 1
+#define BPFK_PROG_TYPE_XDP 6
+
 /* BPF_PROG_LOAD of `type` (BPF_PROG_TYPE_*), license "GPL", with a verifier
  * log at log_level into log (may be NULL).  Returns the fd, or -errno. */
 int bpfk_prog_load(int type, const struct bpfvm_insn *insns, size_t n,

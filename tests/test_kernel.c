@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "bpfvm_asm.h"
 #include "conformance.h"
 #include "insn.h"
@@ -150,6 +151,29 @@ static bool cross_check(const char *name, const struct bpfvm_insn *insns,
 	bpfvm_disasm(insns, n, stderr);
 	return false;
 }
+
+/* ---- kernel_util itself ------------------------------------------------ */
+
+START_TEST(prog_load_log_overflow_is_not_failure)
+{
+	/* A log too small for level 2 makes the kernel (6.4+) answer
+	 * ENOSPC; a good program must still load, a bad one must still fail
+	 * with its error, at the end of the log where the kernel keeps it. */
+	struct bpfvm_insn good[] = { { .code = 0xb7 }, { .code = 0x95 } };
+	struct bpfvm_insn bad[] = { { .code = 0xb7 }, { .code = 0x77, .imm = 64 },
+				    { .code = 0x95 } };
+	char log[128];
+	int fd = bpfk_prog_load(BPFK_PROG_TYPE_XDP, good, 2, 2, log, sizeof(log));
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	fd = bpfk_prog_load(BPFK_PROG_TYPE_XDP, bad, 3, 2, log, sizeof(log));
+	ck_assert_int_eq(fd, -EINVAL);
+	ck_assert_msg(strstr(log, "invalid shift 64"), "log: %s", log);
+	uint64_t r0 = 0;
+	ck_assert_int_eq(bpfk_run_r0(bad, 3, NULL, 0, &r0, log, sizeof(log)), -EINVAL);
+	ck_assert_msg(strstr(log, "invalid shift 64"), "log: %s", log);
+}
+END_TEST
 
 /* ---- the bpf_conformance vectors, against the kernel 6.18 baseline ----- */
 
@@ -607,6 +631,7 @@ int main(void)
 	Suite *s = suite_create("kernel");
 	TCase *tc = tcase_create("kernel");
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, prog_load_log_overflow_is_not_failure);
 	tcase_add_test(tc, conformance_vectors_agree_with_kernel);
 	tcase_add_test(tc, own_programs_agree_with_kernel);
 	tcase_add_test(tc, known_kernel_bugs_bpfvm_follows_the_isa);
