@@ -15,6 +15,8 @@
 _Static_assert(BPFK_PROG_TYPE_XDP == BPF_PROG_TYPE_XDP &&
 		       BPFK_PROG_TYPE_SOCKET_FILTER == BPF_PROG_TYPE_SOCKET_FILTER,
 	       "kernel_util.h program types");
+_Static_assert(sizeof(struct bpfvm_insn) == sizeof(struct bpf_insn),
+	       "struct bpfvm_insn is laid out as struct bpf_insn");
 
 static int sys_bpf(int cmd, union bpf_attr *attr)
 {

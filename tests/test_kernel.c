@@ -252,6 +252,8 @@ START_TEST(own_programs_agree_with_kernel)
 			bad++;
 		} else {
 			/* Every one carries a hand-derived result too. */
+			if (!t.has_result)
+				fprintf(stderr, "MISMATCH %s: no result section\n", t.name);
 			bad += !t.has_result ||
 			       !cross_check(t.name, t.insns, t.n, t.mem, t.mem_len,
 					    &t.result);
@@ -308,7 +310,7 @@ START_TEST(known_kernel_bugs_bpfvm_follows_the_isa)
 }
 END_TEST
 
-/* ---- random straight-line ALU programs --------------------------------- */
+/* ---- random programs ---------------------------------------------------- */
 
 struct rng {
 	uint64_t s;
