@@ -502,6 +502,22 @@ START_TEST(superinstructions)
 	       EXIT, MOV64_K(0, 2), EXIT);
 	EXPECT(1, MOV64_K(1, 50), JMP_K(JSGT, 1, 10, 2), JMP_K(JSGT, 1, 2, 2),
 	       EXIT, MOV64_K(0, 1), EXIT);
+	EXPECT(4, MOV64_K(1, 4), MOV64_K(2, 4), MOV64_X(0, 1),
+	       JMP_X(JNE, 0, 2, 1), EXIT, MOV64_K(0, 1), EXIT);
+	EXPECT(1, MOV64_K(1, 4), MOV64_K(2, 5), MOV64_X(0, 1),
+	       JMP_X(JNE, 0, 2, 1), EXIT, MOV64_K(0, 1), EXIT);
+	EXPECT(4, MOV64_K(1, 6), MOV64_X(0, 1), ALU64_K(AND, 0, 4), EXIT);
+	EXPECT(0x600000000ull, MOV64_K(1, 6), MOV64_X(0, 1),
+	       ALU64_K(LSH, 0, 32), EXIT);
+	EXPECT(3, MOV64_K(1, 6), MOV64_X(0, 1), ALU64_K(RSH, 0, 1), EXIT);
+	EXPECT(6, MOV64_K(1, 6), MOV64_X(0, 1), JA_(1), MOV64_K(0, 0), EXIT);
+	EXPECT(22, MOV64_K(0, 7), ALU64_K(MUL, 0, 3), ALU64_K(ADD, 0, 1), EXIT);
+	EXPECT(6 ^ 3, MOV64_K(0, 6), MOV64_K(1, 3), ALU64_X(XOR, 1, 0),
+	       MOV64_X(0, 1), EXIT);
+	EXPECT_MEM(mem, 10 ^ 3, MOV64_K(2, 3), LDX(B, 0, 1, 0),
+		   ALU64_X(XOR, 0, 2), EXIT);
+	EXPECT(4 + 3, MOV64_K(0, 6), MOV64_K(1, 3), ALU64_K(AND, 0, 4),
+	       ALU64_X(ADD, 0, 1), EXIT);
 	/* a jump onto the second half of a pair runs that half alone */
 	const struct bpfvm_insn p[] = {
 		MOV64_K(0, 1), MOV64_K(1, 100), JA_(1), MOV64_X(0, 1),
@@ -935,8 +951,35 @@ static uint64_t hand_out(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 	return (uint64_t)(uintptr_t)h;
 }
 
+/* adds r1 distinct 8-byte regions of the cookie's buffer, then the first
+ * one again; r0 = how many calls failed */
+static uint64_t many_regions(uint64_t r1, uint64_t r2, uint64_t r3,
+			     uint64_t r4, uint64_t r5, struct bpfvm_call *call)
+{
+	(void)r2, (void)r3, (void)r4, (void)r5;
+	uint64_t *buf = bpfvm_call_cookie(call), failed = 0;
+	for (uint64_t i = 0; i < r1; i++)
+		failed += bpfvm_call_add_region(call, &buf[i], 8, true) != 0;
+	failed += bpfvm_call_add_region(call, &buf[0], 8, true) != 0;
+	return failed;
+}
+
 START_TEST(checked_regions)
 {
+	/* per-run regions: BPFVM_RUN_REGIONS of them, repeats are free */
+	static uint64_t buf[BPFVM_RUN_REGIONS + 8];
+	const struct bpfvm_insn many[] = {
+		MOV64_K(1, BPFVM_RUN_REGIONS), CALL(300), MOV64_X(6, 0),
+		MOV64_K(1, BPFVM_RUN_REGIONS + 8), CALL(300),
+		ALU64_K(LSH, 0, 8), ALU64_X(OR, 0, 6), EXIT,
+	};
+	struct bpfvm *mv = load(many, LEN(many));
+	bpfvm_register_helper(mv, 300, many_regions, buf);
+	struct bpfvm_result mr = run1(mv, 2, NULL, 0);
+	ck_assert_int_eq(mr.error, 0);
+	ck_assert_uint_eq(mr.r0, 8 << 8 | 0);
+	bpfvm_destroy(mv);
+
 	uint64_t ro[2] = { 0x1234, 0 }, rw[2] = { 0, 0 };
 	uint8_t hooked[16] = { 0x42 };
 	const struct bpfvm_insn p[] = {

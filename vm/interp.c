@@ -164,6 +164,15 @@ static inline bool ld_pkt(const struct bpfvm_run *run, uint64_t off,
 	X(MOV64_X, ADD64_K)                                                   \
 	X(MOV64_X, ADD64_X)                                                   \
 	X(MOV64_X, JEQ_K)                                                     \
+	X(MOV64_X, JNE_X)                                                     \
+	X(MOV64_X, AND64_K)                                                   \
+	X(MOV64_X, LSH64_K)                                                   \
+	X(MOV64_X, RSH64_K)                                                   \
+	X(MOV64_X, JA)                                                        \
+	X(MUL64_K, ADD64_K)                                                   \
+	X(XOR64_X, MOV64_X)                                                   \
+	X(LDXB, XOR64_X)                                                      \
+	X(AND64_K, ADD64_X)                                                   \
 	X(ADD64_X, LDXB)                                                      \
 	X(ADD64_K, ADD64_X)                                                   \
 	X(ADD64_K, JNE_K)                                                     \
