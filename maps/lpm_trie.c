@@ -6,8 +6,9 @@
  * the kernel does.
  *
  * Locking and memory as hash.c: one rwlock; removed nodes go to a FIFO free
- * list and back to malloc only when the map is freed, so a value a program
- * holds stays mapped.
+ * list, are reused only once 64 others wait behind them, and go back to
+ * malloc only when the map is freed, so a value a program holds stays
+ * mapped.
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@ struct trie {
 	uint32_t data_size, max_prefixlen, n_entries;
 	size_t value_off, node_size;
 	struct node *free_head, *free_tail;
+	size_t nfree, quarantine; /* as hash.c: freed nodes wait before reuse */
 };
 
 static struct trie *trie_of(struct bpfvm_map *map)
@@ -111,6 +113,9 @@ static int trie_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	t->value_off = bpfvm_round8(t->data_size);
 	t->node_size = sizeof(struct node) + t->value_off +
 		       bpfvm_round8(attr->value_size);
+	t->quarantine = ((size_t)1 << 20) / t->node_size;
+	if (t->quarantine > 64)
+		t->quarantine = 64;
 	pthread_rwlockattr_t la;
 	pthread_rwlockattr_init(&la);
 	pthread_rwlockattr_setkind_np(&la,
@@ -143,16 +148,25 @@ static void trie_free(struct bpfvm_map *map)
 	free(t);
 }
 
-static struct node *node_get(struct trie *t)
+static struct node *free_pop(struct trie *t)
 {
 	struct node *n = t->free_head;
 	if (n) {
 		t->free_head = n->child[0];
 		if (!t->free_head)
 			t->free_tail = NULL;
-		return n;
+		t->nfree--;
 	}
-	return malloc(t->node_size);
+	return n;
+}
+
+/* A freed node is reused once `quarantine` others wait behind it. */
+static struct node *node_get(struct trie *t)
+{
+	if (t->nfree > t->quarantine)
+		return free_pop(t);
+	struct node *n = malloc(t->node_size);
+	return n ? n : free_pop(t);
 }
 
 static void node_put(struct trie *t, struct node *n)
@@ -165,6 +179,7 @@ static void node_put(struct trie *t, struct node *n)
 	else
 		t->free_head = n;
 	t->free_tail = n;
+	t->nfree++;
 }
 
 /* The node holding the longest prefix of key, or NULL. */

@@ -1057,6 +1057,67 @@ END_TEST
 START_TEST(threads_hash_no_prealloc) { threads_on(BPF_F_NO_PREALLOC); }
 END_TEST
 
+/* LPM under churn: writers add and remove /16 and /24 routes inside
+ * 10.0.0.0/8, which stays; readers must always match something, and the
+ * value they get must belong to a route that contains the address. */
+static void *lpm_writer(void *arg)
+{
+	struct worker *w = arg;
+	for (uint32_t i = 0; i < PER_THREAD; i++) {
+		uint8_t b = (uint8_t)(i % 50 + 50 * w->id);
+		struct ip4key k = ip4(10, b, i % 3, 0, i % 2 ? 24 : 16);
+		uint32_t v = k.prefixlen << 16 | (uint32_t)b << 8 | (i % 2 ? i % 3 : 0);
+		if (bpfvm_map_update_elem(w->m, &k, &v, BPF_ANY))
+			w->bad++;
+		if (i % 3 == 0) {
+			int r = bpfvm_map_delete_elem(w->m, &k);
+			if (r && r != -ENOENT)
+				w->bad++;
+		}
+	}
+	return NULL;
+}
+
+static void *lpm_reader(void *arg)
+{
+	struct worker *w = arg;
+	for (uint32_t i = 0; i < PER_THREAD * 2; i++) {
+		uint8_t b = (uint8_t)(i % 100), c = (uint8_t)(i % 3);
+		struct ip4key q = ip4(10, b, c, 9, 32);
+		uint32_t v;
+		if (bpfvm_map_lookup_elem(w->m, &q, &v, 0)) {
+			w->bad++;
+			continue;
+		}
+		uint32_t plen = v >> 16, vb = (v >> 8) & 0xff, vc = v & 0xff;
+		if (!(plen == 8 || (plen == 16 && vb == b) ||
+		      (plen == 24 && vb == b && vc == c)))
+			w->bad++;
+	}
+	return NULL;
+}
+
+START_TEST(threads_lpm)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1000, NP);
+	struct ip4key k8 = ip4(10, 0, 0, 0, 8);
+	uint32_t v8 = 8u << 16;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k8, &v8, 0), 0);
+	pthread_t t[4];
+	struct worker w[4];
+	for (uint32_t i = 0; i < 4; i++) {
+		w[i] = (struct worker){ m, i % 2, 0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL,
+				 i < 2 ? lpm_writer : lpm_reader, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(w[i].bad, 0);
+	bpfvm_map_free(m);
+}
+END_TEST
+
 /* Producers push distinct values, consumers pop: each value comes out
  * exactly once. */
 struct qworker {
@@ -1586,6 +1647,7 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, threads_hash);
 	tcase_add_test(tc, threads_hash_no_prealloc);
 	tcase_add_test(tc, threads_queue);
+	tcase_add_test(tc, threads_lpm);
 	tcase_add_test(tc, possible_cpus_match_kernel);
 	tcase_add_test(tc, lockstep_with_kernel);
 	suite_add_tcase(s, tc);
