@@ -11,7 +11,12 @@
  * Registers live in a local array; the decoded program (struct bpfvm_dinsn,
  * vm/insn.h) carries sign-extended immediates and absolute jump targets, so
  * a handler is one line of C.  Widths follow RFC 9669: ALU32 operates on the
- * low halves and zero-extends, JMP32 compares the low halves.
+ * low halves and zero-extends, JMP32 compares the low halves.  The fast
+ * builds run vm->fast, the program with superinstructions (interp.c); the
+ * slow builds run vm->prog, one instruction per dispatch.
+ *
+ * Every exit from the loop goes through `done` (EXIT of the entry frame:
+ * return r0) or `out` (run->res->error is set: the value is ignored).
  * SPDX-License-Identifier: MIT */
 
 static uint64_t NAME(struct bpfvm_run *run, size_t start,
