@@ -296,6 +296,20 @@ bool bpfvm_access_ok(const struct bpfvm_run *run, uint64_t addr, size_t len,
 	       vm->region_fn(vm->region_cookie, addr, len, write);
 }
 
+/* The common cases inline (the current frame, the memory block or the
+ * context), the rest out of line. */
+static inline bool access_ok(const struct bpfvm_run *run, uint64_t a,
+			     size_t len, bool write)
+{
+	uint64_t top = BPFVM_STACK_TOP(run);
+	uint64_t fp = top - (uint64_t)run->depth * BPFVM_STACK_SIZE;
+	return within(a, len, (uintptr_t)(fp - BPFVM_STACK_SIZE),
+		      BPFVM_STACK_SIZE) ||
+	       within(a, len, (uintptr_t)run->mem, run->mem_len) ||
+	       within(a, len, (uintptr_t)run->ctx, run->ctx_len) ||
+	       bpfvm_access_ok(run, a, len, write);
+}
+
 static void fault(struct bpfvm_run *run, int64_t pc, uint64_t a, size_t len,
 		  bool write)
 {

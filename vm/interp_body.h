@@ -50,7 +50,7 @@ static uint64_t NAME(struct bpfvm_run *run, size_t start,
 	} while (0)
 #define CHECK(a, len, w)                                                \
 	do {                                                            \
-		if (run->checked && !bpfvm_access_ok(run, a, len, w)) { \
+		if (run->checked && !access_ok(run, a, len, w)) {       \
 			fault(run, PC, a, len, w);                      \
 			goto out;                                       \
 		}                                                       \
