@@ -41,24 +41,6 @@ static int map_create(void)
 	return sys_bpf(BPF_MAP_CREATE, &a);
 }
 
-bool bpfk_available(char *why, size_t len)
-{
-	int fd = map_create();
-	if (fd >= 0) {
-		close(fd);
-		return true;
-	}
-	if (fd == -EPERM || fd == -EACCES)
-		snprintf(why, len, "bpf(2) not permitted: %s (need root or CAP_BPF)",
-			 strerror(-fd));
-	else if (fd == -ENOSYS)
-		snprintf(why, len, "bpf(2) not available: %s (kernel without CONFIG_BPF_SYSCALL?)",
-			 strerror(-fd));
-	else
-		snprintf(why, len, "bpf(2) map create failed: %s", strerror(-fd));
-	return false;
-}
-
 static int prog_load(int type, const struct bpf_insn *insns, size_t n,
 		     int log_level, char *log, size_t loglen)
 {
@@ -82,6 +64,32 @@ static int prog_load(int type, const struct bpf_insn *insns, size_t n,
 		fd = sys_bpf(BPF_PROG_LOAD, &a);
 	while (fd == -EAGAIN && --tries);
 	return fd;
+}
+
+bool bpfk_available(char *why, size_t len)
+{
+	int fd = map_create();
+	const char *what = "map create";
+	if (fd >= 0) { /* and an XDP program: r0 = 2 (XDP_PASS); exit */
+		struct bpf_insn ret[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K, .imm = 2 },
+					  { .code = BPF_JMP | BPF_EXIT } };
+		close(fd);
+		fd = prog_load(BPF_PROG_TYPE_XDP, ret, 2, 0, NULL, 0);
+		what = "XDP program load";
+	}
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	if (fd == -EPERM || fd == -EACCES)
+		snprintf(why, len, "bpf(2) not permitted: %s (need root or CAP_BPF)",
+			 strerror(-fd));
+	else if (fd == -ENOSYS)
+		snprintf(why, len, "bpf(2) not available: %s (kernel without CONFIG_BPF_SYSCALL?)",
+			 strerror(-fd));
+	else
+		snprintf(why, len, "bpf(2) %s failed: %s", what, strerror(-fd));
+	return false;
 }
 
 int bpfk_prog_load(int type, const struct bpfvm_insn *insns, size_t n,
