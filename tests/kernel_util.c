@@ -54,7 +54,6 @@ static int prog_load(int type, const struct bpf_insn *insns, size_t n,
 		a.expected_attach_type = BPF_XDP;
 	/* The kernel refuses a log level without a buffer and the reverse. */
 	if (log && loglen >= 128 && log_level) {
-		log[0] = '\0';
 		a.log_level = (uint32_t)log_level;
 		a.log_buf = ptr(log);
 		a.log_size = loglen > UINT32_MAX >> 8 ? UINT32_MAX >> 8 : (uint32_t)loglen;
@@ -95,12 +94,14 @@ bool bpfk_available(char *why, size_t len)
 int bpfk_prog_load(int type, const struct bpfvm_insn *insns, size_t n,
 		   int log_level, char *log, size_t loglen)
 {
+	if (log && loglen)
+		log[0] = '\0';
 	if (n == 0 || n > BPFVM_MAX_INSNS)
 		return -EINVAL;
 	struct bpf_insn *k = calloc(n, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	/* Same layout as struct bpf_insn; copy to not rely on it by a cast. */
+	/* Same layout (asserted above); copied rather than cast, for aliasing. */
 	memcpy(k, insns, n * sizeof(*k));
 	int fd = prog_load(type, k, n, log_level, log, loglen);
 	/* ENOSPC: the log overflowed (since 6.4 this fails the load even if
@@ -108,8 +109,6 @@ int bpfk_prog_load(int type, const struct bpfvm_insn *insns, size_t n,
 	 * if any; load again without a log for the real outcome. */
 	if (fd == -ENOSPC && log_level)
 		fd = prog_load(type, k, n, 0, NULL, 0);
-	if (log && loglen && fd >= 0 && log_level == 0)
-		log[0] = '\0';
 	free(k);
 	return fd;
 }
