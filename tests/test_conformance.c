@@ -6,6 +6,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,58 @@ END_TEST
 START_TEST(negative_rejected) { all_pass("conformance/negative", N_NEGATIVE, false, -1); }
 END_TEST
 START_TEST(negative_rejected_checked) { all_pass("conformance/negative", N_NEGATIVE, true, -1); }
+END_TEST
+
+/* Four threads run every vector at once, each on its own VMs, on the same
+ * parsed tests (read-only): no shared mutable state anywhere. */
+struct batch {
+	struct bpfvm_conf_test *tests;
+	int n, passed, dispatch;
+};
+
+static void *run_batch(void *arg)
+{
+	struct batch *b = arg;
+	/* dispatch -1: the default one, in checked mode */
+	struct bpfvm_conf_opts opts = { .checked = b->dispatch < 0,
+					.dispatch = b->dispatch };
+	char detail[512];
+	for (int i = 0; i < b->n; i++)
+		b->passed += bpfvm_conf_run(&b->tests[i], &opts, detail,
+					    sizeof(detail));
+	return NULL;
+}
+
+START_TEST(threads)
+{
+	static struct bpfvm_conf_test tests[N_TESTS];
+	char dir[512], path[1024], err[512];
+	struct batch b[4];
+	pthread_t tid[4];
+	struct dirent **names;
+	int count;
+
+	snprintf(dir, sizeof(dir), "%s/conformance/tests", shared());
+	count = scandir(dir, &names, is_data, alphasort);
+	ck_assert_int_eq(count, N_TESTS);
+	for (int i = 0; i < count; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		ck_assert_msg(bpfvm_conf_parse(path, &tests[i], err, sizeof(err))
+			      == 0, "%s", err);
+		free(names[i]);
+	}
+	free(names);
+	for (int t = 0; t < 4; t++) {
+		b[t] = (struct batch){ tests, count, 0, t % 2 ? -1 : t / 2 };
+		ck_assert_int_eq(pthread_create(&tid[t], NULL, run_batch, &b[t]), 0);
+	}
+	for (int t = 0; t < 4; t++) {
+		ck_assert_int_eq(pthread_join(tid[t], NULL), 0);
+		ck_assert_int_eq(b[t].passed, count);
+	}
+	for (int i = 0; i < count; i++)
+		bpfvm_conf_free(&tests[i]);
+}
 END_TEST
 
 /* Linux 6.18 rejects every negative vector at load time
@@ -381,6 +434,7 @@ int main(void)
 	tcase_add_test(vec, negative_rejected);
 	tcase_add_test(vec, negative_rejected_checked);
 	tcase_add_test(vec, negative_rejected_at_load);
+	tcase_add_test(vec, threads);
 	suite_add_tcase(s, vec);
 
 	tcase_add_checked_fixture(parse, make_tmpdir, remove_tmpdir);
