@@ -1112,12 +1112,18 @@ START_TEST(fuzz_checked)
 	static const int32_t imms[] = { 0, 1, -1, 8, 16, 32, 64, 5, 12,
 					INT32_MIN, INT32_MAX, 0x10000 };
 	unsigned loaded = 0, ran_ok = 0;
-	for (int iter = 0; iter < 4000; iter++) {
+	/* BPFVM_FUZZ_ITERS=N for a longer local run (default 4000; the last
+	 * quarter are raw bytes) */
+	const char *env = getenv("BPFVM_FUZZ_ITERS");
+	int iters = env ? atoi(env) : 4000;
+	if (iters < 4000)
+		iters = 4000;
+	for (int iter = 0; iter < iters; iter++) {
 		struct bpfvm_insn p[32];
 		size_t n = 2 + rnd(&seed) % 30;
 		for (size_t i = 0; i < n; i++) {
 			uint64_t x = rnd(&seed);
-			if (iter >= 3000) { /* raw bytes */
+			if (iter >= iters / 4 * 3) { /* raw bytes */
 				memcpy(&p[i], &x, sizeof x);
 				continue;
 			}
