@@ -37,7 +37,7 @@ static int percpu(const struct bpfvm_map *map)
 	return map->map_type == BPF_MAP_TYPE_PERCPU_ARRAY;
 }
 
-static int array_alloc_check(const union bpf_attr *attr)
+int bpfvm_array_alloc_check(const union bpf_attr *attr)
 {
 	int pc = attr->map_type == BPF_MAP_TYPE_PERCPU_ARRAY;
 
@@ -203,8 +203,8 @@ static int array_delete(struct bpfvm_map *map, const void *key)
 	return -EINVAL;
 }
 
-static int array_get_next_key(struct bpfvm_map *map, const void *key,
-			      void *next)
+int bpfvm_array_get_next_key(struct bpfvm_map *map, const void *key,
+			     void *next)
 {
 	uint32_t i = key ? key_index(key) : UINT32_MAX, n;
 	if (i >= map->max_entries)
@@ -249,14 +249,14 @@ static int array_direct_value(struct bpfvm_map *map, uint32_t off, void **addr)
 }
 
 const struct bpfvm_map_ops bpfvm_array_ops = {
-	.alloc_check = array_alloc_check,
+	.alloc_check = bpfvm_array_alloc_check,
 	.alloc = array_alloc,
 	.free = array_free,
 	.lookup = array_lookup,
 	.copy_value = array_copy_value,
 	.update = array_update,
 	.delete = array_delete,
-	.get_next_key = array_get_next_key,
+	.get_next_key = bpfvm_array_get_next_key,
 	.for_each = array_for_each,
 	.direct_value = array_direct_value,
 	.lookup_batch = bpfvm_generic_lookup_batch,
@@ -264,14 +264,14 @@ const struct bpfvm_map_ops bpfvm_array_ops = {
 };
 
 const struct bpfvm_map_ops bpfvm_percpu_array_ops = {
-	.alloc_check = array_alloc_check,
+	.alloc_check = bpfvm_array_alloc_check,
 	.alloc = array_alloc,
 	.free = array_free,
 	.lookup = array_lookup,
 	.copy_value = array_copy_value,
 	.update = array_update,
 	.delete = array_delete,
-	.get_next_key = array_get_next_key,
+	.get_next_key = bpfvm_array_get_next_key,
 	.lookup_percpu = array_lookup_percpu,
 	.for_each = array_for_each,
 	.lookup_batch = bpfvm_generic_lookup_batch,

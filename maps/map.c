@@ -19,6 +19,7 @@ static const struct bpfvm_map_ops *const map_types[BPFVM_MAP_TYPE__MAX] = {
 	[BPF_MAP_TYPE_QUEUE] = &bpfvm_queue_ops,
 	[BPF_MAP_TYPE_STACK] = &bpfvm_stack_ops,
 	[BPF_MAP_TYPE_RINGBUF] = &bpfvm_ringbuf_ops,
+	[BPF_MAP_TYPE_PROG_ARRAY] = &bpfvm_prog_array_ops,
 };
 
 /* Bits set in a kernel cpu/node list file ("0-3,8"); -1 if unreadable. */

@@ -200,11 +200,30 @@ int bpfvm_ringbuf_consume(struct bpfvm_map *map,
 			  void *ctx);
 int bpfvm_ringbuf_wait_fd(struct bpfvm_map *map);
 
+/* PROG_ARRAY: slots holding objects of the bpf(2) layer (programs), which
+ * resolves descriptors and owns references through these callbacks, bound
+ * right after create.  Without them, updates are EBADF (no descriptor can
+ * be resolved) and lookups give id 0. */
+struct bpfvm_fd_array_ops {
+	/* the object behind fd with a reference, or NULL and *err
+	 * (-EBADF, -EINVAL for a descriptor of the wrong kind) */
+	void *(*get)(void *ctx, struct bpfvm_map *map, int fd, int *err);
+	void (*put)(void *ctx, void *obj);
+	uint32_t (*id)(void *ctx, void *obj); /* what LOOKUP returns */
+};
+void bpfvm_fd_array_bind(struct bpfvm_map *map,
+			 const struct bpfvm_fd_array_ops *ops, void *ctx);
+/* tail_call: the object at index, NULL if none. */
+void *bpfvm_prog_array_get(struct bpfvm_map *map, uint32_t index);
+/* Release every object (the kernel clears a program array when its last
+ * user-space reference goes). */
+void bpfvm_fd_array_clear(struct bpfvm_map *map);
+
 /* Per-type ops, indexed by map type in map.c. */
 extern const struct bpfvm_map_ops bpfvm_array_ops, bpfvm_percpu_array_ops,
 	bpfvm_hash_ops, bpfvm_percpu_hash_ops, bpfvm_lru_hash_ops,
 	bpfvm_lru_percpu_hash_ops, bpfvm_queue_ops, bpfvm_stack_ops,
-	bpfvm_lpm_trie_ops, bpfvm_ringbuf_ops;
+	bpfvm_lpm_trie_ops, bpfvm_ringbuf_ops, bpfvm_prog_array_ops;
 
 /* Shared by the types. */
 static inline uint32_t bpfvm_round8(uint32_t n)
@@ -229,6 +248,11 @@ static inline int64_t bpfvm_attr_numa_node(const union bpf_attr *attr)
  * cannot overcommit: past the machine's memory it is ENOMEM.  Checked before
  * calloc, which here would overcommit (and under ASan, abort). */
 int bpfvm_map_area_too_big(uint64_t bytes);
+
+/* The array checks and key walk, shared with PROG_ARRAY. */
+int bpfvm_array_alloc_check(const union bpf_attr *attr);
+int bpfvm_array_get_next_key(struct bpfvm_map *map, const void *key,
+			     void *next);
 
 /* Fill the common fields from attr (kernel: bpf_map_init_from_attr). */
 void bpfvm_map_init(struct bpfvm_map *map, const union bpf_attr *attr);

@@ -205,6 +205,16 @@ static const struct ccase {
 	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4194024, 1, NP, NULL, 0 }, 0 },
 	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4194025, 1, NP, NULL, 0 }, -EINVAL },
 	{ { BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1, NP | BPF_F_ZERO_SEED, NULL, 0 }, -EINVAL },
+	/* program array: u32 keys, descriptors as values */
+	{ { BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0, NULL, 0 }, 0 },
+	{ { BPF_MAP_TYPE_PROG_ARRAY, 4, 8, 4, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_PROG_ARRAY, 8, 4, 4, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 0, 0, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, BPF_F_RDONLY_PROG, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, BPF_F_INNER_MAP, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, BPF_F_MMAPABLE, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, BPF_F_PRESERVE_ELEMS, NULL, 0 }, -EINVAL },
+	{ { BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, BPF_F_RDONLY | BPF_F_NUMA_NODE, 0, 0 }, 0 },
 	/* ring buffer: a power-of-2 number of pages, no key, no value */
 	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, NULL, 0 }, 0 },
 	{ { BPF_MAP_TYPE_RINGBUF, 0, 0, 1u << 20, BPF_F_NUMA_NODE, NULL, 0 }, 0 },
@@ -1184,6 +1194,95 @@ START_TEST(threads_queue)
 }
 END_TEST
 
+/* ---- program array ---------------------------------------------------- */
+
+/* A stand-in for the bpf(2) layer: descriptor n >= 100 is object n. */
+struct fake_objs {
+	int refs[8];
+};
+
+static void *fake_get(void *ctx, struct bpfvm_map *map, int fd, int *err)
+{
+	struct fake_objs *o = ctx;
+	(void)map;
+	if (fd < 100 || fd >= 108) {
+		*err = fd == 7 ? -EINVAL : -EBADF; /* 7: not a program */
+		return NULL;
+	}
+	o->refs[fd - 100]++;
+	return &o->refs[fd - 100];
+}
+
+static void fake_put(void *ctx, void *obj)
+{
+	(void)ctx;
+	(*(int *)obj)--;
+}
+
+static uint32_t fake_id(void *ctx, void *obj)
+{
+	return (uint32_t)((int *)obj - ((struct fake_objs *)ctx)->refs) + 1000;
+}
+
+static const struct bpfvm_fd_array_ops fake_ops = { fake_get, fake_put, fake_id };
+
+START_TEST(prog_array)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0);
+	struct fake_objs o = { { 0 } };
+	uint32_t k = 1, v;
+	int32_t fd = 101;
+	/* unbound: no descriptor resolves */
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, 0), -EBADF);
+	bpfvm_fd_array_bind(m, &fake_ops, &o);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), -ENOENT);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, BPF_NOEXIST), -EINVAL);
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, BPF_EXIST), -EINVAL);
+	k = 4; /* the index is checked before the descriptor */
+	fd = 7;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, 0), -E2BIG);
+	k = 1;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, 0), -EINVAL);
+	fd = 3;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, 0), -EBADF);
+	fd = 101;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, 0), 0);
+	ck_assert_int_eq(o.refs[1], 1);
+	ck_assert_ptr_eq(bpfvm_prog_array_get(m, 1), &o.refs[1]);
+	ck_assert_ptr_null(bpfvm_prog_array_get(m, 0));
+	ck_assert_ptr_null(bpfvm_prog_array_get(m, 4));
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), 0);
+	ck_assert_uint_eq(v, 1001);
+	ck_assert_ptr_null(bpfvm_map_lookup_prog(m, &k, 0));
+	/* replacing releases the old program */
+	fd = 102;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, 0), 0);
+	ck_assert_int_eq(o.refs[1], 0);
+	ck_assert_int_eq(o.refs[2], 1);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), 0);
+	ck_assert_int_eq(o.refs[2], 0);
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), -ENOENT);
+	k = 9;
+	ck_assert_int_eq(bpfvm_map_delete_elem(m, &k), -E2BIG);
+	ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &v, 0), -ENOENT);
+	/* clearing, then freeing, releases everything */
+	for (k = 0; k < 4; k++) {
+		fd = 104 + (int32_t)k;
+		ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, 0), 0);
+	}
+	bpfvm_fd_array_clear(m);
+	for (int i = 4; i < 8; i++)
+		ck_assert_int_eq(o.refs[i], 0);
+	k = 0;
+	fd = 100;
+	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &fd, 0), 0);
+	struct bpfvm_batch b = { NULL, &v, &k, &v, 1, 0, 0 };
+	ck_assert_int_eq(bpfvm_map_lookup_batch(m, &b), -BPFVM_ENOTSUPP);
+	bpfvm_map_free(m);
+	ck_assert_int_eq(o.refs[0], 0);
+}
+END_TEST
+
 /* ---- ring buffer ------------------------------------------------------ */
 
 struct drain {
@@ -1487,6 +1586,7 @@ static const struct cattr lockstep_maps[] = {
 	{ BPF_MAP_TYPE_LPM_TRIE, 20, 4, 20, NP, NULL, 0 },
 	{ BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_MMAPABLE, NULL, 0 },
 	{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, NULL, 0 }, /* all ENOTSUPP */
+	{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0, NULL, 0 }, /* no descriptors */
 };
 
 static const uint64_t lockstep_flags[] = { BPF_ANY, BPF_NOEXIST, BPF_EXIST,
@@ -1641,6 +1741,7 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, direct_value);
 	tcase_add_test(tc, batch_array);
 	tcase_add_test(tc, batch_hash);
+	tcase_add_test(tc, prog_array);
 	tcase_add_test(tc, ringbuf_records);
 	tcase_add_test(tc, ringbuf_full_and_wrap);
 	tcase_add_test(tc, ringbuf_threads);

@@ -1,0 +1,157 @@
+/* PROG_ARRAY: an array of object pointers (programs, for tail calls).  The
+ * values user space passes are descriptors; the bpf(2) layer resolves them
+ * and holds references through bpfvm_fd_array_ops.  A slot is swapped
+ * atomically, so a tail call reads the old program or the new one.
+ * SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "map.h"
+
+struct fd_array {
+	struct bpfvm_map map;
+	const struct bpfvm_fd_array_ops *fops;
+	void *ctx;
+	void **slots; /* atomic */
+};
+
+static struct fd_array *fa_of(struct bpfvm_map *map)
+{
+	return (struct fd_array *)map;
+}
+
+static int fa_alloc_check(const union bpf_attr *attr)
+{
+	if (attr->value_size != 4)
+		return -EINVAL; /* a descriptor */
+	if (attr->map_flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG))
+		return -EINVAL;
+	return bpfvm_array_alloc_check(attr);
+}
+
+static int fa_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
+{
+	uint64_t bytes = (uint64_t)attr->max_entries * sizeof(void *);
+	if (bpfvm_map_area_too_big(bytes))
+		return -ENOMEM;
+	struct fd_array *a = calloc(1, sizeof(*a));
+	if (!a || !(a->slots = calloc(attr->max_entries, sizeof(void *)))) {
+		free(a);
+		return -ENOMEM;
+	}
+	bpfvm_map_init(&a->map, attr);
+	*out = &a->map;
+	return 0;
+}
+
+void bpfvm_fd_array_bind(struct bpfvm_map *map,
+			 const struct bpfvm_fd_array_ops *ops, void *ctx)
+{
+	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY)
+		return;
+	fa_of(map)->fops = ops;
+	fa_of(map)->ctx = ctx;
+}
+
+static uint32_t index_of(const void *key)
+{
+	uint32_t i;
+	memcpy(&i, key, sizeof(i));
+	return i;
+}
+
+static void put(struct fd_array *a, void *obj)
+{
+	if (obj && a->fops && a->fops->put)
+		a->fops->put(a->ctx, obj);
+}
+
+void bpfvm_fd_array_clear(struct bpfvm_map *map)
+{
+	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY)
+		return;
+	struct fd_array *a = fa_of(map);
+	for (uint32_t i = 0; i < map->max_entries; i++)
+		put(a, __atomic_exchange_n(&a->slots[i], NULL, __ATOMIC_ACQ_REL));
+}
+
+static void fa_free(struct bpfvm_map *map)
+{
+	bpfvm_fd_array_clear(map);
+	free(fa_of(map)->slots);
+	free(map);
+}
+
+void *bpfvm_prog_array_get(struct bpfvm_map *map, uint32_t index)
+{
+	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY || index >= map->max_entries)
+		return NULL;
+	return __atomic_load_n(&fa_of(map)->slots[index], __ATOMIC_ACQUIRE);
+}
+
+/* Programs cannot look into it (the verifier says so first). */
+static void *fa_lookup(struct bpfvm_map *map, const void *key, uint32_t cpu)
+{
+	(void)map, (void)key, (void)cpu;
+	return NULL;
+}
+
+/* User space gets the object's id. */
+static int fa_copy_value(struct bpfvm_map *map, const void *key, void *out,
+			 uint64_t flags)
+{
+	struct fd_array *a = fa_of(map);
+	(void)flags;
+	void *obj = bpfvm_prog_array_get(map, index_of(key));
+	if (!obj)
+		return -ENOENT;
+	uint32_t id = a->fops && a->fops->id ? a->fops->id(a->ctx, obj) : 0;
+	memcpy(out, &id, sizeof(id));
+	return 0;
+}
+
+static int fa_update(struct bpfvm_map *map, const void *key,
+		     const void *value, uint64_t flags, uint32_t cpu)
+{
+	struct fd_array *a = fa_of(map);
+	uint32_t i = index_of(key);
+	int32_t fd;
+	(void)cpu;
+	if (flags != BPF_ANY)
+		return -EINVAL;
+	if (i >= map->max_entries)
+		return -E2BIG;
+	memcpy(&fd, value, sizeof(fd));
+	int err = -EBADF;
+	void *obj = a->fops && a->fops->get ? a->fops->get(a->ctx, map, fd, &err)
+					     : NULL;
+	if (!obj)
+		return err;
+	put(a, __atomic_exchange_n(&a->slots[i], obj, __ATOMIC_ACQ_REL));
+	return 0;
+}
+
+static int fa_delete(struct bpfvm_map *map, const void *key)
+{
+	struct fd_array *a = fa_of(map);
+	uint32_t i = index_of(key);
+	if (i >= map->max_entries)
+		return -E2BIG;
+	void *old = __atomic_exchange_n(&a->slots[i], NULL, __ATOMIC_ACQ_REL);
+	if (!old)
+		return -ENOENT;
+	put(a, old);
+	return 0;
+}
+
+const struct bpfvm_map_ops bpfvm_prog_array_ops = {
+	.alloc_check = fa_alloc_check,
+	.alloc = fa_alloc,
+	.free = fa_free,
+	.lookup = fa_lookup,
+	.copy_value = fa_copy_value,
+	.update = fa_update,
+	.delete = fa_delete,
+	.get_next_key = bpfvm_array_get_next_key,
+	/* no batch commands, as the kernel's */
+};
