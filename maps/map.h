@@ -208,6 +208,8 @@ struct bpfvm_fd_array_ops {
 	/* the object behind fd with a reference, or NULL and *err
 	 * (-EBADF, -EINVAL for a descriptor of the wrong kind) */
 	void *(*get)(void *ctx, struct bpfvm_map *map, int fd, int *err);
+	/* a running program may still hold obj (a tail call target): the
+	 * kernel frees it only after an RCU grace period, so should this */
 	void (*put)(void *ctx, void *obj);
 	uint32_t (*id)(void *ctx, void *obj); /* what LOOKUP returns */
 };
