@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "vm_internal.h"
 
@@ -1483,6 +1484,171 @@ START_TEST(run_hook_packet)
 }
 END_TEST
 
+/* ---- the kernel as the oracle -------------------------------------------- */
+
+/* The parts of union bpf_attr used here (uapi layout; the rest zero), so
+ * <linux/bpf.h>, whose BPF_* macros meet vm/insn.h's, stays out. */
+union kattr {
+	struct {
+		uint32_t prog_type, insn_cnt;
+		uint64_t insns, license;
+		uint32_t log_level, log_size;
+		uint64_t log_buf;
+	} load;
+	struct {
+		uint32_t prog_fd, retval, data_size_in, data_size_out;
+		uint64_t data_in, data_out;
+		uint32_t repeat, duration;
+	} test;
+	uint8_t raw[128];
+};
+
+/* r0 of p as a socket filter run by Linux (32 bits), or -errno */
+static int64_t kernel_r0(const struct bpfvm_insn *p, size_t n)
+{
+	union kattr a;
+	memset(&a, 0, sizeof a);
+	a.load.prog_type = 1; /* BPF_PROG_TYPE_SOCKET_FILTER */
+	a.load.insn_cnt = (uint32_t)n;
+	a.load.insns = (uintptr_t)p;
+	a.load.license = (uintptr_t)"GPL";
+	int fd = (int)syscall(__NR_bpf, 5 /* BPF_PROG_LOAD */, &a, sizeof a);
+	if (fd < 0)
+		return -errno;
+	uint8_t data[64] = { 0 };
+	memset(&a, 0, sizeof a);
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = (uintptr_t)data;
+	a.test.data_size_in = sizeof data;
+	a.test.repeat = 1;
+	long rc = syscall(__NR_bpf, 10 /* BPF_PROG_TEST_RUN */, &a, sizeof a);
+	int err = errno;
+	close(fd);
+	return rc ? -err : (int64_t)a.test.retval;
+}
+
+/* Random straight-line programs (ALU 32/64 with every op and edge-case
+ * immediates, byte swaps, forward JMP/JMP32, stack loads, stores and
+ * atomics) that fold all registers into the 32-bit r0: Linux and every
+ * bpfvm build must agree.  Skipped without bpf(2) rights. */
+START_TEST(kernel_differential)
+{
+	const struct bpfvm_insn probe[] = { MOV64_K(0, 0), EXIT };
+	int64_t rc = kernel_r0(probe, LEN(probe));
+	if (rc < 0) {
+		fprintf(stderr, "kernel_differential skipped: bpf(2): %s\n",
+			strerror((int)-rc));
+		return;
+	}
+	static const int32_t imms[] = { 0, 1, -1, 2, 3, 7, 8, 16, 31, 32, 63,
+					64, INT32_MIN, INT32_MAX, -2, 0x7f,
+					0x80, 0xff, 0x8000, 0xffff };
+	static const uint8_t alu[] = { ADD, SUB, MUL, DIV, OR, AND, LSH, RSH,
+				       NEG, MOD, XOR, MOV, ARSH };
+	static const uint8_t jmp[] = { JEQ, JGT, JGE, JSET, JNE, JSGT, JSGE,
+				       JLT, JLE, JSLT, JSLE };
+	static const uint8_t sizes[] = { W, H, B, DW }, bytes[] = { 4, 2, 1, 8 };
+	static const int32_t aops[] = { ADD, OR, AND, XOR, ADD | A_FETCH,
+					OR | A_FETCH, AND | A_FETCH,
+					XOR | A_FETCH, A_XCHG, A_CMPXCHG };
+	uint64_t seed = 88172645463325252ull;
+	int rejected = 0, compared = 0;
+	for (int it = 0; it < 400; it++) {
+		struct bpfvm_insn p[200];
+		size_t n = 0;
+		for (int r = 0; r <= 9; r++) {
+			uint64_t v = rnd(&seed);
+			if (v & 1)
+				v = (uint64_t)(int64_t)imms[(v >> 8) % LEN(imms)];
+			p[n++] = INSN(0x18, r, 0, 0, (int32_t)v);
+			p[n++] = INSN(0, 0, 0, 0, (int32_t)(v >> 32));
+		}
+		for (int o = 8; o <= 64; o += 8)
+			p[n++] = STX(DW, 10, o / 8 % 10, -o);
+		int body = 20 + (int)(rnd(&seed) % 40);
+		for (int k = 0; k < body; k++) {
+			uint64_t x = rnd(&seed);
+			uint8_t d = x % 10, s = (x >> 4) % 10;
+			int32_t imm = (x >> 8) & 1 ? imms[(x >> 9) % LEN(imms)]
+						   : (int32_t)(x >> 32);
+			unsigned cls = (x >> 14) % 10;
+			bool is64 = (x >> 22) & 1, isx = (x >> 23) & 1;
+			if (cls < 6) {
+				uint8_t op = alu[(x >> 18) % LEN(alu)];
+				struct bpfvm_insn in = INSN(
+					(is64 ? 0x07 : 0x04) | op | (isx ? 8 : 0),
+					d, isx ? s : 0, 0, isx ? 0 : imm);
+				if (op == NEG)
+					in = INSN(is64 ? 0x87 : 0x84, d, 0, 0, 0);
+				/* the verifier rejects these K forms */
+				if (!isx && (op == LSH || op == RSH || op == ARSH))
+					in.imm = imm & (is64 ? 63 : 31);
+				if (!isx && (op == DIV || op == MOD) && !in.imm)
+					in.imm = 3;
+				if ((op == DIV || op == MOD) && ((x >> 24) & 1))
+					in.off = 1; /* sdiv, smod */
+				if (op == MOV && isx && ((x >> 25) & 1))
+					in.off = (int16_t)(8 << ((x >> 26) %
+								 (is64 ? 3 : 2)));
+				p[n++] = in;
+			} else if (cls < 8 && (x >> 60) & 1) {
+				unsigned si = (x >> 18) % 4;
+				int16_t off = (int16_t)(-8 * (int)(1 + (x >> 24) % 8) +
+					(int)((x >> 28) % (8 / bytes[si])) * bytes[si]);
+				switch ((x >> 32) % 5) {
+				case 0: p[n++] = LDX(sizes[si], d, 10, off); break;
+				case 1:
+					if (si != 3)
+						p[n++] = LDXS(sizes[si], d, 10, off);
+					break;
+				case 2: p[n++] = STX(sizes[si], 10, s, off); break;
+				case 3: p[n++] = ST(sizes[si], 10, off, imm); break;
+				default: {
+					bool w64 = (x >> 36) & 1;
+					int16_t ao = (int16_t)(-8 * (int)(1 + (x >> 24) % 8) +
+						(w64 ? 0 : (int)((x >> 40) & 1) * 4));
+					p[n++] = ATOMIC(w64 ? DW : W, 10, s, ao,
+							aops[(x >> 44) % LEN(aops)]);
+				}
+				}
+			} else if (cls < 7) {
+				static const uint8_t c[] = { 0xd4, 0xdc, 0xd7 };
+				p[n++] = INSN(c[(x >> 18) % 3], d, 0, 0,
+					      16 << ((x >> 20) % 3));
+			} else {
+				int off = 1 + (int)((x >> 40) % 4);
+				if (k + off >= body)
+					off = body - k - 1;
+				p[n++] = INSN((is64 ? 0x05 : 0x06) |
+						      jmp[(x >> 18) % LEN(jmp)] |
+						      (isx ? 8 : 0),
+					      d, isx ? s : 0, (int16_t)off,
+					      isx ? 0 : imm);
+			}
+		}
+		/* r0 = fold of r0-r9, 64 bits to 32 */
+		for (int r = 1; r <= 9; r++) {
+			p[n++] = ALU64_K(MUL, 0, 31);
+			p[n++] = ALU64_X(XOR, 0, r);
+		}
+		p[n++] = MOV64_X(1, 0);
+		p[n++] = ALU64_K(RSH, 1, 32);
+		p[n++] = ALU64_X(XOR, 0, 1);
+		p[n++] = ALU32_X(MOV, 0, 0);
+		p[n++] = EXIT;
+		int64_t want = kernel_r0(p, n);
+		if (want < 0) {
+			rejected++;
+			continue;
+		}
+		compared++;
+		expect_mem(p, n, NULL, 0, (uint64_t)want, it);
+	}
+	ck_assert_msg(compared > 300, "only %d programs compared (%d rejected)",
+		      compared, rejected);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("interp");
@@ -1520,6 +1686,7 @@ int main(void)
 	tcase_add_test(tc, trace_printk_string);
 	tcase_add_test(tc, current_task_helpers);
 	tcase_add_test(tc, run_hook_packet);
+	tcase_add_test(tc, kernel_differential);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
