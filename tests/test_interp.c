@@ -593,6 +593,8 @@ static const struct bpfvm *tail_hook(void *cookie, uint64_t map,
 	struct tail_ctx *t = cookie;
 	(void)map;
 	t->calls++;
+	if (index >= 4) /* a prog array of 4 slots */
+		return BPFVM_TAIL_CALL_BAD_INDEX;
 	return index == 0 ? t->slot0 : NULL;
 }
 
@@ -642,6 +644,25 @@ START_TEST(tail_calls)
 		}
 		bpfvm_destroy(vm);
 	}
+	bpfvm_destroy(tvm);
+
+	/* indexes beyond the array do not count: 100 of them, then slot 0 */
+	const struct bpfvm_insn far[] = {
+		MOV64_K(6, 100), MOV64_K(2, 0), MOV64_K(3, 4), CALL(12),
+		ALU64_K(SUB, 6, 1), JMP_K(JNE, 6, 0, -5),
+		MOV64_K(3, 0), MOV64_K(0, 5), CALL(12), EXIT,
+	};
+	vm = load(far, LEN(far));
+	tvm = load(target, LEN(target));
+	t = (struct tail_ctx){ tvm, 0 };
+	bpfvm_set_tail_call_hook(vm, tail_hook, &t);
+	for (size_t m = 0; m < LEN(modes); m++) {
+		uint8_t mem[1] = { 99 };
+		struct bpfvm_result r = run1(vm, m, mem, sizeof mem);
+		ck_assert_msg(r.error == 0, "%s", r.msg);
+		ck_assert_uint_eq(r.r0, 99);
+	}
+	bpfvm_destroy(vm);
 	bpfvm_destroy(tvm);
 
 	/* no hook: fall through */
