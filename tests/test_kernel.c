@@ -509,22 +509,38 @@ static size_t fold(struct bpfvm_insn *p, uint8_t src)
 	return 2;
 }
 
-#define RANDOM_MAX 320
+#define RANDOM_MAX 400 /* the longest random_prog is about 220 */
+
+/* A call to the leaf (patched later): r6/r7 keep two values over it,
+ * r1-r5 (clobbered by the call) are set again from them and immediates. */
+static size_t call_site(struct rng *r, struct bpfvm_insn *p, struct regs rs)
+{
+	size_t n = 0;
+	p[n++] = (struct bpfvm_insn){ .code = 0xbf, .dst_reg = 6, .src_reg = pick(r, rs) };
+	p[n++] = (struct bpfvm_insn){ .code = 0xbf, .dst_reg = 7, .src_reg = pick(r, rs) };
+	p[n++] = (struct bpfvm_insn){ .code = 0x85, .src_reg = 1 };
+	p[n++] = (struct bpfvm_insn){ .code = 0xbf, .dst_reg = 1, .src_reg = 6 };
+	p[n++] = (struct bpfvm_insn){ .code = 0xbf, .dst_reg = 2, .src_reg = 7 };
+	for (uint8_t reg = 3; reg <= 5; reg++)
+		p[n++] = (struct bpfvm_insn){ .code = 0xb7, .dst_reg = reg, .imm = value32(r) };
+	return n;
+}
 
 /* Registers, then the stack, start with random values; then random
  * instructions (some behind a conditional skip); then r0 = a hash of the
  * registers, the stack and the packet, so every result counts.  With
  * mem, r9 = the packet (r1 at entry).  Some programs run as a bpf-to-bpf
- * subprogram (their own frame); some ALU ones repeat their body in a
- * counted loop on r6 and no other branch (the verifier does not know
- * the result of every ALU op, and would walk both sides of a branch in
- * each iteration). */
+ * subprogram (their own frame); some ALU ones call a random leaf function
+ * (which clobbers r6/r7, saved by the caller's frame) or repeat their
+ * body in a counted loop on r6 and have no other branch (the verifier
+ * does not know the result of every ALU op, and would walk both sides of
+ * a branch in each iteration). */
 static size_t random_prog(struct rng *r, struct bpfvm_insn *p, bool mem,
 			  bool memops)
 {
 	static const uint8_t all[] = { 0, 1, 2, 3, 4, 5 }, nor1[] = { 0, 2, 3, 4, 5 };
 	struct regs rs = mem ? (struct regs){ nor1, 5 } : (struct regs){ all, 6 };
-	size_t n = 0;
+	size_t n = 0, calls[8], ncalls = 0;
 	if (below(r, 4) == 0) { /* main: call f; exit.  f: the rest */
 		p[n++] = (struct bpfvm_insn){ .code = 0x85, .src_reg = 1, .imm = 1 };
 		p[n++] = (struct bpfvm_insn){ .code = 0x95 };
@@ -538,9 +554,13 @@ static size_t random_prog(struct rng *r, struct bpfvm_insn *p, bool mem,
 			p[n++] = (struct bpfvm_insn){ .code = 0x7a, .dst_reg = 10,
 						      .off = (int16_t)off, .imm = value32(r) };
 	bool loop = !memops && below(r, 2);
+	bool leaf = !memops && !loop && below(r, 2);
 	if (loop)
 		p[n++] = (struct bpfvm_insn){ .code = 0xb7, .dst_reg = 6,
 					      .imm = (int32_t)(2 + below(r, 4)) };
+	if (leaf) /* r6/r7 set on every path, even one jumping over a save */
+		for (uint8_t reg = 6; reg <= 7; reg++)
+			p[n++] = (struct bpfvm_insn){ .code = 0xb7, .dst_reg = reg };
 	size_t body = n;
 	/* Kernel 6.18 does not carry precision through the value an atomic
 	 * fetch loads, so a branch on it may prune a path it wrongly
@@ -554,8 +574,13 @@ static size_t random_prog(struct rng *r, struct bpfvm_insn *p, bool mem,
 				need = (size_t)p[n].off;
 			n++;
 		}
-		p[n++] = memops && below(r, 3) == 0 ? random_mem(r, rs, mem, !skips)
-						    : random_alu(r, rs);
+		if (leaf && ncalls < 8 && below(r, 8) == 0) {
+			calls[ncalls++] = n + 2;
+			n += call_site(r, p + n, rs);
+		} else {
+			p[n++] = memops && below(r, 3) == 0 ? random_mem(r, rs, mem, !skips)
+							    : random_alu(r, rs);
+		}
 		need -= need > 0;
 	}
 	if (loop) { /* r6 -= 1; if r6 != 0 goto body */
@@ -575,6 +600,16 @@ static size_t random_prog(struct rng *r, struct bpfvm_insn *p, bool mem,
 		n += fold(p + n, 2);
 	}
 	p[n++] = (struct bpfvm_insn){ .code = 0x95 };
+	if (ncalls) { /* the leaf: r0 = r1; r6, r7 = junk; random ALU; exit */
+		for (size_t c = 0; c < ncalls; c++)
+			p[calls[c]].imm = (int32_t)(n - (calls[c] + 1));
+		p[n++] = (struct bpfvm_insn){ .code = 0xbf, .src_reg = 1 };
+		p[n++] = (struct bpfvm_insn){ .code = 0xb7, .dst_reg = 6, .imm = 0x66 };
+		p[n++] = (struct bpfvm_insn){ .code = 0xb7, .dst_reg = 7, .imm = 0x77 };
+		for (size_t len = 4 + below(r, 8), i = 0; i < len; i++)
+			p[n++] = random_alu(r, rs);
+		p[n++] = (struct bpfvm_insn){ .code = 0x95 };
+	}
 	return n;
 }
 
