@@ -434,22 +434,21 @@ dispatch:
 	goto out;
 #endif
 
-	/* bpf_tail_call(ctx, map, index), as the kernel's interpreter: at most
-	 * BPFVM_MAX_TAIL_CALLS per run, counted before the slot is looked up
-	 * (an empty slot counts, an index out of range does not); on success
-	 * the target starts at insn 0 with every register and the stack frame
-	 * as they are (r1 = ctx); on failure execution continues after the
-	 * call, r0 unchanged. */
+	/* bpf_tail_call(ctx, map, index), as Linux 6.18 does it: once
+	 * BPFVM_MAX_TAIL_CALLS have succeeded in this run, further calls fall
+	 * through without asking the hook; only successful calls count (an
+	 * empty slot or an index beyond the array falls through uncounted).
+	 * The target starts at insn 0 with every register and the stack frame
+	 * as they are (r1 = ctx); a failed call continues after the call with
+	 * r0 unchanged. */
 tail_call: {
 		if (run->tail_calls >= BPFVM_MAX_TAIL_CALLS || !vm->tail_fn)
 			NEXT();
 		const struct bpfvm *t = vm->tail_fn(vm->tail_cookie, reg[2],
 						    (uint32_t)reg[3]);
-		if (t == BPFVM_TAIL_CALL_BAD_INDEX)
-			NEXT();
-		run->tail_calls++;
 		if (!t || !t->prog)
 			NEXT();
+		run->tail_calls++;
 		vm = run->vm = t;
 		base = insn = PROG(t);
 		DISPATCH();

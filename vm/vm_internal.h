@@ -20,12 +20,6 @@ void bpfvm_set_dispatch(struct bpfvm *vm, enum bpfvm_dispatch d);
 
 /* Kernel helper ids the interpreter itself knows. */
 #define BPFVM_FUNC_TAIL_CALL 12
-
-/* What a tail-call hook (bpfvm_set_tail_call_hook) returns for an index
- * beyond the prog array's max_entries: the call falls through without
- * counting against BPFVM_MAX_TAIL_CALLS, as in the kernel, where NULL (an
- * empty slot) counts. */
-#define BPFVM_TAIL_CALL_BAD_INDEX ((const struct bpfvm *)(uintptr_t)1)
 #define BPFVM_HELPER_ID_MAX 65536u
 
 /* ld_imm64 with src 4 (BPF_PSEUDO_FUNC) loads BPFVM_FUNC_TAG | index, the
