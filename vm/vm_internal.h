@@ -18,7 +18,8 @@ enum bpfvm_dispatch { BPFVM_DISPATCH_GOTO, BPFVM_DISPATCH_SWITCH };
 /* Choose the dispatch for later runs (tests use it to run both). */
 void bpfvm_set_dispatch(struct bpfvm *vm, enum bpfvm_dispatch d);
 
-/* Kernel helper ids the interpreter itself knows. */
+/* Kernel helper ids the interpreter itself knows: bpf_tail_call is never
+ * looked up in the helper table (a helper registered as 12 is ignored). */
 #define BPFVM_FUNC_TAIL_CALL 12
 #define BPFVM_HELPER_ID_MAX 65536u
 
@@ -161,7 +162,11 @@ int bpfvm_call_callback(struct bpfvm_call *call, uint64_t fn,
 
 /* ---- between vm.c, interp.c and helpers.c ------------------------------ */
 
-/* The decoded program, for the JIT and the verifier. */
+/* The decoded program, for the JIT and the verifier: one slot per insn;
+ * jumps, gotol and local calls carry the absolute target index in off; a
+ * helper call's imm is the id (as u32); an ld_imm64's imm is its resolved
+ * value and its second slot has op == OP__COUNT.  (The interpreter's fast
+ * builds run a copy, vm->fast, with superinstruction ops above OP__COUNT.) */
 const struct bpfvm_dinsn *bpfvm_dinsns(const struct bpfvm *vm);
 
 /* The helper registered for id, or NULL. */
