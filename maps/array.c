@@ -159,11 +159,10 @@ static int array_copy_value(struct bpfvm_map *map, const void *key, void *out,
 {
 	struct array *a = array_of(map);
 	uint32_t i = key_index(key);
-	(void)flags;
 	if (i >= map->max_entries)
 		return -ENOENT;
 	if (!percpu(map)) {
-		memcpy(out, slot(a, i, 0), map->value_size);
+		bpfvm_copy_value_out(map, out, slot(a, i, 0), flags);
 		return 0;
 	}
 	/* every CPU's round_up(value_size, 8) bytes, padding zero */
@@ -183,10 +182,12 @@ static int array_update(struct bpfvm_map *map, const void *key,
 		return -E2BIG;
 	if (flags & BPF_NOEXIST)
 		return -EEXIST;
-	if (flags & BPF_F_LOCK)
-		return -EINVAL; /* no bpf_spin_lock in values (no BTF yet) */
-	if (!percpu(map)) {
-		memcpy(slot(a, i, 0), value, map->value_size);
+	if (!bpfvm_lock_flag_ok(map, flags))
+		return -EINVAL;
+	if (flags & BPF_F_LOCK) {
+		bpfvm_copy_value_locked(map, slot(a, i, 0), value, 0);
+	} else if (!percpu(map)) {
+		bpfvm_copy_value(map, slot(a, i, 0), value);
 	} else if (cpu != BPFVM_ALL_CPUS) {
 		memcpy(slot(a, i, cpu), value, map->value_size);
 	} else {

@@ -21,15 +21,15 @@ BATCH(lookup_and_delete_batch)
 BATCH(update_batch)
 BATCH(delete_batch)
 
-/* elem_flags may only be BPF_F_LOCK, which needs a spin lock (no BTF yet) */
-static int elem_flags_ok(uint64_t f)
+/* elem_flags may only be BPF_F_LOCK, which needs a spin lock */
+static int elem_flags_ok(const struct bpfvm_map *map, uint64_t f)
 {
-	return !f;
+	return !(f & ~(uint64_t)BPF_F_LOCK) && bpfvm_lock_flag_ok(map, f);
 }
 
 int bpfvm_generic_lookup_batch(struct bpfvm_map *map, struct bpfvm_batch *b)
 {
-	if (!elem_flags_ok(b->elem_flags))
+	if (!elem_flags_ok(map, b->elem_flags))
 		return -EINVAL;
 	uint32_t max = b->count, cp = 0;
 	if (!max)
@@ -74,7 +74,7 @@ out:
 
 int bpfvm_generic_update_batch(struct bpfvm_map *map, struct bpfvm_batch *b)
 {
-	if (!elem_flags_ok(b->elem_flags))
+	if (!elem_flags_ok(map, b->elem_flags))
 		return -EINVAL;
 	uint32_t max = b->count, cp;
 	if (!max)
@@ -94,7 +94,7 @@ int bpfvm_generic_update_batch(struct bpfvm_map *map, struct bpfvm_batch *b)
 
 int bpfvm_generic_delete_batch(struct bpfvm_map *map, struct bpfvm_batch *b)
 {
-	if (!elem_flags_ok(b->elem_flags))
+	if (!elem_flags_ok(map, b->elem_flags))
 		return -EINVAL;
 	uint32_t max = b->count, cp;
 	if (!max)

@@ -374,10 +374,14 @@ static void fill(struct htab *h, struct elem *e, uint32_t hash,
 	e->hash = hash;
 	e->ref = 0;
 	memcpy(key_of(e), key, h->map.key_size);
-	if (h->pc)
+	if (h->pc) {
 		pcpu_copy(h, e, value, cpu, 1);
-	else
-		memcpy(value_of(h, e, 0), value, h->map.value_size);
+	} else {
+		uint8_t *v = value_of(h, e, 0);
+		bpfvm_copy_value(&h->map, v, value);
+		if (h->map.lock_off >= 0) /* a reused element's lock is free */
+			memset(v + h->map.lock_off, 0, 4);
+	}
 }
 
 static int update_locked(struct htab *h, const void *key, uint32_t hash,
@@ -389,6 +393,11 @@ static int update_locked(struct htab *h, const void *key, uint32_t hash,
 		return err;
 	if (old && h->pc) {
 		pcpu_copy(h, old, value, cpu, 0);
+		return 0;
+	}
+	if (old && (flags & BPF_F_LOCK)) {
+		/* in place, under the value's own lock, as the kernel */
+		bpfvm_copy_value_locked(&h->map, value_of(h, old, 0), value, 0);
 		return 0;
 	}
 	if (!old && h->count >= h->map.max_entries)
@@ -441,8 +450,8 @@ static int htab_update(struct bpfvm_map *map, const void *key,
 	struct htab *h = htab_of(map);
 	if (h->lru ? flags > BPF_EXIST : (flags & ~(uint64_t)BPF_F_LOCK) > BPF_EXIST)
 		return -EINVAL;
-	if (flags & BPF_F_LOCK)
-		return -EINVAL; /* no bpf_spin_lock in values (no BTF yet) */
+	if (!bpfvm_lock_flag_ok(map, flags))
+		return -EINVAL;
 	uint32_t hash = hash_key(h, key);
 	pthread_rwlock_wrlock(&h->lock);
 	int err = h->lru ? lru_update_locked(h, key, hash, value, flags, cpu)
@@ -464,12 +473,12 @@ static void *htab_lookup(struct bpfvm_map *map, const void *key, uint32_t cpu)
 }
 
 /* The value as user space gets it (every CPU's, 8-byte slots). */
-static void copy_out(struct htab *h, struct elem *e, void *out)
+static void copy_out(struct htab *h, struct elem *e, void *out, uint64_t flags)
 {
 	if (h->pc)
 		memcpy(out, value_of(h, e, 0), (size_t)h->vslot * h->map.ncpus);
 	else
-		memcpy(out, value_of(h, e, 0), h->map.value_size);
+		bpfvm_copy_value_out(&h->map, out, value_of(h, e, 0), flags);
 }
 
 static int htab_copy_value(struct bpfvm_map *map, const void *key, void *out,
@@ -477,11 +486,10 @@ static int htab_copy_value(struct bpfvm_map *map, const void *key, void *out,
 {
 	struct htab *h = htab_of(map);
 	uint32_t hash = hash_key(h, key);
-	(void)flags;
 	pthread_rwlock_rdlock(&h->lock);
 	struct elem *e = find(h, hash, key);
 	if (e)
-		copy_out(h, e, out);
+		copy_out(h, e, out, flags);
 	pthread_rwlock_unlock(&h->lock);
 	return e ? 0 : -ENOENT;
 }
@@ -503,11 +511,10 @@ static int htab_lookup_and_delete(struct bpfvm_map *map, const void *key,
 {
 	struct htab *h = htab_of(map);
 	uint32_t hash = hash_key(h, key);
-	(void)flags;
 	pthread_rwlock_wrlock(&h->lock);
 	struct elem *e = find(h, hash, key);
 	if (e) {
-		copy_out(h, e, out);
+		copy_out(h, e, out, flags);
 		unlink_elem(h, e);
 	}
 	pthread_rwlock_unlock(&h->lock);
@@ -594,8 +601,9 @@ out:
 static int htab_batch(struct bpfvm_map *map, struct bpfvm_batch *b, int delete)
 {
 	struct htab *h = htab_of(map);
-	if (b->elem_flags)
-		return -EINVAL; /* BPF_F_LOCK needs a spin lock (no BTF yet) */
+	if ((b->elem_flags & ~(uint64_t)BPF_F_LOCK) ||
+	    !bpfvm_lock_flag_ok(map, b->elem_flags))
+		return -EINVAL;
 	if (b->flags)
 		return -EINVAL;
 	uint32_t max = b->count, total = 0, bucket = 0;
@@ -624,7 +632,8 @@ static int htab_batch(struct bpfvm_map *map, struct bpfvm_batch *b, int delete)
 		for (struct elem *e = h->buckets[bucket], *next; e; e = next) {
 			next = e->next;
 			memcpy((uint8_t *)b->keys + (size_t)total * ks, key_of(e), ks);
-			copy_out(h, e, (uint8_t *)b->values + (size_t)total * vs);
+			copy_out(h, e, (uint8_t *)b->values + (size_t)total * vs,
+				 b->elem_flags);
 			total++;
 			if (delete)
 				unlink_elem(h, e);

@@ -114,6 +114,63 @@ void bpfvm_map_init(struct bpfvm_map *map, const union bpf_attr *attr)
 	map->numa_node = (uint32_t)bpfvm_attr_numa_node(attr);
 	map->map_extra = attr->map_extra;
 	map->ncpus = bpfvm_possible_cpus();
+	map->lock_off = -1;
+}
+
+int bpfvm_map_set_spin_lock(struct bpfvm_map *map, uint32_t off)
+{
+	if (map->map_type != BPF_MAP_TYPE_HASH &&
+	    map->map_type != BPF_MAP_TYPE_ARRAY)
+		return -EOPNOTSUPP;
+	if (off % 4 || (uint64_t)off + 4 > map->value_size)
+		return -EINVAL;
+	map->lock_off = (int32_t)off;
+	return 0;
+}
+
+void bpfvm_spin_lock(void *lock)
+{
+	uint32_t *l = lock;
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(l, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+
+void bpfvm_spin_unlock(void *lock)
+{
+	__atomic_store_n((uint32_t *)lock, 0, __ATOMIC_RELEASE);
+}
+
+void bpfvm_copy_value(const struct bpfvm_map *map, void *dst, const void *src)
+{
+	if (map->lock_off < 0) {
+		memcpy(dst, src, map->value_size);
+		return;
+	}
+	size_t off = (size_t)map->lock_off, end = off + 4;
+	memcpy(dst, src, off);
+	memcpy((uint8_t *)dst + end, (const uint8_t *)src + end,
+	       map->value_size - end);
+}
+
+void bpfvm_copy_value_locked(const struct bpfvm_map *map, void *dst,
+			     const void *src, int lock_src)
+{
+	void *lock = (uint8_t *)(lock_src ? (void *)src : dst) + map->lock_off;
+	bpfvm_spin_lock(lock);
+	bpfvm_copy_value(map, dst, src);
+	bpfvm_spin_unlock(lock);
+}
+
+void bpfvm_copy_value_out(const struct bpfvm_map *map, void *dst,
+			  const void *src, uint64_t flags)
+{
+	if (flags & BPF_F_LOCK)
+		bpfvm_copy_value_locked(map, dst, src, 1);
+	else
+		bpfvm_copy_value(map, dst, src);
+	if (map->lock_off >= 0)
+		memset((uint8_t *)dst + map->lock_off, 0, 4);
 }
 
 int bpfvm_map_create(const union bpf_attr *attr, struct bpfvm_map **out)
@@ -195,18 +252,10 @@ size_t bpfvm_map_value_size(const struct bpfvm_map *map)
 	return map->value_size;
 }
 
-/* BPF_F_LOCK needs a bpf_spin_lock in the value, known from BTF, which
- * bpfvm does not take yet: so it is always EINVAL, as on a kernel map
- * without one. */
-static int lock_flag_ok(uint64_t flags)
-{
-	return !(flags & BPF_F_LOCK);
-}
-
 int bpfvm_map_lookup_elem(struct bpfvm_map *map, const void *key,
 			  void *value, uint64_t flags)
 {
-	if ((flags & ~(uint64_t)BPF_F_LOCK) || !lock_flag_ok(flags))
+	if ((flags & ~(uint64_t)BPF_F_LOCK) || !bpfvm_lock_flag_ok(map, flags))
 		return -EINVAL;
 	if (is_queue_stack(map))
 		return map->ops->peek(map, value);
@@ -216,7 +265,7 @@ int bpfvm_map_lookup_elem(struct bpfvm_map *map, const void *key,
 int bpfvm_map_update_elem(struct bpfvm_map *map, const void *key,
 			  const void *value, uint64_t flags)
 {
-	if (!lock_flag_ok(flags))
+	if (!bpfvm_lock_flag_ok(map, flags))
 		return -EINVAL;
 	if (is_queue_stack(map))
 		return map->ops->push(map, value, flags);
@@ -240,7 +289,7 @@ int bpfvm_map_lookup_and_delete_elem(struct bpfvm_map *map, const void *key,
 		return -EINVAL;
 	if (flags && is_queue_stack(map))
 		return -EINVAL;
-	if (!lock_flag_ok(flags))
+	if (!bpfvm_lock_flag_ok(map, flags))
 		return -EINVAL;
 	if (is_queue_stack(map))
 		return map->ops->pop(map, value);

@@ -111,6 +111,7 @@ struct bpfvm_map {
 	uint32_t ncpus; /* possible CPUs: per-CPU value slots */
 	char name[BPF_OBJ_NAME_LEN];
 	uint32_t refcnt; /* atomic: descriptors and programs holding it */
+	int32_t lock_off; /* the value's struct bpf_spin_lock, or -1 */
 };
 
 /* BPF_MAP_CREATE after CHECK_ATTR: 0 and *out, or -errno. */
@@ -255,6 +256,30 @@ int bpfvm_map_area_too_big(uint64_t bytes);
 int bpfvm_array_alloc_check(const union bpf_attr *attr);
 int bpfvm_array_get_next_key(struct bpfvm_map *map, const void *key,
 			     void *next);
+
+/* bpf_spin_lock in values: the bpf(2) layer finds it in the value's BTF
+ * and tells the map before first use.  HASH and ARRAY only (-EOPNOTSUPP
+ * otherwise, as the kernel); off must be 4-aligned inside the value.
+ * Then BPF_F_LOCK works, and copies to and from user space skip the lock
+ * word (reads give 0 there), as the kernel's copy_map_value. */
+int bpfvm_map_set_spin_lock(struct bpfvm_map *map, uint32_t off);
+/* The helpers bpf_spin_lock / bpf_spin_unlock (a u32, 1 while held). */
+void bpfvm_spin_lock(void *lock);
+void bpfvm_spin_unlock(void *lock);
+/* Value copies for the types: the lock word skipped; locked: under the
+ * lock of the value (src if lock_src, else dst); out: zero the lock word
+ * in dst (a read for user space). */
+void bpfvm_copy_value(const struct bpfvm_map *map, void *dst, const void *src);
+void bpfvm_copy_value_locked(const struct bpfvm_map *map, void *dst,
+			     const void *src, int lock_src);
+void bpfvm_copy_value_out(const struct bpfvm_map *map, void *dst,
+			  const void *src, uint64_t flags);
+/* BPF_F_LOCK allowed: the map has a spin lock. */
+static inline int bpfvm_lock_flag_ok(const struct bpfvm_map *map,
+				     uint64_t flags)
+{
+	return !(flags & BPF_F_LOCK) || map->lock_off >= 0;
+}
 
 /* Fill the common fields from attr (kernel: bpf_map_init_from_attr). */
 void bpfvm_map_init(struct bpfvm_map *map, const union bpf_attr *attr);

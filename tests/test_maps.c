@@ -995,6 +995,170 @@ START_TEST(batch_hash)
 }
 END_TEST
 
+/* ---- bpf_spin_lock in values ------------------------------------------ */
+
+/* value: { u64 a; u32 lock; u32 pad; u64 b } (24 bytes), lock at 8 */
+struct locked_val {
+	uint64_t a;
+	uint32_t lock, pad;
+	uint64_t b;
+};
+
+START_TEST(spin_lock_rules)
+{
+	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LRU_HASH, 4, 24, 4, 0);
+	ck_assert_int_eq(bpfvm_map_set_spin_lock(m, 8), -EOPNOTSUPP);
+	bpfvm_map_free(m);
+	m = mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 24, 4, 0);
+	ck_assert_int_eq(bpfvm_map_set_spin_lock(m, 8), -EOPNOTSUPP);
+	bpfvm_map_free(m);
+
+	uint32_t types[] = { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH };
+	for (int t = 0; t < 2; t++) {
+		m = mk(types[t], 4, 24, 4, 0);
+		struct locked_val v = { 1, 0xffffffff, 2, 3 }, out;
+		uint32_t k = 1;
+		ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_F_LOCK), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_set_spin_lock(m, 6), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_set_spin_lock(m, 24), -EINVAL);
+		ck_assert_int_eq(bpfvm_map_set_spin_lock(m, 8), 0);
+		/* plain copies skip the lock word, reads give 0 there */
+		ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, 0), 0);
+		struct locked_val *p = bpfvm_map_lookup_prog(m, &k, 0);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq(p->lock, 0);
+		ck_assert_uint_eq(p->pad, 2);
+		bpfvm_spin_lock(&p->lock);
+		ck_assert_uint_eq(p->lock, 1);
+		memset(&out, 0xee, sizeof(out));
+		ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &out, 0), 0);
+		ck_assert_uint_eq(out.lock, 0);
+		ck_assert_uint_eq(out.b, 3);
+		bpfvm_spin_unlock(&p->lock);
+		/* BPF_F_LOCK: in place under the value's lock (a hash element is
+		 * not replaced), with every flag check */
+		v.a = 10;
+		ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_F_LOCK | BPF_NOEXIST),
+				 -EEXIST);
+		ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_F_LOCK | BPF_EXIST), 0);
+		ck_assert_ptr_eq(bpfvm_map_lookup_prog(m, &k, 0), p);
+		ck_assert_uint_eq(p->a, 10);
+		ck_assert_uint_eq(p->lock, 0);
+		ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &out, BPF_F_LOCK), 0);
+		ck_assert_uint_eq(out.a, 10);
+		ck_assert_uint_eq(out.lock, 0);
+		ck_assert_int_eq(bpfvm_map_lookup_elem(m, &k, &out, 8), -EINVAL);
+		/* arrays walk on from key 0 to 1; the hash holds key 1 only */
+		uint32_t keys[1], tok, zero = 0;
+		struct locked_val vals[1];
+		struct bpfvm_batch b = { t ? NULL : &zero, &tok, keys, vals, 1,
+					 BPF_F_LOCK, 0 };
+		int r = bpfvm_map_lookup_batch(m, &b);
+		ck_assert(r == 0 || r == -ENOENT);
+		ck_assert_uint_eq(b.count, 1);
+		ck_assert_uint_eq(keys[0], 1);
+		ck_assert_uint_eq(vals[0].a, 10);
+		if (types[t] == BPF_MAP_TYPE_HASH) {
+			k = 2; /* a new key with BPF_F_LOCK is a plain insert */
+			ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_F_LOCK), 0);
+			ck_assert_int_eq(bpfvm_map_lookup_and_delete_elem(m, &k, &out,
+									  BPF_F_LOCK), 0);
+			ck_assert_uint_eq(out.a, 10);
+			ck_assert_uint_eq(out.lock, 0);
+		}
+		bpfvm_map_free(m);
+	}
+}
+END_TEST
+
+/* Key 0: a writer fills a 4 KiB value with n under the lock, a reader must
+ * never see two different n.  Key 1: programs' increments under
+ * bpf_spin_lock add up. */
+struct big_locked {
+	uint64_t a;
+	uint32_t lock, pad;
+	uint64_t rest[510];
+};
+
+static int big_torn(const struct big_locked *v)
+{
+	for (int i = 0; i < 510; i++)
+		if (v->rest[i] != v->a)
+			return 1;
+	return 0;
+}
+
+struct lockwork {
+	struct bpfvm_map *m;
+	int id, bad;
+	pthread_barrier_t *go; /* all start together, so they overlap */
+};
+
+static void *lock_worker(void *arg)
+{
+	struct lockwork *w = arg;
+	uint32_t k = 0;
+	static __thread struct big_locked v;
+	pthread_barrier_wait(w->go);
+	for (uint64_t i = 1; i <= 20000; i++) {
+		if (w->id == 0) {
+			v.a = i;
+			for (int j = 0; j < 510; j++)
+				v.rest[j] = i;
+			if (bpfvm_map_update_elem(w->m, &k, &v, BPF_F_LOCK))
+				w->bad++;
+		} else if (w->id == 1) {
+			if (bpfvm_map_lookup_elem(w->m, &k, &v, BPF_F_LOCK) || big_torn(&v))
+				w->bad++;
+		} else {
+			k = 1;
+			struct big_locked *p = bpfvm_map_lookup_prog(w->m, &k, 0);
+			bpfvm_spin_lock(&p->lock);
+			p->pad++; /* not atomic: only the lock makes it right */
+			bpfvm_spin_unlock(&p->lock);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(spin_lock_threads)
+{
+	uint32_t types[] = { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH };
+	for (int t = 0; t < 2; t++) {
+		struct bpfvm_map *m = mk(types[t], 4, sizeof(struct big_locked), 2, 0);
+		ck_assert_int_eq(bpfvm_map_set_spin_lock(m, 8), 0);
+		static struct big_locked v;
+		for (uint32_t k = 0; k < 2; k++)
+			ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, 0), 0);
+		/* two at a time, one per core: writer and reader, then two
+		 * programs incrementing */
+		pthread_t th[4];
+		struct lockwork w[4];
+		pthread_barrier_t go[2];
+		for (int i = 0; i < 4; i++) {
+			if (i % 2 == 0)
+				pthread_barrier_init(&go[i / 2], NULL, 2);
+			w[i] = (struct lockwork){ m, i < 2 ? i : 2, 0, &go[i / 2] };
+			ck_assert_int_eq(pthread_create(&th[i], NULL, lock_worker, &w[i]), 0);
+			if (i % 2) {
+				pthread_join(th[i - 1], NULL);
+				pthread_join(th[i], NULL);
+				pthread_barrier_destroy(&go[i / 2]);
+			}
+		}
+		for (int i = 0; i < 4; i++)
+			ck_assert_int_eq(w[i].bad, 0);
+		uint32_t k = 0;
+		struct big_locked *p = bpfvm_map_lookup_prog(m, &k, 0);
+		ck_assert_uint_eq(p->a, 20000);
+		k = 1;
+		p = bpfvm_map_lookup_prog(m, &k, 0);
+		ck_assert_uint_eq(p->pad, 40000);
+		bpfvm_map_free(m);
+	}
+}
+END_TEST
+
 /* ---- threads ---------------------------------------------------------- */
 
 #define THREADS 4
@@ -1745,6 +1909,8 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, ringbuf_records);
 	tcase_add_test(tc, ringbuf_full_and_wrap);
 	tcase_add_test(tc, ringbuf_threads);
+	tcase_add_test(tc, spin_lock_rules);
+	tcase_add_test(tc, spin_lock_threads);
 	tcase_add_test(tc, threads_hash);
 	tcase_add_test(tc, threads_hash_no_prealloc);
 	tcase_add_test(tc, threads_queue);
