@@ -245,6 +245,9 @@ START_TEST(run_examples)
 	ck_assert_int_eq(bpfvm("run", example("fib.s"), NULL), 0);
 	ck_assert_str_eq(out, "0x1a6d\n");
 	ck_assert_str_eq(err, "");
+	/* 10!, through a bpf-to-bpf call */
+	ck_assert_int_eq(bpfvm("run", example("fact.s"), NULL), 0);
+	ck_assert_str_eq(out, "0x375f00\n");
 	for (size_t i = 0; i < n; i++)
 		sum += (unsigned char)mem[i];
 	snprintf(want, sizeof(want), "0x%x\n", sum);
