@@ -128,12 +128,21 @@ int bpfvm_map_set_spin_lock(struct bpfvm_map *map, uint32_t off)
 	return 0;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 void bpfvm_spin_lock(void *lock)
 {
 	uint32_t *l = lock;
 	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
 		while (__atomic_load_n(l, __ATOMIC_RELAXED))
-			__builtin_ia32_pause();
+			cpu_relax();
 }
 
 void bpfvm_spin_unlock(void *lock)
