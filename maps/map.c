@@ -110,7 +110,9 @@ void bpfvm_map_init(struct bpfvm_map *map, const union bpf_attr *attr)
 	map->key_size = attr->key_size;
 	map->value_size = attr->value_size;
 	map->max_entries = attr->max_entries;
-	map->map_flags = attr->map_flags;
+	/* RDONLY/WRONLY are the descriptor's, not the map's (the kernel's
+	 * bpf_map_flags_retain_permanent) */
+	map->map_flags = attr->map_flags & ~(uint32_t)(BPF_F_RDONLY | BPF_F_WRONLY);
 	map->numa_node = (uint32_t)bpfvm_attr_numa_node(attr);
 	map->map_extra = attr->map_extra;
 	map->ncpus = bpfvm_possible_cpus();

@@ -271,6 +271,12 @@ START_TEST(name_and_attrs_are_kept)
 	ck_assert_uint_eq(m->max_entries, 7);
 	ck_assert_uint_eq(m->map_flags, NP);
 	bpfvm_map_free(m);
+	/* the descriptor's access flags are not the map's (the kernel keeps
+	 * them out of map_flags: an inner map's flags compare without them) */
+	ck_assert_int_eq(create((struct cattr){ BPF_MAP_TYPE_ARRAY, 4, 8, 1,
+					      BPF_F_RDONLY | BPF_F_RDONLY_PROG, 0, 0 }, &m), 0);
+	ck_assert_uint_eq(m->map_flags, BPF_F_RDONLY_PROG);
+	bpfvm_map_free(m);
 }
 END_TEST
 
