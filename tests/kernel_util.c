@@ -150,7 +150,9 @@ static void prolog(struct bpf_insn *p, int32_t len)
 	p[8] = I(BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, len);
 }
 
-static int test_run(int prog_fd, const void *mem, size_t mem_len)
+/* Run once on mem; out (may be NULL) gets the packet as the program left
+ * it. */
+static int test_run(int prog_fd, const void *mem, size_t mem_len, void *out)
 {
 	/* XDP needs an Ethernet header's worth of packet: pad with zeros. */
 	size_t len = mem_len < ETH_HLEN ? ETH_HLEN : mem_len;
@@ -164,8 +166,12 @@ static int test_run(int prog_fd, const void *mem, size_t mem_len)
 	a.test.prog_fd = (uint32_t)prog_fd;
 	a.test.data_in = ptr(data);
 	a.test.data_size_in = (uint32_t)len;
+	a.test.data_out = ptr(data); /* the kernel copies in first: no overlap issue */
+	a.test.data_size_out = (uint32_t)len;
 	a.test.repeat = 1;
 	int err = sys_bpf(BPF_PROG_TEST_RUN, &a);
+	if (!err && out && mem_len)
+		memcpy(out, data, mem_len);
 	free(data);
 	return err < 0 ? err : 0;
 }
@@ -183,6 +189,13 @@ static int map_read(int map_fd, uint64_t *v)
 
 int bpfk_run_r0(const struct bpfvm_insn *insns, size_t n, const void *mem,
 		size_t mem_len, uint64_t *r0, char *log, size_t loglen)
+{
+	return bpfk_run(insns, n, mem, mem_len, NULL, r0, log, loglen);
+}
+
+int bpfk_run(const struct bpfvm_insn *insns, size_t n, const void *mem,
+	     size_t mem_len, void *mem_out, uint64_t *r0, char *log,
+	     size_t loglen)
 {
 	if (log && loglen)
 		log[0] = '\0';
@@ -218,7 +231,7 @@ int bpfk_run_r0(const struct bpfvm_insn *insns, size_t n, const void *mem,
 		close(map_fd);
 		return fd;
 	}
-	err = test_run(fd, mem, mem_len);
+	err = test_run(fd, mem, mem_len, mem_out);
 	if (!err)
 		err = map_read(map_fd, r0);
 	if (err && log && loglen)

@@ -30,4 +30,10 @@ int bpfk_prog_load(int type, const struct bpfvm_insn *insns, size_t n,
 int bpfk_run_r0(const struct bpfvm_insn *insns, size_t n, const void *mem,
 		size_t mem_len, uint64_t *r0, char *log, size_t loglen);
 
+/* bpfk_run_r0, and also the memory as the program left it in mem_out
+ * (mem_len bytes, may be NULL). */
+int bpfk_run(const struct bpfvm_insn *insns, size_t n, const void *mem,
+	     size_t mem_len, void *mem_out, uint64_t *r0, char *log,
+	     size_t loglen);
+
 #endif

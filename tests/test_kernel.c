@@ -1,6 +1,6 @@
 /* The kernel as the oracle: every program here runs on the running kernel
  * (bpf(2), tests/kernel_util.c) and on fresh bpfvms in each configuration,
- * and r0 (all 64 bits) must agree.  Programs: the bpf_conformance vectors
+ * and r0 (all 64 bits) and the memory left behind must agree.  Programs: the bpf_conformance vectors
  * the kernel accepts, our own edge cases (tests/kernel_progs/NAME.data,
  * same format, with hand-derived results), and seeded random programs
  * (ALU, stack and packet memory, calls, loops).
@@ -65,12 +65,14 @@ static void log_reason(const char *log, char *out, size_t len)
 		snprintf(out, len, "%.*s", (int)lens[1], lines[1]);
 }
 
+/* Run on the kernel; mem_out (may be NULL) gets the memory afterwards. */
 static struct outcome run_kernel(const struct bpfvm_insn *insns, size_t n,
-				 const uint8_t *mem, size_t mem_len)
+				 const uint8_t *mem, size_t mem_len,
+				 uint8_t *mem_out)
 {
 	char log[1 << 16];
 	struct outcome o = { 0 };
-	o.err = bpfk_run_r0(insns, n, mem, mem_len, &o.r0, log, sizeof(log));
+	o.err = bpfk_run(insns, n, mem, mem_len, mem_out, &o.r0, log, sizeof(log));
 	if (o.err)
 		log_reason(log, o.msg, sizeof(o.msg));
 	return o;
@@ -90,9 +92,10 @@ static const struct config {
 };
 #define NCONFIGS (sizeof(configs) / sizeof(configs[0]))
 
+/* Run on a fresh VM set up as c says; mem_out as for run_kernel. */
 static struct outcome run_bpfvm(const struct bpfvm_insn *insns, size_t n,
 				const uint8_t *mem, size_t mem_len,
-				const struct config *c)
+				const struct config *c, uint8_t *mem_out)
 {
 	struct outcome o = { 0 };
 	struct bpfvm *vm = bpfvm_create();
@@ -115,22 +118,40 @@ static struct outcome run_bpfvm(const struct bpfvm_insn *insns, size_t n,
 			snprintf(o.msg, sizeof(o.msg), "run: %s (pc %" PRId64 ")",
 				 res.msg, res.pc);
 	}
+	if (mem_out && mem_len)
+		memcpy(mem_out, copy, mem_len);
 	free(copy);
 	bpfvm_destroy(vm);
 	return o;
 }
 
-/* Compare one program; on disagreement print it and return false. */
+/* The first byte where a and b differ, or -1. */
+static long first_diff(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (a[i] != b[i])
+			return (long)i;
+	return -1;
+}
+
+/* Compare one program (r0, and the memory it leaves); on disagreement
+ * print it and return false. */
 static bool cross_check(const char *name, const struct bpfvm_insn *insns,
 			size_t n, const uint8_t *mem, size_t mem_len,
 			const uint64_t *expect)
 {
-	struct outcome k = run_kernel(insns, n, mem, mem_len), v[NCONFIGS];
+	uint8_t *kmem = calloc(1, mem_len + 1), *vmem = calloc(1, mem_len + 1);
+	ck_assert(kmem && vmem);
+	struct outcome k = run_kernel(insns, n, mem, mem_len, kmem), v[NCONFIGS];
+	long diff[NCONFIGS];
 	bool ok = !k.err && (!expect || k.r0 == *expect);
 	for (size_t c = 0; c < NCONFIGS; c++) {
-		v[c] = run_bpfvm(insns, n, mem, mem_len, &configs[c]);
-		ok = ok && !v[c].err && v[c].r0 == k.r0;
+		v[c] = run_bpfvm(insns, n, mem, mem_len, &configs[c], vmem);
+		diff[c] = k.err || v[c].err ? -1 : first_diff(kmem, vmem, mem_len);
+		ok = ok && !v[c].err && v[c].r0 == k.r0 && diff[c] < 0;
 	}
+	free(kmem);
+	free(vmem);
 	if (ok)
 		return true;
 	fprintf(stderr, "MISMATCH %s:", name);
@@ -138,13 +159,16 @@ static bool cross_check(const char *name, const struct bpfvm_insn *insns,
 		fprintf(stderr, " kernel error %d (%s)", k.err, k.msg);
 	else
 		fprintf(stderr, " kernel r0=%#" PRIx64, k.r0);
-	for (size_t c = 0; c < NCONFIGS; c++)
+	for (size_t c = 0; c < NCONFIGS; c++) {
 		if (v[c].err)
 			fprintf(stderr, ", bpfvm (%s) error %d (%s)", configs[c].name,
 				v[c].err, v[c].msg);
 		else
 			fprintf(stderr, ", bpfvm (%s) r0=%#" PRIx64, configs[c].name,
 				v[c].r0);
+		if (diff[c] >= 0)
+			fprintf(stderr, " memory differs at byte %ld", diff[c]);
+	}
 	if (expect)
 		fprintf(stderr, ", expected %#" PRIx64, *expect);
 	fputc('\n', stderr);
@@ -172,6 +196,23 @@ START_TEST(prog_load_log_overflow_is_not_failure)
 	uint64_t r0 = 0;
 	ck_assert_int_eq(bpfk_run_r0(bad, 3, NULL, 0, &r0, log, sizeof(log)), -EINVAL);
 	ck_assert_msg(strstr(log, "invalid shift 64"), "log: %s", log);
+}
+END_TEST
+
+START_TEST(run_returns_r0_and_the_memory)
+{
+	/* stb [r1+1], 0x42; r0 = r2 << 32 | 7 (all 64 bits come back) */
+	struct bpfvm_insn p[] = { { .code = 0x72, .dst_reg = 1, .off = 1, .imm = 0x42 },
+				  { .code = 0xbf, .src_reg = 2 },
+				  { .code = 0x67, .imm = 32 },
+				  { .code = 0x47, .imm = 7 },
+				  { .code = 0x95 } };
+	const uint8_t mem[3] = { 1, 2, 3 };
+	uint8_t out[3] = { 0 };
+	uint64_t r0 = 0;
+	ck_assert_int_eq(bpfk_run(p, 5, mem, 3, out, &r0, NULL, 0), 0);
+	ck_assert_uint_eq(r0, 0x300000007ull);
+	ck_assert(out[0] == 1 && out[1] == 0x42 && out[2] == 3 && mem[1] == 2);
 }
 END_TEST
 
@@ -208,7 +249,7 @@ START_TEST(conformance_vectors_agree_with_kernel)
 		} else {
 			/* Still rejected at load, for the same reason (the
 			 * baseline says "rejected at load: <strerror>: <log>"). */
-			struct outcome k = run_kernel(t.insns, t.n, t.mem, t.mem_len);
+			struct outcome k = run_kernel(t.insns, t.n, t.mem, t.mem_len, NULL);
 			const char *want = why ? strstr(why, "Invalid argument: ") : NULL;
 			want = want ? want + strlen("Invalid argument: ") : "";
 			rejected++;
@@ -288,14 +329,14 @@ START_TEST(known_kernel_bugs_bpfvm_follows_the_isa)
 			bad++;
 			continue;
 		}
-		struct outcome k = run_kernel(t.insns, t.n, t.mem, t.mem_len);
+		struct outcome k = run_kernel(t.insns, t.n, t.mem, t.mem_len, NULL);
 		printf("kernel-bugs/%s: ISA %#" PRIx64 ", kernel %s%#" PRIx64 "%s\n",
 		       t.name, t.result, k.err ? "error " : "",
 		       k.err ? (uint64_t)-k.err : k.r0,
 		       !k.err && k.r0 == t.result ? " (fixed?)" : "");
 		for (size_t c = 0; c < NCONFIGS; c++) {
 			struct outcome v = run_bpfvm(t.insns, t.n, t.mem, t.mem_len,
-						     &configs[c]);
+						     &configs[c], NULL);
 			if (v.err || !t.has_result || v.r0 != t.result) {
 				fprintf(stderr, "MISMATCH %s: bpfvm (%s) %d %#" PRIx64
 					" (%s), ISA %#" PRIx64 "\n", t.name,
@@ -669,6 +710,7 @@ int main(void)
 	TCase *tc = tcase_create("kernel");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, prog_load_log_overflow_is_not_failure);
+	tcase_add_test(tc, run_returns_r0_and_the_memory);
 	tcase_add_test(tc, conformance_vectors_agree_with_kernel);
 	tcase_add_test(tc, own_programs_agree_with_kernel);
 	tcase_add_test(tc, known_kernel_bugs_bpfvm_follows_the_isa);
