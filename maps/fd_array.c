@@ -1,7 +1,8 @@
-/* PROG_ARRAY: an array of object pointers (programs, for tail calls).  The
- * values user space passes are descriptors; the bpf(2) layer resolves them
- * and holds references through bpfvm_fd_array_ops.  A slot is swapped
- * atomically, so a tail call reads the old program or the new one.
+/* PROG_ARRAY and ARRAY_OF_MAPS: arrays of object pointers (programs, for
+ * tail calls; maps, for programs to look into).  The values user space
+ * passes are descriptors; the bpf(2) layer resolves them and holds
+ * references through bpfvm_fd_array_ops.  A slot is swapped atomically, so
+ * a reader gets the old object or the new one.
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,7 +14,18 @@ struct fd_array {
 	const struct bpfvm_fd_array_ops *fops;
 	void *ctx;
 	void **slots; /* atomic */
+	struct bpfvm_map meta; /* ARRAY_OF_MAPS: what a value must match */
 };
+
+static int of_maps(const struct bpfvm_map *map)
+{
+	return map->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS;
+}
+
+static int fd_array(const struct bpfvm_map *map)
+{
+	return map->map_type == BPF_MAP_TYPE_PROG_ARRAY || of_maps(map);
+}
 
 static struct fd_array *fa_of(struct bpfvm_map *map)
 {
@@ -47,10 +59,32 @@ static int fa_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 void bpfvm_fd_array_bind(struct bpfvm_map *map,
 			 const struct bpfvm_fd_array_ops *ops, void *ctx)
 {
-	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY)
+	if (!fd_array(map))
 		return;
 	fa_of(map)->fops = ops;
 	fa_of(map)->ctx = ctx;
+}
+
+void bpfvm_fd_array_set_meta(struct bpfvm_map *map,
+			     const struct bpfvm_map *inner)
+{
+	if (of_maps(map))
+		fa_of(map)->meta = *inner;
+}
+
+/* kernel: bpf_map_meta_equal, and array_map_meta_equal for arrays (whose
+ * size must match too unless the meta is BPF_F_INNER_MAP) */
+static int meta_equal(const struct bpfvm_map *meta, const struct bpfvm_map *m)
+{
+	if (meta->map_type != m->map_type || meta->key_size != m->key_size ||
+	    meta->value_size != m->value_size ||
+	    meta->map_flags != m->map_flags || meta->lock_off != m->lock_off)
+		return 0;
+	if (meta->map_type != BPF_MAP_TYPE_ARRAY &&
+	    meta->map_type != BPF_MAP_TYPE_PERCPU_ARRAY)
+		return 1;
+	return (meta->map_flags & BPF_F_INNER_MAP) ||
+	       meta->max_entries == m->max_entries;
 }
 
 static uint32_t index_of(const void *key)
@@ -68,7 +102,7 @@ static void put(struct fd_array *a, void *obj)
 
 void bpfvm_fd_array_clear(struct bpfvm_map *map)
 {
-	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY)
+	if (!fd_array(map))
 		return;
 	struct fd_array *a = fa_of(map);
 	for (uint32_t i = 0; i < map->max_entries; i++)
@@ -82,18 +116,25 @@ static void fa_free(struct bpfvm_map *map)
 	free(map);
 }
 
-void *bpfvm_prog_array_get(struct bpfvm_map *map, uint32_t index)
+static void *slot_get(struct bpfvm_map *map, uint32_t index)
 {
-	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY || index >= map->max_entries)
+	if (index >= map->max_entries)
 		return NULL;
 	return __atomic_load_n(&fa_of(map)->slots[index], __ATOMIC_ACQUIRE);
 }
 
-/* Programs cannot look into it (the verifier says so first). */
+void *bpfvm_prog_array_get(struct bpfvm_map *map, uint32_t index)
+{
+	return map->map_type == BPF_MAP_TYPE_PROG_ARRAY ? slot_get(map, index)
+							: NULL;
+}
+
+/* A program gets the inner map itself; a program array it cannot look
+ * into (the verifier says so first). */
 static void *fa_lookup(struct bpfvm_map *map, const void *key, uint32_t cpu)
 {
-	(void)map, (void)key, (void)cpu;
-	return NULL;
+	(void)cpu;
+	return of_maps(map) ? slot_get(map, index_of(key)) : NULL;
 }
 
 /* User space gets the object's id. */
@@ -102,7 +143,7 @@ static int fa_copy_value(struct bpfvm_map *map, const void *key, void *out,
 {
 	struct fd_array *a = fa_of(map);
 	(void)flags;
-	void *obj = bpfvm_prog_array_get(map, index_of(key));
+	void *obj = slot_get(map, index_of(key));
 	if (!obj)
 		return -ENOENT;
 	uint32_t id = a->fops && a->fops->id ? a->fops->id(a->ctx, obj) : 0;
@@ -127,6 +168,10 @@ static int fa_update(struct bpfvm_map *map, const void *key,
 					     : NULL;
 	if (!obj)
 		return err;
+	if (of_maps(map) && !meta_equal(&a->meta, obj)) {
+		put(a, obj);
+		return -EINVAL;
+	}
 	put(a, __atomic_exchange_n(&a->slots[i], obj, __ATOMIC_ACQ_REL));
 	return 0;
 }
@@ -154,4 +199,18 @@ const struct bpfvm_map_ops bpfvm_prog_array_ops = {
 	.delete = fa_delete,
 	.get_next_key = bpfvm_array_get_next_key,
 	/* no batch commands, as the kernel's */
+};
+
+const struct bpfvm_map_ops bpfvm_array_of_maps_ops = {
+	.alloc_check = fa_alloc_check,
+	.alloc = fa_alloc,
+	.free = fa_free,
+	.lookup = fa_lookup,
+	.copy_value = fa_copy_value,
+	.update = fa_update,
+	.delete = fa_delete,
+	.get_next_key = bpfvm_array_get_next_key,
+	/* the kernel's: generic lookup and update batches only */
+	.lookup_batch = bpfvm_generic_lookup_batch,
+	.update_batch = bpfvm_generic_update_batch,
 };

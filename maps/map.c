@@ -20,6 +20,7 @@ static const struct bpfvm_map_ops *const map_types[BPFVM_MAP_TYPE__MAX] = {
 	[BPF_MAP_TYPE_STACK] = &bpfvm_stack_ops,
 	[BPF_MAP_TYPE_RINGBUF] = &bpfvm_ringbuf_ops,
 	[BPF_MAP_TYPE_PROG_ARRAY] = &bpfvm_prog_array_ops,
+	[BPF_MAP_TYPE_ARRAY_OF_MAPS] = &bpfvm_array_of_maps_ops,
 };
 
 /* Bits set in a kernel cpu/node list file ("0-3,8"); -1 if unreadable. */
@@ -184,9 +185,41 @@ void bpfvm_copy_value_out(const struct bpfvm_map *map, void *dst,
 		memset((uint8_t *)dst + map->lock_off, 0, 4);
 }
 
+/* The inner map of a map-in-map, resolved at create: its header is the
+ * meta every value must match (kernel: bpf_map_meta_alloc). */
+static int inner_meta(const union bpf_attr *attr,
+		      const struct bpfvm_fd_array_ops *fops, void *ctx,
+		      struct bpfvm_map *meta)
+{
+	int err = -EBADF;
+	struct bpfvm_map *inner = fops && fops->get
+		? fops->get(ctx, NULL, (int)attr->inner_map_fd, &err) : NULL;
+	if (!inner)
+		return err;
+	err = 0;
+	if (inner->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+	    inner->map_type == BPF_MAP_TYPE_HASH_OF_MAPS)
+		err = -EINVAL; /* one level only */
+	else if (inner->map_type == BPF_MAP_TYPE_PROG_ARRAY)
+		err = -BPFVM_ENOTSUPP; /* no meta comparison for it */
+	else
+		*meta = *inner;
+	if (fops->put)
+		fops->put(ctx, inner);
+	return err;
+}
+
 int bpfvm_map_create(const union bpf_attr *attr, struct bpfvm_map **out)
 {
+	return bpfvm_map_create_with(attr, NULL, NULL, out);
+}
+
+int bpfvm_map_create_with(const union bpf_attr *attr,
+			  const struct bpfvm_fd_array_ops *fops, void *ctx,
+			  struct bpfvm_map **out)
+{
 	uint32_t type = attr->map_type;
+	struct bpfvm_map meta;
 
 	*out = NULL;
 	if (attr->btf_vmlinux_value_type_id) {
@@ -210,11 +243,18 @@ int bpfvm_map_create(const union bpf_attr *attr, struct bpfvm_map **out)
 	int err = ops->alloc_check ? ops->alloc_check(attr) : 0;
 	if (err)
 		return err;
+	if (type == BPF_MAP_TYPE_ARRAY_OF_MAPS &&
+	    (err = inner_meta(attr, fops, ctx, &meta)))
+		return err;
 	struct bpfvm_map *map = NULL;
 	err = ops->alloc(attr, &map);
 	if (err)
 		return err;
 	map->ops = ops;
+	if (fops)
+		bpfvm_fd_array_bind(map, fops, ctx);
+	if (type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+		bpfvm_fd_array_set_meta(map, &meta);
 	map->refcnt = 1;
 	err = name_copy(map->name, attr->map_name);
 	if (err) {

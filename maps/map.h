@@ -116,6 +116,12 @@ struct bpfvm_map {
 
 /* BPF_MAP_CREATE after CHECK_ATTR: 0 and *out, or -errno. */
 int bpfvm_map_create(const union bpf_attr *attr, struct bpfvm_map **out);
+/* The same, with the descriptor callbacks (struct bpfvm_fd_array_ops
+ * below) that PROG_ARRAY and ARRAY_OF_MAPS need. */
+struct bpfvm_fd_array_ops;
+int bpfvm_map_create_with(const union bpf_attr *attr,
+			  const struct bpfvm_fd_array_ops *fops, void *ctx,
+			  struct bpfvm_map **out);
 /* A new map holds one reference; put frees it when the last goes (the
  * kernel's: a map lives while a descriptor or a loaded program uses it). */
 void bpfvm_map_get(struct bpfvm_map *map);
@@ -201,13 +207,16 @@ int bpfvm_ringbuf_consume(struct bpfvm_map *map,
 			  void *ctx);
 int bpfvm_ringbuf_wait_fd(struct bpfvm_map *map);
 
-/* PROG_ARRAY: slots holding objects of the bpf(2) layer (programs), which
- * resolves descriptors and owns references through these callbacks, bound
- * right after create.  Without them, updates are EBADF (no descriptor can
- * be resolved) and lookups give id 0. */
+/* PROG_ARRAY and ARRAY_OF_MAPS: slots holding objects of the bpf(2)
+ * layer (programs; maps), which resolves descriptors and owns references
+ * through these callbacks (bpfvm_map_create_with binds them).  Without
+ * them, updates are EBADF (no descriptor can be resolved) and lookups give
+ * id 0. */
 struct bpfvm_fd_array_ops {
-	/* the object behind fd with a reference, or NULL and *err
-	 * (-EBADF, -EINVAL for a descriptor of the wrong kind) */
+	/* the object behind fd with a reference, or NULL and *err (-EBADF,
+	 * -EINVAL for a descriptor of the wrong kind): a program for a
+	 * PROG_ARRAY, a struct bpfvm_map for ARRAY_OF_MAPS and when map is
+	 * NULL (create's inner_map_fd) */
 	void *(*get)(void *ctx, struct bpfvm_map *map, int fd, int *err);
 	/* a running program may still hold obj (a tail call target): the
 	 * kernel frees it only after an RCU grace period, so should this */
@@ -216,6 +225,9 @@ struct bpfvm_fd_array_ops {
 };
 void bpfvm_fd_array_bind(struct bpfvm_map *map,
 			 const struct bpfvm_fd_array_ops *ops, void *ctx);
+/* ARRAY_OF_MAPS: what every value must match (the inner map at create). */
+void bpfvm_fd_array_set_meta(struct bpfvm_map *map,
+			     const struct bpfvm_map *inner);
 /* tail_call: the object at index, NULL if none. */
 void *bpfvm_prog_array_get(struct bpfvm_map *map, uint32_t index);
 /* Release every object (the kernel clears a program array when its last
@@ -226,7 +238,8 @@ void bpfvm_fd_array_clear(struct bpfvm_map *map);
 extern const struct bpfvm_map_ops bpfvm_array_ops, bpfvm_percpu_array_ops,
 	bpfvm_hash_ops, bpfvm_percpu_hash_ops, bpfvm_lru_hash_ops,
 	bpfvm_lru_percpu_hash_ops, bpfvm_queue_ops, bpfvm_stack_ops,
-	bpfvm_lpm_trie_ops, bpfvm_ringbuf_ops, bpfvm_prog_array_ops;
+	bpfvm_lpm_trie_ops, bpfvm_ringbuf_ops, bpfvm_prog_array_ops,
+	bpfvm_array_of_maps_ops;
 
 /* Shared by the types. */
 static inline uint32_t bpfvm_round8(uint32_t n)

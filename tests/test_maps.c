@@ -58,6 +58,15 @@ static int upd32(struct bpfvm_map *m, uint32_t k, uint64_t v, uint64_t fl)
 	return bpfvm_map_update_elem(m, &k, &v, fl);
 }
 
+/* xorshift: the sequences are the same on every run */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 /* The kernel, through bpf(2). */
 static int kbpf(int cmd, union bpf_attr *a)
 {
@@ -1453,6 +1462,171 @@ START_TEST(prog_array)
 }
 END_TEST
 
+/* ---- array of maps, against the kernel --------------------------------- */
+
+/* Twins: a kernel map and ours of the same shape.  Values (descriptors)
+ * are the kernel's fd numbers; our resolver maps them to the twin, and our
+ * ids are the kernel's, so LOOKUP bytes compare too. */
+#define TWINS 32
+struct twins {
+	int n;
+	int fd[TWINS];
+	struct bpfvm_map *m[TWINS];
+};
+
+static void *twin_get(void *ctx, struct bpfvm_map *map, int fd, int *err)
+{
+	struct twins *tw = ctx;
+	(void)map;
+	for (int i = 0; i < tw->n; i++)
+		if (tw->fd[i] == fd && tw->m[i]) {
+			bpfvm_map_get(tw->m[i]);
+			return tw->m[i];
+		}
+	*err = fd >= 0 && fd < 3 ? -EINVAL : -EBADF; /* stdio: not maps */
+	return NULL;
+}
+
+static void twin_put(void *ctx, void *obj)
+{
+	(void)ctx;
+	bpfvm_map_put(obj);
+}
+
+static uint32_t twin_id(void *ctx, void *obj)
+{
+	struct twins *tw = ctx;
+	for (int i = 0; i < tw->n; i++)
+		if (tw->m[i] == obj) {
+			struct bpf_map_info info;
+			union bpf_attr a;
+			memset(&info, 0, sizeof(info));
+			memset(&a, 0, sizeof(a));
+			a.info.bpf_fd = (uint32_t)tw->fd[i];
+			a.info.info_len = sizeof(info);
+			a.info.info = (uint64_t)(uintptr_t)&info;
+			return kbpf(BPF_OBJ_GET_INFO_BY_FD, &a) ? 0 : info.id;
+		}
+	return 0;
+}
+
+static const struct bpfvm_fd_array_ops twin_ops = { twin_get, twin_put, twin_id };
+
+static void twin_add(struct twins *tw, struct cattr c, int inner)
+{
+	union bpf_attr a = attr_of(c);
+	a.inner_map_fd = (uint32_t)inner;
+	int fd = kbpf(BPF_MAP_CREATE, &a);
+	struct bpfvm_map *m = NULL;
+	int err = bpfvm_map_create_with(&a, &twin_ops, tw, &m);
+	ck_assert_msg((fd < 0 ? fd : 0) == err, "create type %u inner %d: %d, kernel %d",
+		      c.type, inner, err, fd);
+	if (fd >= 0) {
+		ck_assert_int_lt(tw->n, TWINS);
+		tw->fd[tw->n] = fd;
+		tw->m[tw->n++] = m;
+	}
+}
+
+START_TEST(array_of_maps_match_kernel)
+{
+	if (!kernel_ok("array_of_maps_match_kernel"))
+		return;
+	struct twins tw = { 0 };
+	const struct cattr inner[] = {
+		{ BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0, 0, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 8, 5, 0, 0, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 8, 4, BPF_F_INNER_MAP, 0, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 8, 5, BPF_F_INNER_MAP, 0, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 8, 4, 0, 0, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 8, 9, 0, 0, 0 },
+		{ BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0, 0, 0 },
+		{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0, 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof(inner) / sizeof(*inner); i++)
+		twin_add(&tw, inner[i], 0);
+	int ninner = tw.n;
+	/* outer maps over each inner shape, and the create errors */
+	int outer[TWINS], nouter = 0;
+	for (int i = 0; i < ninner; i++) {
+		int before = tw.n;
+		twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 3, 0, 0, 0 },
+			 tw.fd[i]);
+		if (tw.n > before)
+			outer[nouter++] = before;
+	}
+	ck_assert_int_ge(nouter, 6);
+	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 3, 0, 0, 0 },
+		 tw.fd[outer[0]]); /* nested: EINVAL */
+	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 3, 0, 0, 0 }, 999);
+	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 3, 0, 0, 0 }, 1);
+	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 8, 3, 0, 0, 0 }, tw.fd[0]);
+	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 3,
+				      BPF_F_INNER_MAP, 0, 0 }, tw.fd[0]);
+
+	uint64_t seed = 42;
+	for (int step = 0; step < 4000; step++) {
+		int o = outer[rnd(&seed) % (uint64_t)nouter];
+		struct bpfvm_map *m = tw.m[o];
+		int fd = tw.fd[o];
+		uint32_t key = (uint32_t)(rnd(&seed) % 5), mine = 0x5a5a5a5a, theirs = mine;
+		/* a value: some map's fd, or a bad one */
+		uint64_t r = rnd(&seed) % (uint64_t)(tw.n + 2);
+		uint32_t val = r < (uint64_t)tw.n ? (uint32_t)tw.fd[r] : r == (uint64_t)tw.n ? 999u : 1u;
+		uint64_t fl = rnd(&seed) % 4 ? 0 : rnd(&seed) % 5;
+		int op = (int)(rnd(&seed) % 5), a, b;
+		switch (op) {
+		case 0: case 1:
+			a = bpfvm_map_update_elem(m, &key, &val, fl);
+			b = kop(BPF_MAP_UPDATE_ELEM, fd, &key, &val, fl);
+			break;
+		case 2:
+			a = bpfvm_map_lookup_elem(m, &key, &mine, 0);
+			b = kop(BPF_MAP_LOOKUP_ELEM, fd, &key, &theirs, 0);
+			break;
+		case 3:
+			a = bpfvm_map_delete_elem(m, &key);
+			b = kop(BPF_MAP_DELETE_ELEM, fd, &key, NULL, 0);
+			break;
+		default: {
+			int cmd = batch_cmds[rnd(&seed) % 4];
+			uint32_t keys[2][3] = { { 0, 1, 2 }, { 0, 1, 2 } }, vals[2][3],
+				 ob[2] = { 7, 7 };
+			for (int i = 0; i < 3; i++)
+				vals[0][i] = vals[1][i] = (uint32_t)tw.fd[rnd(&seed) % (uint64_t)tw.n];
+			struct bpfvm_batch mb = { NULL, &ob[0], keys[0], vals[0], 3, 0, 0 };
+			struct bpfvm_batch kb = { NULL, &ob[1], keys[1], vals[1], 3, 0, 0 };
+			a = mbatch(cmd, m, &mb);
+			b = kbatch(cmd, fd, &kb);
+			ck_assert_msg(a == b && mb.count == kb.count &&
+				      !memcmp(vals[0], vals[1], sizeof(vals[0])) &&
+				      ob[0] == ob[1],
+				      "step %d batch %d: %d/%u, kernel %d/%u", step, cmd,
+				      a, mb.count, b, kb.count);
+			continue;
+		}
+		}
+		ck_assert_msg(a == b, "step %d op %d key %u val %u flags %llu: %d, kernel %d",
+			      step, op, key, val, (unsigned long long)fl, a, b);
+		ck_assert_uint_eq(mine, theirs);
+		/* a program sees the inner map itself */
+		if (op == 2 && !a) {
+			struct bpfvm_map *in = bpfvm_map_lookup_prog(m, &key, 0);
+			ck_assert_ptr_nonnull(in);
+			ck_assert_uint_eq(twin_id(&tw, in), mine);
+		}
+	}
+	for (int i = tw.n - 1; i >= 0; i--) {
+		close(tw.fd[i]);
+		bpfvm_fd_array_clear(tw.m[i]);
+	}
+	for (int i = tw.n - 1; i >= 0; i--) {
+		ck_assert_uint_eq(tw.m[i]->refcnt, 1); /* every reference given back */
+		bpfvm_map_put(tw.m[i]);
+	}
+}
+END_TEST
+
 /* ---- ring buffer ------------------------------------------------------ */
 
 struct drain {
@@ -1663,14 +1837,6 @@ END_TEST
 
 /* ---- the kernel in lock-step ------------------------------------------ */
 
-/* xorshift: the sequences are the same on every run */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
 
 /* A key: few distinct ones so updates, deletes and misses all happen.
  * LPM keys get every prefix length up to past the maximum. */
@@ -1922,6 +2088,7 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, threads_queue);
 	tcase_add_test(tc, threads_lpm);
 	tcase_add_test(tc, possible_cpus_match_kernel);
+	tcase_add_test(tc, array_of_maps_match_kernel);
 	tcase_add_test(tc, lockstep_with_kernel);
 	suite_add_tcase(s, tc);
 	return s;
