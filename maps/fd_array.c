@@ -56,35 +56,13 @@ static int fa_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	return 0;
 }
 
-void bpfvm_fd_array_bind(struct bpfvm_map *map,
-			 const struct bpfvm_fd_array_ops *ops, void *ctx)
+static void fa_bind(struct bpfvm_map *map, const struct bpfvm_fd_array_ops *ops,
+		    void *ctx, const struct bpfvm_map *meta)
 {
-	if (!fd_array(map))
-		return;
 	fa_of(map)->fops = ops;
 	fa_of(map)->ctx = ctx;
-}
-
-void bpfvm_fd_array_set_meta(struct bpfvm_map *map,
-			     const struct bpfvm_map *inner)
-{
-	if (of_maps(map))
-		fa_of(map)->meta = *inner;
-}
-
-/* kernel: bpf_map_meta_equal, and array_map_meta_equal for arrays (whose
- * size must match too unless the meta is BPF_F_INNER_MAP) */
-static int meta_equal(const struct bpfvm_map *meta, const struct bpfvm_map *m)
-{
-	if (meta->map_type != m->map_type || meta->key_size != m->key_size ||
-	    meta->value_size != m->value_size ||
-	    meta->map_flags != m->map_flags || meta->lock_off != m->lock_off)
-		return 0;
-	if (meta->map_type != BPF_MAP_TYPE_ARRAY &&
-	    meta->map_type != BPF_MAP_TYPE_PERCPU_ARRAY)
-		return 1;
-	return (meta->map_flags & BPF_F_INNER_MAP) ||
-	       meta->max_entries == m->max_entries;
+	if (meta)
+		fa_of(map)->meta = *meta;
 }
 
 static uint32_t index_of(const void *key)
@@ -168,7 +146,7 @@ static int fa_update(struct bpfvm_map *map, const void *key,
 					     : NULL;
 	if (!obj)
 		return err;
-	if (of_maps(map) && !meta_equal(&a->meta, obj)) {
+	if (of_maps(map) && !bpfvm_map_meta_equal(&a->meta, obj)) {
 		put(a, obj);
 		return -EINVAL;
 	}
@@ -198,6 +176,7 @@ const struct bpfvm_map_ops bpfvm_prog_array_ops = {
 	.update = fa_update,
 	.delete = fa_delete,
 	.get_next_key = bpfvm_array_get_next_key,
+	.bind = fa_bind,
 	/* no batch commands, as the kernel's */
 };
 
@@ -210,6 +189,7 @@ const struct bpfvm_map_ops bpfvm_array_of_maps_ops = {
 	.update = fa_update,
 	.delete = fa_delete,
 	.get_next_key = bpfvm_array_get_next_key,
+	.bind = fa_bind,
 	/* the kernel's: generic lookup and update batches only */
 	.lookup_batch = bpfvm_generic_lookup_batch,
 	.update_batch = bpfvm_generic_update_batch,

@@ -69,6 +69,12 @@ struct htab {
 	struct elem *free_head, *free_tail;
 	size_t nfree, quarantine; /* free elements; how many wait unused */
 	struct elem *lru_head, *lru_tail; /* newest .. oldest */
+	/* HASH_OF_MAPS: values are inner maps (pointers), resolved from
+	 * descriptors and released through the bpf(2) layer's callbacks */
+	uint8_t of_maps;
+	const struct bpfvm_fd_array_ops *fops;
+	void *fctx;
+	struct bpfvm_map meta;
 };
 
 static struct htab *htab_of(struct bpfvm_map *map)
@@ -124,6 +130,7 @@ static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	uint32_t t = attr->map_type;
 	h->pc = t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 	h->lru = t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	h->of_maps = t == BPF_MAP_TYPE_HASH_OF_MAPS;
 	/* writers must not starve behind a stream of lookups */
 	pthread_rwlockattr_t la;
 	pthread_rwlockattr_init(&la);
@@ -147,7 +154,8 @@ static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	if (h->map.max_entries > (1u << 31) || nb > UINT32_MAX / KERNEL_BUCKET_SIZE)
 		goto fail;
 	h->n_buckets = (uint32_t)nb;
-	h->vslot = bpfvm_round8(attr->value_size);
+	/* a map of maps keeps a pointer where user space sees a u32 fd/id */
+	h->vslot = h->of_maps ? 8 : bpfvm_round8(attr->value_size);
 	h->value_off = bpfvm_round8(attr->key_size);
 	h->elem_size = sizeof(struct elem) + h->value_off +
 		       (size_t)h->vslot * (h->pc ? h->map.ncpus : 1);
@@ -184,9 +192,15 @@ fail:
 	return err;
 }
 
+static void *obj_of(struct htab *h, struct elem *e);
+static void obj_put(struct htab *h, void *obj);
+
 static void htab_free(struct bpfvm_map *map)
 {
 	struct htab *h = htab_of(map);
+	for (uint32_t b = 0; h->of_maps && h->buckets && b < h->n_buckets; b++)
+		for (struct elem *e = h->buckets[b]; e; e = e->next)
+			obj_put(h, obj_of(h, e));
 	if (!h->pool) {
 		/* malloc'd elements are either in a chain or free */
 		for (uint32_t b = 0; h->buckets && b < h->n_buckets; b++)
@@ -286,9 +300,25 @@ static void free_push(struct htab *h, struct elem *e)
 	h->nfree++;
 }
 
-/* A live element leaves the map. */
+/* A map of maps' value: the inner map. */
+static void *obj_of(struct htab *h, struct elem *e)
+{
+	void *obj;
+	memcpy(&obj, value_of(h, e, 0), sizeof(obj));
+	return obj;
+}
+
+static void obj_put(struct htab *h, void *obj)
+{
+	if (obj && h->fops && h->fops->put)
+		h->fops->put(h->fctx, obj);
+}
+
+/* A live element leaves the map (its inner map is released). */
 static void unlink_elem(struct htab *h, struct elem *e)
 {
+	if (h->of_maps)
+		obj_put(h, obj_of(h, e));
 	chain_remove(h, e);
 	if (h->lru)
 		lru_unlink(h, e);
@@ -376,6 +406,8 @@ static void fill(struct htab *h, struct elem *e, uint32_t hash,
 	memcpy(key_of(e), key, h->map.key_size);
 	if (h->pc) {
 		pcpu_copy(h, e, value, cpu, 1);
+	} else if (h->of_maps) {
+		memcpy(value_of(h, e, 0), value, sizeof(void *));
 	} else {
 		uint8_t *v = value_of(h, e, 0);
 		bpfvm_copy_value(&h->map, v, value);
@@ -444,10 +476,46 @@ static int lru_update_locked(struct htab *h, const void *key, uint32_t hash,
 	return err;
 }
 
+static int update(struct htab *h, const void *key, const void *value,
+		  uint64_t flags, uint32_t cpu);
+
+/* A map of maps: the descriptor first (EBADF, EINVAL for a map of another
+ * shape), then the update proper with the inner map's pointer, as the
+ * kernel's bpf_fd_htab_map_update_elem. */
+static int of_maps_update(struct htab *h, const void *key, const void *value,
+			  uint64_t flags)
+{
+	int32_t fd;
+	int err = -EBADF;
+	memcpy(&fd, value, sizeof(fd));
+	void *obj = h->fops && h->fops->get
+		? h->fops->get(h->fctx, &h->map, fd, &err) : NULL;
+	if (!obj)
+		return err;
+	if (!bpfvm_map_meta_equal(&h->meta, obj)) {
+		obj_put(h, obj);
+		return -EINVAL;
+	}
+	err = update(h, key, &obj, flags, 0);
+	if (err)
+		obj_put(h, obj);
+	return err;
+}
+
 static int htab_update(struct bpfvm_map *map, const void *key,
 		       const void *value, uint64_t flags, uint32_t cpu)
 {
 	struct htab *h = htab_of(map);
+	if (h->of_maps) /* programs cannot store maps (the verifier agrees) */
+		return cpu == BPFVM_ALL_CPUS ? of_maps_update(h, key, value, flags)
+					     : -EINVAL;
+	return update(h, key, value, flags, cpu);
+}
+
+static int update(struct htab *h, const void *key, const void *value,
+		  uint64_t flags, uint32_t cpu)
+{
+	struct bpfvm_map *map = &h->map;
 	if (h->lru ? flags > BPF_EXIST : (flags & ~(uint64_t)BPF_F_LOCK) > BPF_EXIST)
 		return -EINVAL;
 	if (!bpfvm_lock_flag_ok(map, flags))
@@ -468,17 +536,25 @@ static void *htab_lookup(struct bpfvm_map *map, const void *key, uint32_t cpu)
 	struct elem *e = find(h, hash, key);
 	if (e && h->lru && !__atomic_load_n(&e->ref, __ATOMIC_RELAXED))
 		__atomic_store_n(&e->ref, 1, __ATOMIC_RELAXED);
+	void *v = e ? value_of(h, e, h->pc ? cpu : 0) : NULL;
+	if (e && h->of_maps) /* a program gets the inner map itself */
+		v = obj_of(h, e);
 	pthread_rwlock_unlock(&h->lock);
-	return e ? value_of(h, e, h->pc ? cpu : 0) : NULL;
+	return v;
 }
 
 /* The value as user space gets it (every CPU's, 8-byte slots). */
 static void copy_out(struct htab *h, struct elem *e, void *out, uint64_t flags)
 {
-	if (h->pc)
+	if (h->pc) {
 		memcpy(out, value_of(h, e, 0), (size_t)h->vslot * h->map.ncpus);
-	else
+	} else if (h->of_maps) { /* the inner map's id */
+		void *obj = obj_of(h, e);
+		uint32_t id = h->fops && h->fops->id ? h->fops->id(h->fctx, obj) : 0;
+		memcpy(out, &id, sizeof(id));
+	} else {
 		bpfvm_copy_value_out(&h->map, out, value_of(h, e, 0), flags);
+	}
 }
 
 static int htab_copy_value(struct bpfvm_map *map, const void *key, void *out,
@@ -683,3 +759,37 @@ HTAB_OPS(bpfvm_hash_ops);
 HTAB_OPS(bpfvm_percpu_hash_ops);
 HTAB_OPS(bpfvm_lru_hash_ops);
 HTAB_OPS(bpfvm_lru_percpu_hash_ops);
+
+static int hom_alloc_check(const union bpf_attr *attr)
+{
+	if (attr->value_size != 4)
+		return -EINVAL; /* a descriptor */
+	return htab_alloc_check(attr);
+}
+
+static void hom_bind(struct bpfvm_map *map, const struct bpfvm_fd_array_ops *fops,
+		     void *ctx, const struct bpfvm_map *meta)
+{
+	struct htab *h = htab_of(map);
+	h->fops = fops;
+	h->fctx = ctx;
+	if (meta)
+		h->meta = *meta;
+}
+
+/* The kernel's HASH_OF_MAPS: no LOOKUP_AND_DELETE, no for_each. */
+const struct bpfvm_map_ops bpfvm_hash_of_maps_ops = {
+	.alloc_check = hom_alloc_check,
+	.alloc = htab_alloc,
+	.free = htab_free,
+	.lookup = htab_lookup,
+	.copy_value = htab_copy_value,
+	.update = htab_update,
+	.delete = htab_delete,
+	.get_next_key = htab_get_next_key,
+	.lookup_batch = htab_lookup_batch,
+	.lookup_and_delete_batch = htab_lookup_and_delete_batch,
+	.update_batch = bpfvm_generic_update_batch,
+	.delete_batch = bpfvm_generic_delete_batch,
+	.bind = hom_bind,
+};

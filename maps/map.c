@@ -21,6 +21,7 @@ static const struct bpfvm_map_ops *const map_types[BPFVM_MAP_TYPE__MAX] = {
 	[BPF_MAP_TYPE_RINGBUF] = &bpfvm_ringbuf_ops,
 	[BPF_MAP_TYPE_PROG_ARRAY] = &bpfvm_prog_array_ops,
 	[BPF_MAP_TYPE_ARRAY_OF_MAPS] = &bpfvm_array_of_maps_ops,
+	[BPF_MAP_TYPE_HASH_OF_MAPS] = &bpfvm_hash_of_maps_ops,
 };
 
 /* Bits set in a kernel cpu/node list file ("0-3,8"); -1 if unreadable. */
@@ -243,18 +244,17 @@ int bpfvm_map_create_with(const union bpf_attr *attr,
 	int err = ops->alloc_check ? ops->alloc_check(attr) : 0;
 	if (err)
 		return err;
-	if (type == BPF_MAP_TYPE_ARRAY_OF_MAPS &&
-	    (err = inner_meta(attr, fops, ctx, &meta)))
+	int of_maps = type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+		      type == BPF_MAP_TYPE_HASH_OF_MAPS;
+	if (of_maps && (err = inner_meta(attr, fops, ctx, &meta)))
 		return err;
 	struct bpfvm_map *map = NULL;
 	err = ops->alloc(attr, &map);
 	if (err)
 		return err;
 	map->ops = ops;
-	if (fops)
-		bpfvm_fd_array_bind(map, fops, ctx);
-	if (type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
-		bpfvm_fd_array_set_meta(map, &meta);
+	if (map->ops->bind)
+		map->ops->bind(map, fops, ctx, of_maps ? &meta : NULL);
 	map->refcnt = 1;
 	err = name_copy(map->name, attr->map_name);
 	if (err) {
@@ -263,6 +263,28 @@ int bpfvm_map_create_with(const union bpf_attr *attr,
 	}
 	*out = map;
 	return 0;
+}
+
+int bpfvm_map_meta_equal(const struct bpfvm_map *meta,
+			 const struct bpfvm_map *m)
+{
+	if (meta->map_type != m->map_type || meta->key_size != m->key_size ||
+	    meta->value_size != m->value_size ||
+	    meta->map_flags != m->map_flags || meta->lock_off != m->lock_off)
+		return 0;
+	if (meta->map_type != BPF_MAP_TYPE_ARRAY &&
+	    meta->map_type != BPF_MAP_TYPE_PERCPU_ARRAY)
+		return 1;
+	/* arrays: the size too, unless the meta is BPF_F_INNER_MAP */
+	return (meta->map_flags & BPF_F_INNER_MAP) ||
+	       meta->max_entries == m->max_entries;
+}
+
+void bpfvm_fd_array_bind(struct bpfvm_map *map,
+			 const struct bpfvm_fd_array_ops *ops, void *ctx)
+{
+	if (map->ops->bind)
+		map->ops->bind(map, ops, ctx, NULL);
 }
 
 void bpfvm_map_free(struct bpfvm_map *map)

@@ -37,6 +37,7 @@
 			     BPF_F_WRONLY | BPF_F_WRONLY_PROG)
 
 struct bpfvm_map;
+struct bpfvm_fd_array_ops;
 
 /* The batch commands' attr.batch, with in-process pointers.  count: in,
  * how many at most; out, how many were done (as the kernel writes it back,
@@ -92,6 +93,10 @@ struct bpfvm_map_ops {
 				       struct bpfvm_batch *b);
 	int (*update_batch)(struct bpfvm_map *map, struct bpfvm_batch *b);
 	int (*delete_batch)(struct bpfvm_map *map, struct bpfvm_batch *b);
+	/* object-valued maps (PROG_ARRAY, ARRAY/HASH_OF_MAPS): the bpf(2)
+	 * layer's callbacks, and the inner map's meta (NULL: keep) */
+	void (*bind)(struct bpfvm_map *map, const struct bpfvm_fd_array_ops *fops,
+		     void *ctx, const struct bpfvm_map *meta);
 	/* queue and stack only (NULL elsewhere) */
 	int (*push)(struct bpfvm_map *map, const void *value, uint64_t flags);
 	int (*pop)(struct bpfvm_map *map, void *value);
@@ -117,8 +122,7 @@ struct bpfvm_map {
 /* BPF_MAP_CREATE after CHECK_ATTR: 0 and *out, or -errno. */
 int bpfvm_map_create(const union bpf_attr *attr, struct bpfvm_map **out);
 /* The same, with the descriptor callbacks (struct bpfvm_fd_array_ops
- * below) that PROG_ARRAY and ARRAY_OF_MAPS need. */
-struct bpfvm_fd_array_ops;
+ * below) that PROG_ARRAY, ARRAY_OF_MAPS and HASH_OF_MAPS need. */
 int bpfvm_map_create_with(const union bpf_attr *attr,
 			  const struct bpfvm_fd_array_ops *fops, void *ctx,
 			  struct bpfvm_map **out);
@@ -207,15 +211,16 @@ int bpfvm_ringbuf_consume(struct bpfvm_map *map,
 			  void *ctx);
 int bpfvm_ringbuf_wait_fd(struct bpfvm_map *map);
 
-/* PROG_ARRAY and ARRAY_OF_MAPS: slots holding objects of the bpf(2)
- * layer (programs; maps), which resolves descriptors and owns references
- * through these callbacks (bpfvm_map_create_with binds them).  Without
- * them, updates are EBADF (no descriptor can be resolved) and lookups give
- * id 0. */
+/* PROG_ARRAY, ARRAY_OF_MAPS, HASH_OF_MAPS: values are objects of the
+ * bpf(2) layer (programs; maps), which resolves descriptors and owns
+ * references through these callbacks (bpfvm_map_create_with binds them).
+ * Without them, updates are EBADF (no descriptor can be resolved) and
+ * lookups give id 0.  A program's lookup in a map of maps gives the inner
+ * struct bpfvm_map itself. */
 struct bpfvm_fd_array_ops {
 	/* the object behind fd with a reference, or NULL and *err (-EBADF,
 	 * -EINVAL for a descriptor of the wrong kind): a program for a
-	 * PROG_ARRAY, a struct bpfvm_map for ARRAY_OF_MAPS and when map is
+	 * PROG_ARRAY, a struct bpfvm_map for maps of maps and when map is
 	 * NULL (create's inner_map_fd) */
 	void *(*get)(void *ctx, struct bpfvm_map *map, int fd, int *err);
 	/* a running program may still hold obj (a tail call target): the
@@ -225,9 +230,10 @@ struct bpfvm_fd_array_ops {
 };
 void bpfvm_fd_array_bind(struct bpfvm_map *map,
 			 const struct bpfvm_fd_array_ops *ops, void *ctx);
-/* ARRAY_OF_MAPS: what every value must match (the inner map at create). */
-void bpfvm_fd_array_set_meta(struct bpfvm_map *map,
-			     const struct bpfvm_map *inner);
+/* Maps of maps: may m be a value, given the inner map at create?
+ * (kernel: bpf_map_meta_equal, array_map_meta_equal) */
+int bpfvm_map_meta_equal(const struct bpfvm_map *meta,
+			 const struct bpfvm_map *m);
 /* tail_call: the object at index, NULL if none. */
 void *bpfvm_prog_array_get(struct bpfvm_map *map, uint32_t index);
 /* Release every object (the kernel clears a program array when its last
@@ -239,7 +245,7 @@ extern const struct bpfvm_map_ops bpfvm_array_ops, bpfvm_percpu_array_ops,
 	bpfvm_hash_ops, bpfvm_percpu_hash_ops, bpfvm_lru_hash_ops,
 	bpfvm_lru_percpu_hash_ops, bpfvm_queue_ops, bpfvm_stack_ops,
 	bpfvm_lpm_trie_ops, bpfvm_ringbuf_ops, bpfvm_prog_array_ops,
-	bpfvm_array_of_maps_ops;
+	bpfvm_array_of_maps_ops, bpfvm_hash_of_maps_ops;
 
 /* Shared by the types. */
 static inline uint32_t bpfvm_round8(uint32_t n)

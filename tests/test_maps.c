@@ -1462,12 +1462,12 @@ START_TEST(prog_array)
 }
 END_TEST
 
-/* ---- array of maps, against the kernel --------------------------------- */
+/* ---- maps of maps, against the kernel ---------------------------------- */
 
 /* Twins: a kernel map and ours of the same shape.  Values (descriptors)
  * are the kernel's fd numbers; our resolver maps them to the twin, and our
  * ids are the kernel's, so LOOKUP bytes compare too. */
-#define TWINS 32
+#define TWINS 48
 struct twins {
 	int n;
 	int fd[TWINS];
@@ -1528,9 +1528,9 @@ static void twin_add(struct twins *tw, struct cattr c, int inner)
 	}
 }
 
-START_TEST(array_of_maps_match_kernel)
+START_TEST(maps_of_maps_match_kernel)
 {
-	if (!kernel_ok("array_of_maps_match_kernel"))
+	if (!kernel_ok("maps_of_maps_match_kernel"))
 		return;
 	struct twins tw = { 0 };
 	const struct cattr inner[] = {
@@ -1546,16 +1546,24 @@ START_TEST(array_of_maps_match_kernel)
 	for (size_t i = 0; i < sizeof(inner) / sizeof(*inner); i++)
 		twin_add(&tw, inner[i], 0);
 	int ninner = tw.n;
-	/* outer maps over each inner shape, and the create errors */
+	/* outer maps of both kinds over each inner shape (hash: zero seed, so
+	 * the kernel's order), and the create errors */
 	int outer[TWINS], nouter = 0;
-	for (int i = 0; i < ninner; i++) {
-		int before = tw.n;
-		twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 3, 0, 0, 0 },
-			 tw.fd[i]);
-		if (tw.n > before)
-			outer[nouter++] = before;
-	}
-	ck_assert_int_ge(nouter, 6);
+	for (int i = 0; i < ninner; i++)
+		for (int hash = 0; hash < 2; hash++) {
+			int before = tw.n;
+			twin_add(&tw, (struct cattr){ hash ? BPF_MAP_TYPE_HASH_OF_MAPS
+							   : BPF_MAP_TYPE_ARRAY_OF_MAPS,
+						      4, 4, 3, hash ? BPF_F_ZERO_SEED : 0,
+						      0, 0 }, tw.fd[i]);
+			if (tw.n > before)
+				outer[nouter++] = before;
+		}
+	ck_assert_int_ge(nouter, 12);
+	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_HASH_OF_MAPS, 4, 8, 3, 0, 0, 0 }, tw.fd[0]);
+	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 3, 0, 0, 0 },
+		 tw.fd[outer[1]]); /* a hash of maps inside: EINVAL */
+	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 3, 0, 0, 0 }, 999);
 	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 3, 0, 0, 0 },
 		 tw.fd[outer[0]]); /* nested: EINVAL */
 	twin_add(&tw, (struct cattr){ BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 3, 0, 0, 0 }, 999);
@@ -1574,7 +1582,7 @@ START_TEST(array_of_maps_match_kernel)
 		uint64_t r = rnd(&seed) % (uint64_t)(tw.n + 2);
 		uint32_t val = r < (uint64_t)tw.n ? (uint32_t)tw.fd[r] : r == (uint64_t)tw.n ? 999u : 1u;
 		uint64_t fl = rnd(&seed) % 4 ? 0 : rnd(&seed) % 5;
-		int op = (int)(rnd(&seed) % 5), a, b;
+		int op = (int)(rnd(&seed) % 7), a, b;
 		switch (op) {
 		case 0: case 1:
 			a = bpfvm_map_update_elem(m, &key, &val, fl);
@@ -1588,6 +1596,16 @@ START_TEST(array_of_maps_match_kernel)
 			a = bpfvm_map_delete_elem(m, &key);
 			b = kop(BPF_MAP_DELETE_ELEM, fd, &key, NULL, 0);
 			break;
+		case 4:
+			a = bpfvm_map_lookup_and_delete_elem(m, &key, &mine, 0);
+			b = kop(BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, &key, &theirs, 0);
+			break;
+		case 5: {
+			const void *from = rnd(&seed) % 4 ? &key : NULL;
+			a = bpfvm_map_get_next_key(m, from, &mine);
+			b = kop(BPF_MAP_GET_NEXT_KEY, fd, from, &theirs, 0);
+			break;
+		}
 		default: {
 			int cmd = batch_cmds[rnd(&seed) % 4];
 			uint32_t keys[2][3] = { { 0, 1, 2 }, { 0, 1, 2 } }, vals[2][3],
@@ -1610,7 +1628,7 @@ START_TEST(array_of_maps_match_kernel)
 			      step, op, key, val, (unsigned long long)fl, a, b);
 		ck_assert_uint_eq(mine, theirs);
 		/* a program sees the inner map itself */
-		if (op == 2 && !a) {
+		if (op == 2 && !a && mine) {
 			struct bpfvm_map *in = bpfvm_map_lookup_prog(m, &key, 0);
 			ck_assert_ptr_nonnull(in);
 			ck_assert_uint_eq(twin_id(&tw, in), mine);
@@ -2088,7 +2106,7 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, threads_queue);
 	tcase_add_test(tc, threads_lpm);
 	tcase_add_test(tc, possible_cpus_match_kernel);
-	tcase_add_test(tc, array_of_maps_match_kernel);
+	tcase_add_test(tc, maps_of_maps_match_kernel);
 	tcase_add_test(tc, lockstep_with_kernel);
 	suite_add_tcase(s, tc);
 	return s;
