@@ -6,8 +6,10 @@
  * What this layer leaves to the bpf(2) layer: CHECK_ATTR (non-zero bytes past
  * a command's last field), descriptors (EBADF, EINVAL for a non-map fd),
  * read/write permissions of a descriptor (BPF_F_RDONLY/WRONLY -> EPERM),
- * MAP_FREEZE, BTF (btf_fd, spin locks), BPF_F_TOKEN_FD (strip it before
- * calling bpfvm_map_create), ids and reference counts.
+ * MAP_FREEZE, BTF (btf_fd; it names a value's spin lock with
+ * bpfvm_map_set_spin_lock), BPF_F_TOKEN_FD (strip it before calling
+ * bpfvm_map_create), ids, and resolving descriptors stored in maps
+ * (bpfvm_map_create_with).
  *
  * Concurrency: every call may come from any thread.  Values a program got
  * from bpfvm_map_lookup_prog() stay readable and writable until the map is
