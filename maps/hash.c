@@ -18,9 +18,9 @@
  * reuses preallocated elements at once; LRU maps here do too).  Without
  * BPF_F_NO_PREALLOC elements come from one block allocated at create time
  * (carved on first use, so untouched memory stays untouched); with it, from
- * malloc.  The next step, for NO_PREALLOC maps' RCU guarantee: epochs (an
- * element is reused only after every program run that started before its
- * removal has ended; the VM marks runs' start and end).
+ * malloc.  With an epoch domain (epoch.c), NO_PREALLOC elements instead
+ * wait in limbo until no program run that might have seen them is left:
+ * the kernel's RCU promise.
  *
  * LRU: a list of live elements, newest first; programs' lookups set a
  * reference bit; eviction takes from the old end, giving referenced elements
@@ -49,6 +49,7 @@ struct elem {
 	struct elem *lru_prev, *lru_next;
 	uint32_t hash;
 	uint8_t ref; /* LRU: looked up by a program since last scan */
+	uint64_t tag; /* in limbo: the epoch it was retired in */
 	uint64_t data[]; /* key (round_up 8), then the value(s) */
 };
 
@@ -68,6 +69,7 @@ struct htab {
 	size_t pool_n, pool_used;
 	struct elem *free_head, *free_tail;
 	size_t nfree, quarantine; /* free elements; how many wait unused */
+	struct elem *limbo_head, *limbo_tail; /* epochs: retired, oldest first */
 	struct elem *lru_head, *lru_tail; /* newest .. oldest */
 	/* HASH_OF_MAPS: values are inner maps (pointers), resolved from
 	 * descriptors and released through the bpf(2) layer's callbacks */
@@ -212,6 +214,10 @@ static void htab_free(struct bpfvm_map *map)
 			n = e->next;
 			free(e);
 		}
+		for (struct elem *e = h->limbo_head, *n; e; e = n) {
+			n = e->next;
+			free(e);
+		}
 	}
 	free(h->pool);
 	free(h->buckets);
@@ -289,8 +295,25 @@ static void link_elem(struct htab *h, struct elem *e)
 		lru_push_head(h, e);
 }
 
+/* With epochs, a NO_PREALLOC element waits in limbo until no run can hold
+ * it; preallocated ones are reused at once, as the kernel's. */
+static int uses_epochs(struct htab *h)
+{
+	return h->map.epoch && !h->pool;
+}
+
 static void free_push(struct htab *h, struct elem *e)
 {
+	if (uses_epochs(h)) {
+		e->next = NULL;
+		e->tag = bpfvm_epoch_retire(h->map.epoch);
+		if (h->limbo_tail)
+			h->limbo_tail->next = e;
+		else
+			h->limbo_head = e;
+		h->limbo_tail = e;
+		return;
+	}
 	e->next = NULL;
 	if (h->free_tail)
 		h->free_tail->next = e;
@@ -344,6 +367,16 @@ static struct elem *free_pop(struct htab *h)
 static struct elem *elem_get(struct htab *h)
 {
 	struct elem *e = NULL;
+	if (uses_epochs(h)) {
+		e = h->limbo_head;
+		if (e && bpfvm_epoch_safe(h->map.epoch, e->tag)) {
+			h->limbo_head = e->next;
+			if (!h->limbo_head)
+				h->limbo_tail = NULL;
+			return e;
+		}
+		return calloc(1, h->elem_size);
+	}
 	if (h->nfree > h->quarantine)
 		return free_pop(h);
 	if (h->pool && h->pool_used < h->pool_n)

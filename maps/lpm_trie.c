@@ -30,6 +30,7 @@ struct node {
 	struct node *child[2]; /* child[0] doubles as the free-list link */
 	uint32_t prefixlen;
 	uint8_t im; /* intermediate: no value */
+	uint64_t tag; /* freed: the epoch it was retired in (with epochs) */
 	uint64_t data[]; /* data_size bytes (round_up 8), then the value */
 };
 
@@ -160,9 +161,15 @@ static struct node *free_pop(struct trie *t)
 	return n;
 }
 
-/* A freed node is reused once `quarantine` others wait behind it. */
+/* A freed node is reused once no program run can hold it (epochs), or
+ * else once `quarantine` others wait behind it. */
 static struct node *node_get(struct trie *t)
 {
+	if (t->map.epoch) {
+		if (t->free_head && bpfvm_epoch_safe(t->map.epoch, t->free_head->tag))
+			return free_pop(t);
+		return malloc(t->node_size);
+	}
 	if (t->nfree > t->quarantine)
 		return free_pop(t);
 	struct node *n = malloc(t->node_size);
@@ -174,6 +181,8 @@ static void node_put(struct trie *t, struct node *n)
 	if (!n)
 		return;
 	n->child[0] = n->child[1] = NULL;
+	if (t->map.epoch)
+		n->tag = bpfvm_epoch_retire(t->map.epoch);
 	if (t->free_tail)
 		t->free_tail->child[0] = n;
 	else

@@ -121,6 +121,11 @@ void bpfvm_map_init(struct bpfvm_map *map, const union bpf_attr *attr)
 	map->lock_off = -1;
 }
 
+void bpfvm_map_set_epoch(struct bpfvm_map *map, struct bpfvm_epoch *d)
+{
+	map->epoch = d;
+}
+
 int bpfvm_map_set_spin_lock(struct bpfvm_map *map, uint32_t off)
 {
 	if (map->map_type != BPF_MAP_TYPE_HASH &&

@@ -40,6 +40,7 @@
 
 struct bpfvm_map;
 struct bpfvm_fd_array_ops;
+struct bpfvm_epoch;
 
 /* The batch commands' attr.batch, with in-process pointers.  count: in,
  * how many at most; out, how many were done (as the kernel writes it back,
@@ -119,6 +120,7 @@ struct bpfvm_map {
 	char name[BPF_OBJ_NAME_LEN];
 	uint32_t refcnt; /* atomic: descriptors and programs holding it */
 	int32_t lock_off; /* the value's struct bpf_spin_lock, or -1 */
+	struct bpfvm_epoch *epoch; /* reclamation domain, or NULL */
 };
 
 /* BPF_MAP_CREATE after CHECK_ATTR: 0 and *out, or -errno. */
@@ -277,6 +279,22 @@ int bpfvm_map_area_too_big(uint64_t bytes);
 int bpfvm_array_alloc_check(const union bpf_attr *attr);
 int bpfvm_array_get_next_key(struct bpfvm_map *map, const void *key,
 			     void *next);
+
+/* Epochs (epoch.c): the kernel's RCU promise for programs.  The VM wraps
+ * every program run in enter/exit of one domain shared with the maps the
+ * program may use (bpfvm_map_set_epoch, before first use).  Then an element
+ * removed from a NO_PREALLOC hash map or an LPM trie is reused only after
+ * every run that might have seen it has ended, so a value pointer keeps its
+ * content for the whole run (preallocated maps reuse at once, as the
+ * kernel's).  Without a domain, a freed element waits behind 64 others. */
+struct bpfvm_epoch *bpfvm_epoch_new(void);
+void bpfvm_epoch_free(struct bpfvm_epoch *d);
+unsigned bpfvm_epoch_enter(struct bpfvm_epoch *d); /* a token for exit */
+void bpfvm_epoch_exit(struct bpfvm_epoch *d, unsigned token);
+/* the tag of something unlinked now; safe: no run can still hold it */
+uint64_t bpfvm_epoch_retire(struct bpfvm_epoch *d);
+int bpfvm_epoch_safe(struct bpfvm_epoch *d, uint64_t tag);
+void bpfvm_map_set_epoch(struct bpfvm_map *map, struct bpfvm_epoch *d);
 
 /* bpf_spin_lock in values: the bpf(2) layer finds it in the value's BTF
  * and tells the map before first use.  HASH and ARRAY only (-EOPNOTSUPP
