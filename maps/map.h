@@ -14,7 +14,8 @@
  * Concurrency: every call may come from any thread.  Values a program got
  * from bpfvm_map_lookup_prog() stay readable and writable until the map is
  * freed: elements that leave a map go to a per-map free list for reuse and
- * are only returned to malloc when the map is freed (see hash.c).
+ * are only returned to malloc when the map is freed (see hash.c); with an
+ * epoch domain (below), not reused while a run that saw them goes on.
  * SPDX-License-Identifier: MIT */
 #ifndef BPFVM_MAP_H
 #define BPFVM_MAP_H
