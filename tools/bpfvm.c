@@ -11,6 +11,7 @@
 
 static const struct cli_cmd *const commands[] = {
 	&cli_cmd_asm, &cli_cmd_disasm, &cli_cmd_run, &cli_cmd_conformance,
+	&cli_cmd_map,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -26,7 +26,7 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cli_cmd_asm, cli_cmd_disasm, cli_cmd_run,
-	cli_cmd_conformance;
+	cli_cmd_conformance, cli_cmd_map;
 
 /* "bpfvm CMD: message" on stderr; return the status given. */
 int cli_error(const char *cmd, int status, const char *fmt, ...)
