@@ -505,6 +505,45 @@ START_TEST(bad_map_files)
 }
 END_TEST
 
+static void le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A file written from the documented layout (README, tools/mapfile.c)
+ * loads, and a saved one has that layout. */
+START_TEST(file_from_layout)
+{
+	uint8_t f[68 + 2 * 8 + 4] = "BPFVMMAP", g[256];
+
+	le32(f + 8, 1);		/* version */
+	le32(f + 12, 2);	/* BPF_MAP_TYPE_ARRAY */
+	le32(f + 16, 4);
+	le32(f + 20, 4);
+	le32(f + 24, 2);	/* max_entries */
+	le32(f + 40, 0xffffffffu);
+	le32(f + 44, 1);
+	memcpy(f + 48, "made", 4);
+	le32(f + 64, 2);	/* count */
+	le32(f + 68, 0);
+	le32(f + 72, 0x11223344);
+	le32(f + 76, 1);
+	le32(f + 80, 0x55);
+	reseal(f, sizeof(f));
+	spill(path("m"), f, sizeof(f));
+	ok("key: 00 00 00 00  value: 44 33 22 11\n"
+	   "key: 01 00 00 00  value: 55 00 00 00\n"
+	   "Found 2 elements\n", "map dump m");
+	ok("", "map update m key 1 0 0 0 value 0x66 0 0 0");
+	ck_assert_uint_eq(slurp(path("m"), g, sizeof(g)), sizeof(f));
+	f[80] = 0x66;
+	reseal(f, sizeof(f));
+	/* numa_node without BPF_F_NUMA_NODE: the kernel's NUMA_NO_NODE, -1 */
+	ck_assert(!memcmp(f, g, sizeof(f)));
+}
+END_TEST
+
 /* Saving goes through a temporary file renamed over FILE: nothing else is
  * left behind, and the file keeps its mode. */
 START_TEST(atomic_save)
@@ -588,6 +627,7 @@ int main(void)
 	tcase_add_test(tc, percpu_values);
 	tcase_add_test(tc, crc_reference);
 	tcase_add_test(tc, bad_map_files);
+	tcase_add_test(tc, file_from_layout);
 	tcase_add_test(tc, atomic_save);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
