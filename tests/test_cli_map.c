@@ -561,6 +561,54 @@ START_TEST(atomic_save)
 }
 END_TEST
 
+/* Eight processes updating one map file at once lose nothing: a command
+ * holds the file from load to save. */
+START_TEST(concurrent_updates)
+{
+	const char *bin = getenv("BPFVM_BIN");
+	enum { WORKERS = 8, EACH = 15 };
+	pid_t pids[WORKERS];
+
+	ok("", "map create h type hash key 4 value 4 entries 256");
+	for (int w = 0; w < WORKERS; w++) {
+		pids[w] = fork();
+		ck_assert_int_ge(pids[w], 0);
+		if (pids[w])
+			continue;
+		int bad = 0;
+		for (int i = 0; i < EACH; i++) {
+			char k0[8], k1[8];
+			snprintf(k0, sizeof(k0), "%d", w);
+			snprintf(k1, sizeof(k1), "%d", i);
+			pid_t p = fork();
+			if (p == 0) {
+				int null = open("/dev/null", O_WRONLY);
+				if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+				    chdir(tmpdir) < 0)
+					_exit(126);
+				execl(bin ? bin : "build/bpfvm", "bpfvm", "map",
+				      "update", "h", "key", k0, k1, "0", "0",
+				      "value", "1", "0", "0", "0", (char *)NULL);
+				_exit(127);
+			}
+			int st;
+			bad += p < 0 || waitpid(p, &st, 0) != p ||
+			       !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+		}
+		_exit(bad ? 1 : 0);
+	}
+	for (int w = 0; w < WORKERS; w++) {
+		int st;
+		ck_assert_int_eq(waitpid(pids[w], &st, 0), pids[w]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			      "worker %d failed", w);
+	}
+	ck_assert_int_eq(run("map dump h"), 0);
+	ck_assert_msg(strstr(out, "Found 120 elements\n"), "%s", out + strlen(out) - 30);
+	ck_assert_int_eq(files_in_tmpdir(), 1);
+}
+END_TEST
+
 /* ---- arguments --------------------------------------------------------- */
 
 START_TEST(bad_arguments)
@@ -629,6 +677,7 @@ int main(void)
 	tcase_add_test(tc, bad_map_files);
 	tcase_add_test(tc, file_from_layout);
 	tcase_add_test(tc, atomic_save);
+	tcase_add_test(tc, concurrent_updates);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -451,11 +451,14 @@ static int do_create(struct ctx *c)
 static const struct {
 	const char *name;
 	int (*fn)(struct ctx *c);
+	bool writes; /* may save: lock the file from load to save */
 } cmds[] = {
-	{ "create", do_create }, { "dump", do_dump }, { "update", do_update },
-	{ "lookup", do_lookup }, { "getnext", do_getnext },
-	{ "delete", do_delete }, { "peek", do_lookup }, { "push", do_update },
-	{ "enqueue", do_update }, { "pop", do_pop }, { "dequeue", do_pop },
+	{ "create", do_create, false }, { "dump", do_dump, false },
+	{ "update", do_update, true }, { "lookup", do_lookup, false },
+	{ "getnext", do_getnext, false }, { "delete", do_delete, true },
+	{ "peek", do_lookup, false }, { "push", do_update, true },
+	{ "enqueue", do_update, true }, { "pop", do_pop, true },
+	{ "dequeue", do_pop, true },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -473,12 +476,12 @@ static int find_cmd(const char *s)
 }
 
 /* Load FILE, make buffers for one key (three) and one value. */
-static int load(struct ctx *c)
+static int load(struct ctx *c, bool lock)
 {
 	char err[512];
 	int usage;
 
-	if (mapfile_load(c->path, &c->mf, err, sizeof(err), &usage))
+	if (mapfile_load(c->path, lock, &c->mf, err, sizeof(err), &usage))
 		return p_err(usage ? CLI_USAGE : CLI_FAILED, "%s", err);
 	const struct bpfvm_map *m = c->mf.map;
 	c->key = calloc(1, m->key_size + 1);
@@ -491,7 +494,7 @@ static int load(struct ctx *c)
 
 static int map_main(int argc, char **argv)
 {
-	struct ctx c = { 0 };
+	struct ctx c = { .mf.lock_fd = -1 };
 	int ret;
 
 	if (argc < 2)
@@ -512,7 +515,7 @@ static int map_main(int argc, char **argv)
 	c.argv = argv + 3;
 	if (cmds[k].fn == do_create)
 		ret = do_create(&c);
-	else if (!(ret = load(&c)))
+	else if (!(ret = load(&c, cmds[k].writes)))
 		ret = cmds[k].fn(&c);
 	if (c.changed) {
 		int r = mapfile_save(c.path, &c.mf, 0);

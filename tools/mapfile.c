@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "mapfile.h"
@@ -138,15 +139,42 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* The whole file, or NULL with *usage set for an unopenable one. */
-static uint8_t *read_all(const char *path, size_t *len, char *err,
-			 size_t errlen, int *usage)
+/* Open path; with lock, hold an exclusive lock on the file path names
+ * once locked: a writer that got there first renamed a new file over it,
+ * and the lock on the old one guards nothing. */
+static int open_locked(const char *path, int lock)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		struct stat a, b;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || !lock)
+			return fd;
+		if (flock(fd, LOCK_EX) < 0 || fstat(fd, &a) < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev)
+			return fd;
+		close(fd);
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/* The whole file, or NULL with *usage set for an unopenable one.  *fd: the
+ * open file, kept by the caller when locked. */
+static uint8_t *read_all(const char *path, int lock, int *fd_out, size_t *len,
+			 char *err, size_t errlen, int *usage)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_locked(path, lock);
 
 	*usage = 1;
+	*fd_out = -1;
 	if (fd < 0) {
 		fail(err, errlen, "can't open map file %s: %s", path,
 		     strerror(errno));
@@ -179,6 +207,10 @@ static uint8_t *read_all(const char *path, size_t *len, char *err,
 			goto out;
 		}
 		got += (size_t)n;
+	}
+	if (lock) {
+		*fd_out = fd;
+		return buf;
 	}
 out:
 	close(fd);
@@ -215,14 +247,15 @@ static int insert_all(struct mapfile *mf, const uint8_t *elems, uint32_t count,
 	return 0;
 }
 
-int mapfile_load(const char *path, struct mapfile *mf, char *err,
+int mapfile_load(const char *path, int lock, struct mapfile *mf, char *err,
 		 size_t errlen, int *usage)
 {
 	size_t len = 0;
 	int ret = -1;
 
 	memset(mf, 0, sizeof(*mf));
-	uint8_t *buf = read_all(path, &len, err, errlen, usage);
+	uint8_t *buf = read_all(path, lock, &mf->lock_fd, &len, err, errlen,
+				usage);
 	if (!buf)
 		return -1;
 	if (len < 8 || memcmp(buf, MAGIC, 8)) {
@@ -486,6 +519,9 @@ void mapfile_release(struct mapfile *mf)
 	if (mf->map)
 		bpfvm_map_put(mf->map);
 	free(mf->keys);
+	if (mf->lock_fd >= 0)
+		close(mf->lock_fd); /* after the rename: the lock goes last */
+	mf->lock_fd = -1;
 	mf->map = NULL;
 	mf->keys = NULL;
 	mf->nkeys = 0;

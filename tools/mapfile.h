@@ -17,6 +17,7 @@ struct mapfile {
 	/* hash types: the key the command updated (moves to the end), or
 	 * NULL */
 	const void *touched;
+	int lock_fd; /* the loaded file, locked until release (or -1) */
 };
 
 /* May the CLI create maps of this type?  (Types whose values are other
@@ -25,8 +26,10 @@ int mapfile_type_ok(uint32_t map_type);
 
 /* Read path into mf (a new map holding the file's elements).  0, or -1
  * with a one-line message in err; *usage is set when the file could not be
- * opened at all (a usage error), cleared when its content is bad. */
-int mapfile_load(const char *path, struct mapfile *mf, char *err,
+ * opened at all (a usage error), cleared when its content is bad.  lock:
+ * for a command that will save, hold an exclusive lock on the file until
+ * mapfile_release, so two commands never lose each other's changes. */
+int mapfile_load(const char *path, int lock, struct mapfile *mf, char *err,
 		 size_t errlen, int *usage);
 
 /* Write mf's map to path atomically (a temporary file renamed over it).
