@@ -40,6 +40,7 @@ struct vset {
 	size_t cap, n;	 /* cap: a power of two, n <= cap / 2 */
 	unsigned shift;
 	uint32_t vsize;
+	bool used; /* the map's lookups give values and it is no array */
 };
 
 /* The per-VM state, the helpers' cookie.  Read-only once attached but for
@@ -178,6 +179,11 @@ static uint32_t cpu_of(const struct bpfvm_map *m)
 
 static int vset_init(struct vset *v, const struct bpfvm_map *m)
 {
+	v->used = m->map_type == BPF_MAP_TYPE_HASH ||
+		  m->map_type == BPF_MAP_TYPE_PERCPU_HASH ||
+		  m->map_type == BPF_MAP_TYPE_LRU_HASH ||
+		  m->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+		  m->map_type == BPF_MAP_TYPE_LPM_TRIE;
 	v->vsize = m->value_size;
 	while ((1ull << v->shift) < m->value_size)
 		v->shift++;
@@ -274,7 +280,11 @@ static int expose(struct bpfvm_call *call, struct bpfvm_map *m, void *v)
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->maps[i] != m)
 			continue;
-		if (s->areas[i].len || !vset_add(&s->sets[i], v))
+		if (s->areas[i].len)
+			return 0;
+		if (!s->sets[i].used)
+			break;
+		if (!vset_add(&s->sets[i], v))
 			return 0;
 		bpfvm_run_fail(call->run, -ENOMEM, call->run->call_pc,
 			       "checked mode: out of memory");
@@ -657,7 +667,7 @@ static bool region(void *cookie, uint64_t addr, size_t len, bool write)
 		return len <= a->vsize - in && rights(s->maps[i], write);
 	}
 	for (size_t i = 0; i < s->n; i++)
-		if (s->sets[i].cap && vset_has(&s->sets[i], addr, len))
+		if (s->sets[i].used && vset_has(&s->sets[i], addr, len))
 			return rights(s->maps[i], write);
 	return false;
 }

@@ -188,6 +188,12 @@ static int64_t op(struct tmaps *t, bool checked, enum op o, uint32_t key,
 
 #define BOTH_MODES for (int checked = 0; checked < 2; checked++)
 
+/* "r0 = lookup(map m, key k); if NULL goto null" */
+#define LOOKUP(m, k) "*(u32 *)(r10 - 4) = " #k "\n r1 = " MAP(m) "\n" \
+	" r2 = r10\n r2 += -4\n call 1\n if r0 == 0 goto null\n"
+#define NULL_EXIT "null: r0 = -1\n exit\n"
+
+
 /* ---- attach / detach --------------------------------------------------- */
 
 START_TEST(attach_rules)
@@ -731,6 +737,118 @@ START_TEST(spin_lock_threads)
 }
 END_TEST
 
+/* Programs keep a == b under the lock (lock; a += 1; b = a; unlock) while
+ * user space reads and writes the value with BPF_F_LOCK: no torn pair. */
+static const char pair_text[] =
+	"r6 = *(u64 *)(r1 + 0)\n *(u32 *)(r10 - 4) = 0\n"
+	" r1 = " MAP(0) "\n r2 = r10\n r2 += -4\n call 1\n"
+	" if r0 == 0 goto fail\n r7 = r0\n"
+	"loop: r1 = r7\n call 93\n"
+	" r1 = *(u64 *)(r7 + 8)\n r1 += 1\n *(u64 *)(r7 + 8) = r1\n"
+	" *(u64 *)(r7 + 16) = r1\n r1 = r7\n call 94\n"
+	" r6 += -1\n if r6 != 0 goto loop\n r0 = 0\n exit\n"
+	"fail: r0 = -1\n exit\n";
+
+struct pair_reader {
+	struct bpfvm_map *m;
+	int stop;
+	long reads, torn;
+};
+
+static void *read_pairs(void *arg)
+{
+	struct pair_reader *p = arg;
+	uint32_t k = 0;
+	uint64_t v[3];
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+		if (bpfvm_map_lookup_elem(p->m, &k, v, BPF_F_LOCK) ||
+		    v[1] != v[2])
+			p->torn++;
+		if (++p->reads % 64 == 0) {
+			uint64_t z[3] = { 0, 1000, 1000 };
+			if (bpfvm_map_update_elem(p->m, &k, z, BPF_F_LOCK))
+				p->torn++;
+		}
+	}
+	return NULL;
+}
+
+START_TEST(spin_lock_with_f_lock)
+{
+	struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 24, 1, 0) }, 1 };
+	ck_assert_int_eq(bpfvm_map_set_spin_lock(t.m[0], 0), 0);
+	struct bpfvm *vm = load(pair_text, &t, false);
+	struct pair_reader p = { t.m[0], 0, 0, 0 };
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, read_pairs, &p), 0);
+	run_threads(vm, 50000);
+	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	ck_assert_int_gt(p.reads, 0);
+	ck_assert_int_eq(p.torn, 0);
+	unload(vm);
+	free_maps(&t);
+}
+END_TEST
+
+/* ---- LPM trie and LRU hash from programs -------------------------------- */
+
+/* The map chapter's routes; the value of the longest prefix of addr (a
+ * u32 holding the address bytes in memory order), -1 for none. */
+static int64_t route(struct tmaps *t, bool checked, uint32_t addr)
+{
+	char text[320];
+	snprintf(text, sizeof text,
+		 "*(u32 *)(r10 - 8) = 32\n *(u32 *)(r10 - 4) = %d\n"
+		 " r1 = " MAP(0) "\n r2 = r10\n r2 += -8\n call 1\n"
+		 " if r0 == 0 goto null\n r0 = *(u64 *)(r0 + 0)\n exit\n"
+		 NULL_EXIT, (int32_t)addr);
+	return run_text(text, t, checked, NULL);
+}
+
+static uint32_t ip(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	uint8_t bytes[4] = { a, b, c, d };
+	uint32_t u;
+	memcpy(&u, bytes, 4);
+	return u;
+}
+
+START_TEST(lpm_and_lru)
+{
+	BOTH_MODES {
+		struct tmaps t = { { mk(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 16,
+					BPF_F_NO_PREALLOC) }, 1 };
+		struct { uint32_t len, addr; } k[] = {
+			{ 16, ip(192, 168, 0, 0) }, { 24, ip(192, 168, 0, 0) },
+			{ 24, ip(192, 168, 1, 0) },
+		};
+		uint64_t v[] = { 16, 24, 241 };
+		for (int i = 0; i < 3; i++)
+			ck_assert_int_eq(bpfvm_map_update_elem(t.m[0], &k[i],
+							       &v[i], 0), 0);
+		ck_assert_int_eq(route(&t, checked, ip(192, 168, 1, 1)), 241);
+		ck_assert_int_eq(route(&t, checked, ip(192, 168, 0, 9)), 24);
+		ck_assert_int_eq(route(&t, checked, ip(192, 168, 7, 7)), 16);
+		ck_assert_int_eq(route(&t, checked, ip(192, 169, 0, 1)), -1);
+		free_maps(&t);
+
+		/* LRU: a full map evicts instead of E2BIG; the program's
+		 * lookup of key 1 keeps it over key 2 */
+		t = (struct tmaps){ { mk(BPF_MAP_TYPE_LRU_HASH, 4, 8, 2, 0) },
+				    1 };
+		ck_assert_int_eq(op(&t, checked, UPDATE, 1, 10, BPF_ANY), 0);
+		ck_assert_int_eq(op(&t, checked, UPDATE, 2, 20, BPF_ANY), 0);
+		ck_assert_int_eq(op(&t, checked, LOOKUP, 1, 0, 0), 10);
+		ck_assert_int_eq(op(&t, checked, UPDATE, 3, 30, BPF_ANY), 0);
+		ck_assert_int_eq(op(&t, checked, LOOKUP, 3, 0, 0), 30);
+		ck_assert_int_eq(op(&t, checked, LOOKUP, 1, 0, 0), 10);
+		ck_assert_int_eq(op(&t, checked, LOOKUP, 2, 0, 0), -1);
+		free_maps(&t);
+	}
+}
+END_TEST
+
 /* ---- threads ------------------------------------------------------------ */
 
 /* ctx[0] times: look the value up, lock xadd 1 into it. */
@@ -800,11 +918,6 @@ START_TEST(threads_hash)
 END_TEST
 
 /* ---- checked mode stops what the verifier would refuse ------------------ */
-
-/* "r0 = lookup(map m, key k); if NULL goto null" */
-#define LOOKUP(m, k) "*(u32 *)(r10 - 4) = " #k "\n r1 = " MAP(m) "\n" \
-	" r2 = r10\n r2 += -4\n call 1\n if r0 == 0 goto null\n"
-#define NULL_EXIT "null: r0 = -1\n exit\n"
 
 START_TEST(checked_values)
 {
@@ -987,6 +1100,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, map_in_map);
 	tcase_add_test(tc, ringbuf);
 	tcase_add_test(tc, spin_lock_threads);
+	tcase_add_test(tc, spin_lock_with_f_lock);
+	tcase_add_test(tc, lpm_and_lru);
 	tcase_add_test(tc, threads_xadd);
 	tcase_add_test(tc, threads_hash);
 	tcase_add_test(tc, checked_values);
