@@ -1,0 +1,64 @@
+/* bpfvm_bpf(): the bpf(2) system call, in-process.
+ *
+ * Code written for the kernel's bpf(2) runs against bpfvm by calling
+ * bpfvm_bpf(cmd, &attr, sizeof(attr)) instead of
+ * syscall(__NR_bpf, cmd, &attr, sizeof(attr)), and close(fd) becoming
+ * bpfvm_close(fd).  Same union bpf_attr, same result: >= 0, or -1 with
+ * errno as Linux 6.18 sets it for the same call.
+ *
+ * Commands: MAP_CREATE, MAP_{LOOKUP,UPDATE,DELETE}_ELEM, MAP_GET_NEXT_KEY,
+ * MAP_LOOKUP_AND_DELETE_ELEM, MAP_FREEZE, the four MAP_*_BATCH commands,
+ * OBJ_GET_INFO_BY_FD (maps, programs), MAP_GET_NEXT_ID, MAP_GET_FD_BY_ID,
+ * PROG_GET_NEXT_ID, PROG_GET_FD_BY_ID, PROG_LOAD and PROG_TEST_RUN.  Other
+ * commands are EINVAL (as an unknown command).
+ *
+ * Descriptors are real file descriptors of the process (close-on-exec
+ * memfds; an MMAPABLE array's can be mmap-ed), so they never collide with
+ * the program's own files.  A map lives while a descriptor or a loaded
+ * program uses it.  A descriptor closed with plain close() is noticed
+ * (EBADF, or EINVAL once its number names another file) at the price of
+ * one fstat per call; bpfvm_bpf_set_fd_check(false) drops that check for
+ * embedders who close only through bpfvm_close().
+ *
+ * Pointers in attr are plain pointers of this process: NULL is EFAULT
+ * where the kernel would fault, any other bad pointer is the caller's bug.
+ *
+ * Programs (no verifier yet): PROG_LOAD decodes and checks the
+ * instructions (bpfvm_load), resolves ld_imm64 BPF_PSEUDO_MAP_FD and
+ * BPF_PSEUDO_MAP_VALUE (and the _IDX forms through fd_array) and runs the
+ * program in checked mode.  PROG_TEST_RUN runs it with r1 = a copy of
+ * data_in and r2 = data_size_in, whatever the program type (the
+ * program-type layer comes later); data_out gets the bytes as the program
+ * left them, retval r0, duration the mean ns per run.
+ *
+ * Thread-safe: any thread may call any of these at any time.
+ * SPDX-License-Identifier: MIT */
+#ifndef BPFVM_BPF_H
+#define BPFVM_BPF_H
+
+#include <linux/bpf.h>
+#include <stdbool.h>
+#include "bpfvm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* bpf(2): >= 0, or -1 and errno. */
+BPFVM_API int bpfvm_bpf(int cmd, union bpf_attr *attr, unsigned int size);
+
+/* Release a descriptor bpfvm_bpf() returned (any other descriptor is just
+ * closed): close(2)'s contract.  The object goes with its last user. */
+BPFVM_API int bpfvm_close(int fd);
+
+/* Check every descriptor against the file it was made for (default on). */
+BPFVM_API void bpfvm_bpf_set_fd_check(bool on);
+
+/* The VM of a loaded program descriptor (NULL and errno if fd is not one),
+ * valid while the descriptor stays open: to run it with bpfvm_run(). */
+BPFVM_API const struct bpfvm *bpfvm_bpf_prog_vm(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

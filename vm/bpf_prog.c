@@ -1,0 +1,328 @@
+/* Program objects for bpf(2): PROG_LOAD of raw programs (no verifier yet:
+ * the core's decode checks, then checked mode), PROG_TEST_RUN with the data
+ * as memory (r1 = data, r2 = length, whatever the program type, until the
+ * program-type layer exists), and the program part of OBJ_GET_INFO_BY_FD.
+ * A program holds a reference on every map its ld_imm64s name, as the
+ * kernel's used_maps.
+ * SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "bpfvm_bpf.h"
+#include "bpf_syscall.h"
+#include "fdtable.h"
+#include "map.h"
+#ifdef BPFVM_HAVE_MAP_HELPERS
+#include "helpers.h"
+#endif
+
+#define MAX_USED_MAPS 64        /* the kernel's */
+#define MAX_VAR_OFF (1u << 29)  /* BPF_MAX_VAR_OFF */
+#define PROG_TYPE__MAX 33       /* BPF_PROG_TYPE_NETFILTER + 1 in 6.18 */
+#define PROG_INFO_SIZE 232      /* sizeof(struct bpf_prog_info), 6.18 */
+
+/* prog_flags Linux 6.18 knows (6.1's, XDP_DEV_BOUND_ONLY,
+ * TEST_REG_INVARIANTS, TOKEN_FD). */
+#define PROG_FLAGS (BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT |	\
+		    BPF_F_TEST_RND_HI32 | BPF_F_TEST_STATE_FREQ |	\
+		    BPF_F_SLEEPABLE | BPF_F_XDP_HAS_FRAGS | (1u << 6) |	\
+		    (1u << 7) | BPFVM_F_TOKEN_FD)
+
+/* attr offsets of prog_load fields 6.1's header lacks */
+#define OFF_FD_ARRAY 120
+#define OFF_PROG_TOKEN_FD 144
+#define OFF_FD_ARRAY_CNT 148
+
+struct prog {
+	struct bpfvm *vm;
+	struct bpfvm_obj *maps[MAX_USED_MAPS];
+	uint32_t nmaps;
+	uint32_t type;
+	uint32_t insn_cnt;
+	char name[BPF_OBJ_NAME_LEN];
+	/* while loading: the _IDX forms' descriptors */
+	const int32_t *fd_array;
+};
+
+static void prog_release(struct bpfvm_obj *o)
+{
+	struct prog *p = o->priv;
+#ifdef BPFVM_HAVE_MAP_HELPERS
+	if (p->vm)
+		bpfvm_map_helpers_detach(p->vm);
+#endif
+	bpfvm_destroy(p->vm);
+	for (uint32_t i = 0; i < p->nmaps; i++)
+		bpfvm_obj_put(p->maps[i]);
+	free(p);
+}
+
+/* The map a ld_imm64 names, kept in the program's used maps. */
+static int use_map(struct prog *p, int fd, struct bpfvm_map **out, char *msg,
+		   size_t len)
+{
+	int err;
+	struct bpfvm_obj *o = bpfvm_fd_get(fd, BPFVM_OBJ_MAP, NULL, &err);
+	if (!o) {
+		snprintf(msg, len, "fd %d is not pointing to valid bpf_map", fd);
+		return err;
+	}
+	*out = o->ptr;
+	for (uint32_t i = 0; i < p->nmaps; i++)
+		if (p->maps[i] == o) {
+			bpfvm_obj_put(o); /* one reference per map */
+			return 0;
+		}
+	if (p->nmaps == MAX_USED_MAPS) {
+		bpfvm_obj_put(o);
+		snprintf(msg, len, "too many maps used by program");
+		return -E2BIG;
+	}
+	p->maps[p->nmaps++] = o;
+	return 0;
+}
+
+/* ld_imm64 pseudo forms: map fd (1), map value (2), and their fd_array
+ * index forms (5, 6). */
+static int ldimm64(void *cookie, unsigned src, int32_t imm, int32_t imm2,
+		   uint64_t *value, char *msg, size_t len)
+{
+	struct prog *p = cookie;
+	int fd = imm;
+	if (src == BPF_PSEUDO_MAP_IDX || src == BPF_PSEUDO_MAP_IDX_VALUE) {
+		if (!p->fd_array) {
+			snprintf(msg, len, "fd_idx without fd_array is invalid");
+			return -EPROTO;
+		}
+		fd = p->fd_array[(uint32_t)imm];
+	} else if (src != BPF_PSEUDO_MAP_FD && src != BPF_PSEUDO_MAP_VALUE) {
+		snprintf(msg, len, "unsupported ld_imm64 src %u", src);
+		return -EINVAL;
+	}
+	int is_value = src == BPF_PSEUDO_MAP_VALUE ||
+		       src == BPF_PSEUDO_MAP_IDX_VALUE;
+	if (!is_value && imm2) {
+		snprintf(msg, len, "unrecognized bpf_ld_imm64 insn");
+		return -EINVAL;
+	}
+	struct bpfvm_map *map = NULL;
+	int err = use_map(p, fd, &map, msg, len);
+	if (err)
+		return err;
+	if (!is_value) {
+		*value = (uint64_t)(uintptr_t)map;
+		return 0;
+	}
+	uint32_t off = (uint32_t)imm2;
+	void *addr;
+	if (off >= MAX_VAR_OFF) {
+		snprintf(msg, len, "direct value offset of %u is not allowed", off);
+		return -EINVAL;
+	}
+	err = bpfvm_map_direct_value(map, off, &addr);
+	if (err) {
+		snprintf(msg, len, "invalid access to map value pointer, "
+			 "value_size=%u off=%u", map->value_size, off);
+		return err;
+	}
+	/* checked mode: the program may use the whole value */
+	uint8_t *base = (uint8_t *)addr - off;
+	bpfvm_add_region(p->vm, base, map->value_size,
+			 !(map->map_flags & BPF_F_RDONLY_PROG));
+	*value = (uint64_t)(uintptr_t)addr;
+	return 0;
+}
+
+/* Map helpers (maps/helpers.h): bpf_map_lookup_elem and friends, tail
+ * calls and the region hook for the maps the program uses.  Compiled in
+ * once maps/helpers.c is part of libbpfvm (meson defines the macro). */
+static int attach_map_helpers(struct prog *p)
+{
+#ifdef BPFVM_HAVE_MAP_HELPERS
+	struct bpfvm_map *maps[MAX_USED_MAPS];
+	for (uint32_t i = 0; i < p->nmaps; i++)
+		maps[i] = p->maps[i]->ptr;
+	return bpfvm_map_helpers_attach(p->vm, maps, p->nmaps);
+#else
+	(void)p;
+	return 0;
+#endif
+}
+
+/* The verifier's log: the message, if the caller gave a buffer. */
+static void write_log(const union bpf_attr *a, const char *msg)
+{
+	char *buf = bpfvm_uptr(a->log_buf);
+	if (!buf || !a->log_size)
+		return;
+	snprintf(buf, a->log_size, "%s\n", msg);
+}
+
+static int load(union bpfvm_attr *attr, struct prog *p)
+{
+	union bpf_attr *a = &attr->a;
+	p->fd_array = bpfvm_uptr(bpfvm_attr_u64(attr, OFF_FD_ARRAY));
+	p->type = a->prog_type;
+	p->insn_cnt = a->insn_cnt;
+	p->vm = bpfvm_create();
+	if (!p->vm)
+		return -ENOMEM;
+	bpfvm_set_checked(p->vm, true); /* no verifier yet */
+	bpfvm_set_ldimm64_hook(p->vm, ldimm64, p);
+	int err = bpfvm_load(p->vm, bpfvm_uptr(a->insns), a->insn_cnt);
+	bpfvm_set_ldimm64_hook(p->vm, NULL, NULL);
+	p->fd_array = NULL;
+	if (err) {
+		write_log(a, bpfvm_error(p->vm));
+		return err;
+	}
+	return attach_map_helpers(p);
+}
+
+int bpfvm_prog_load_cmd(union bpfvm_attr *attr)
+{
+	union bpf_attr *a = &attr->a;
+	if (a->prog_flags & ~PROG_FLAGS)
+		return -EINVAL;
+	int32_t token_fd = (int32_t)bpfvm_attr_u32(attr, OFF_PROG_TOKEN_FD);
+	if (a->prog_flags & BPFVM_F_TOKEN_FD) {
+		int err;
+		struct bpfvm_obj *t = bpfvm_fd_get(token_fd, 0, NULL, &err);
+		bpfvm_obj_put(t);
+		return t ? -EINVAL : err; /* bpfvm has no tokens */
+	} else if (token_fd) {
+		return -EINVAL;
+	}
+	if (a->insn_cnt == 0 || a->insn_cnt > BPFVM_MAX_INSNS)
+		return -E2BIG;
+	if (!a->insns || !a->license)
+		return -EFAULT;
+	if (a->prog_type >= PROG_TYPE__MAX ||
+	    a->prog_type == BPF_PROG_TYPE_UNSPEC)
+		return -EINVAL;
+	struct prog *p = calloc(1, sizeof(*p));
+	struct bpfvm_obj *o = calloc(1, sizeof(*o));
+	if (!p || !o) {
+		free(p);
+		free(o);
+		return -ENOMEM;
+	}
+	*o = (struct bpfvm_obj){ .kind = BPFVM_OBJ_PROG, .refcnt = 1,
+				 .priv = p, .release = prog_release };
+	int err = bpfvm_obj_name(p->name, a->prog_name);
+	if (!err)
+		err = load(attr, p);
+	o->ptr = p->vm;
+	if (!err)
+		err = bpfvm_obj_register(o);
+	int fd = err ? err : bpfvm_fd_install(o, BPFVM_FMODE_RW, -1);
+	bpfvm_obj_put(o);
+	return fd;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+int bpfvm_prog_test_run_cmd(union bpfvm_attr *attr, union bpf_attr *uattr)
+{
+	union bpf_attr *a = &attr->a;
+	if ((a->test.ctx_size_in != 0) != (a->test.ctx_in != 0) ||
+	    (a->test.ctx_size_out != 0) != (a->test.ctx_out != 0))
+		return -EINVAL;
+	int err;
+	struct bpfvm_obj *o = bpfvm_fd_get((int)a->test.prog_fd,
+					   BPFVM_OBJ_PROG, NULL, &err);
+	if (!o)
+		return err;
+	struct prog *p = o->priv;
+	uint32_t size = a->test.data_size_in;
+	uint8_t *data = NULL;
+	/* no context, no run flags, no cpu: the raw run has none */
+	if (a->test.flags || a->test.cpu || a->test.ctx_in || a->test.ctx_out ||
+	    bpfvm_attr_u32(attr, 72) /* batch_size */) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (size && !a->test.data_in) {
+		err = -EFAULT;
+		goto out;
+	}
+	data = malloc(size ? size : 1);
+	if (!data) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (size)
+		memcpy(data, bpfvm_uptr(a->test.data_in), size);
+	uint32_t repeat = a->test.repeat ? a->test.repeat : 1;
+	struct bpfvm_result res;
+	uint64_t t0 = now_ns();
+	for (uint32_t i = 0; i < repeat; i++) {
+		err = bpfvm_run_mem(p->vm, data, size, &res);
+		if (err)
+			goto out; /* a fault the verifier would have refused */
+	}
+	uint64_t mean = (now_ns() - t0) / repeat;
+	/* bpf_test_finish: data_size_out 0 takes everything */
+	uint32_t copy = size;
+	if (a->test.data_size_out && copy > a->test.data_size_out) {
+		copy = a->test.data_size_out;
+		err = -ENOSPC;
+	}
+	if (a->test.data_out && copy)
+		memcpy(bpfvm_uptr(a->test.data_out), data, copy);
+	uattr->test.data_size_out = size;
+	uattr->test.retval = (uint32_t)res.r0;
+	uattr->test.duration = mean > UINT32_MAX ? UINT32_MAX : (uint32_t)mean;
+out:
+	free(data);
+	bpfvm_obj_put(o);
+	return err;
+}
+
+int bpfvm_prog_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
+		    union bpf_attr *uattr)
+{
+	union {
+		struct bpf_prog_info i;
+		uint8_t b[PROG_INFO_SIZE];
+	} u;
+	struct prog *p = o->priv;
+	struct bpf_prog_info *want = bpfvm_uptr(attr->a.info.info);
+	memset(&u, 0, sizeof(u));
+	u.i.type = p->type;
+	u.i.id = o->id;
+	memcpy(u.i.name, p->name, sizeof(u.i.name));
+	u.i.nr_map_ids = p->nmaps;
+	/* map ids: as many as the caller has room for */
+	if (want && attr->a.info.info_len >= offsetof(struct bpf_prog_info,
+						      map_ids) + 8) {
+		uint32_t room = want->nr_map_ids;
+		uint32_t *ids = bpfvm_uptr(want->map_ids);
+		u.i.map_ids = want->map_ids;
+		if (room && !ids)
+			return -EFAULT;
+		for (uint32_t i = 0; i < p->nmaps && i < room; i++)
+			ids[i] = p->maps[i]->id;
+	}
+	return bpfvm_info_copy_out(&u, PROG_INFO_SIZE, attr, uattr);
+}
+
+const struct bpfvm *bpfvm_bpf_prog_vm(int fd)
+{
+	int err;
+	struct bpfvm_obj *o = bpfvm_fd_get(fd, BPFVM_OBJ_PROG, NULL, &err);
+	if (!o) {
+		errno = -err;
+		return NULL;
+	}
+	const struct bpfvm *vm = o->ptr;
+	bpfvm_obj_put(o); /* the descriptor keeps it */
+	return vm;
+}

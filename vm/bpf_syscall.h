@@ -1,0 +1,60 @@
+/* Between the bpf(2) dispatcher (bpf_syscall.c) and the program objects
+ * (bpf_prog.c).
+ * SPDX-License-Identifier: MIT */
+#ifndef BPFVM_BPF_SYSCALL_H
+#define BPFVM_BPF_SYSCALL_H
+
+#include <linux/bpf.h>
+#include <stdint.h>
+#include <string.h>
+
+/* sizeof(union bpf_attr) in Linux 6.18; the system header is 6.1's. */
+#define BPFVM_ATTR_SIZE 168
+
+/* The kernel's copy of attr: 6.1's union, padded to 6.18's size. */
+union bpfvm_attr {
+	union bpf_attr a;
+	uint8_t b[BPFVM_ATTR_SIZE];
+	uint64_t align;
+};
+
+/* Fields past 6.1's layout, by offset. */
+static inline uint32_t bpfvm_attr_u32(const union bpfvm_attr *a, size_t off)
+{
+	uint32_t v;
+	memcpy(&v, a->b + off, sizeof(v));
+	return v;
+}
+
+static inline uint64_t bpfvm_attr_u64(const union bpfvm_attr *a, size_t off)
+{
+	uint64_t v;
+	memcpy(&v, a->b + off, sizeof(v));
+	return v;
+}
+
+static inline void *bpfvm_uptr(uint64_t p)
+{
+	return (void *)(uintptr_t)p;
+}
+
+/* Kernel flags newer than 6.1. */
+#define BPFVM_F_TOKEN_FD (1u << 16)
+#define BPFVM_ENOTSUPP 524
+
+/* The kernel's object name rule (bpf_obj_name_cpy): 0 or -EINVAL. */
+int bpfvm_obj_name(char dst[BPF_OBJ_NAME_LEN], const char *src);
+
+/* The program commands (bpf_prog.c): >= 0 or -errno. */
+int bpfvm_prog_load_cmd(union bpfvm_attr *attr);
+int bpfvm_prog_test_run_cmd(union bpfvm_attr *attr, union bpf_attr *uattr);
+struct bpfvm_obj;
+int bpfvm_prog_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
+		    union bpf_attr *uattr);
+
+/* The kernel's info_len rule for OBJ_GET_INFO_BY_FD: copy min(len, size)
+ * of info to the user, after checking the user's extra bytes are zero. */
+int bpfvm_info_copy_out(const void *info, uint32_t size,
+			union bpfvm_attr *attr, union bpf_attr *uattr);
+
+#endif

@@ -1,0 +1,286 @@
+/* The registry of bpf(2) objects and descriptors (see fdtable.h).  The only
+ * process-wide mutable state of bpfvm, because bpf(2) descriptors are per
+ * process: one rwlock guards the descriptor slots and both id spaces.
+ * Lookups (every map command) take it shared.
+ * SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fdtable.h"
+
+struct slot {
+	struct bpfvm_obj *obj; /* NULL: not ours */
+	uint32_t fmode;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* One id space: live objects in id order (ids only grow, as the kernel's
+ * cyclic idr until it wraps at INT_MAX, which we do not reach). */
+struct ids {
+	struct bpfvm_obj **v;
+	size_t n, cap;
+	uint32_t next;
+};
+
+static struct {
+	pthread_rwlock_t lock;
+	struct slot *slots;
+	size_t nslots;
+	struct ids ids[3]; /* by kind */
+	int nocheck;       /* atomic */
+} reg = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+
+void bpfvm_fd_set_check(int on)
+{
+	__atomic_store_n(&reg.nocheck, !on, __ATOMIC_RELAXED);
+}
+
+/* ---- objects -------------------------------------------------------------- */
+
+int bpfvm_obj_register(struct bpfvm_obj *o)
+{
+	struct ids *s = &reg.ids[o->kind];
+	int err = 0;
+	pthread_rwlock_wrlock(&reg.lock);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		void *v = realloc(s->v, cap * sizeof(*s->v));
+		if (!v) {
+			err = -ENOMEM;
+			goto out;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	o->id = ++s->next;
+	s->v[s->n++] = o;
+out:
+	pthread_rwlock_unlock(&reg.lock);
+	return err;
+}
+
+void bpfvm_obj_get(struct bpfvm_obj *o)
+{
+	__atomic_add_fetch(&o->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+/* A reference unless the object is already dying. */
+static int get_not_zero(struct bpfvm_obj *o)
+{
+	uint32_t c = __atomic_load_n(&o->refcnt, __ATOMIC_RELAXED);
+	while (c)
+		if (__atomic_compare_exchange_n(&o->refcnt, &c, c + 1, 0,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return 1;
+	return 0;
+}
+
+/* Index of id in s, or where it would go. */
+static size_t id_pos(const struct ids *s, uint32_t id)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->v[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void bpfvm_obj_put(struct bpfvm_obj *o)
+{
+	if (!o || __atomic_sub_fetch(&o->refcnt, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (o->id) {
+		struct ids *s = &reg.ids[o->kind];
+		pthread_rwlock_wrlock(&reg.lock);
+		size_t i = id_pos(s, o->id);
+		if (i < s->n && s->v[i] == o) {
+			memmove(s->v + i, s->v + i + 1,
+				(s->n - i - 1) * sizeof(*s->v));
+			s->n--;
+		}
+		pthread_rwlock_unlock(&reg.lock);
+	}
+	if (o->release)
+		o->release(o);
+	free(o);
+}
+
+struct bpfvm_obj *bpfvm_obj_by_ptr(const void *p)
+{
+	struct bpfvm_obj *found = NULL;
+	pthread_rwlock_rdlock(&reg.lock);
+	for (int k = BPFVM_OBJ_MAP; k <= BPFVM_OBJ_PROG && !found; k++)
+		for (size_t i = 0; i < reg.ids[k].n; i++)
+			if (reg.ids[k].v[i]->ptr == p) {
+				if (get_not_zero(reg.ids[k].v[i]))
+					found = reg.ids[k].v[i];
+				break;
+			}
+	pthread_rwlock_unlock(&reg.lock);
+	return found;
+}
+
+struct bpfvm_obj *bpfvm_obj_by_id(uint32_t kind, uint32_t id)
+{
+	struct bpfvm_obj *found = NULL;
+	struct ids *s = &reg.ids[kind];
+	pthread_rwlock_rdlock(&reg.lock);
+	size_t i = id_pos(s, id);
+	if (i < s->n && s->v[i]->id == id && get_not_zero(s->v[i]))
+		found = s->v[i];
+	pthread_rwlock_unlock(&reg.lock);
+	return found;
+}
+
+int bpfvm_obj_next_id(uint32_t kind, uint32_t start, uint32_t *next)
+{
+	struct ids *s = &reg.ids[kind];
+	int err = -ENOENT;
+	pthread_rwlock_rdlock(&reg.lock);
+	/* the kernel's idr_get_next also finds objects about to go */
+	size_t i = id_pos(s, start + 1);
+	if (i < s->n) {
+		*next = s->v[i]->id;
+		err = 0;
+	}
+	pthread_rwlock_unlock(&reg.lock);
+	return err;
+}
+
+/* ---- descriptors ---------------------------------------------------------- */
+
+/* The references a slot held. */
+static void slot_release(struct bpfvm_obj *o)
+{
+	if (!o)
+		return;
+	if (__atomic_sub_fetch(&o->usercnt, 1, __ATOMIC_ACQ_REL) == 0 &&
+	    o->user_gone)
+		o->user_gone(o);
+	bpfvm_obj_put(o);
+}
+
+int bpfvm_fd_install(struct bpfvm_obj *o, uint32_t fmode, int dupfrom)
+{
+	int fd = dupfrom >= 0 ? fcntl(dupfrom, F_DUPFD_CLOEXEC, 0)
+		 : memfd_create(o->kind == BPFVM_OBJ_MAP ? "bpf-map" : "bpf-prog",
+				MFD_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	struct bpfvm_obj *stale = NULL;
+	pthread_rwlock_wrlock(&reg.lock);
+	if ((size_t)fd >= reg.nslots) {
+		size_t n = reg.nslots ? reg.nslots : 64;
+		while (n <= (size_t)fd)
+			n *= 2;
+		struct slot *v = realloc(reg.slots, n * sizeof(*v));
+		if (!v) {
+			pthread_rwlock_unlock(&reg.lock);
+			close(fd);
+			return -ENOMEM;
+		}
+		memset(v + reg.nslots, 0, (n - reg.nslots) * sizeof(*v));
+		reg.slots = v;
+		reg.nslots = n;
+	}
+	/* a descriptor closed with plain close() whose number came back */
+	stale = reg.slots[fd].obj;
+	bpfvm_obj_get(o);
+	__atomic_add_fetch(&o->usercnt, 1, __ATOMIC_RELAXED);
+	reg.slots[fd] = (struct slot){ o, fmode, st.st_dev, st.st_ino };
+	pthread_rwlock_unlock(&reg.lock);
+	slot_release(stale);
+	return fd;
+}
+
+/* Forget slot fd if it still holds o (a descriptor found stale). */
+static void drop_stale(int fd, struct bpfvm_obj *o)
+{
+	struct bpfvm_obj *stale = NULL;
+	pthread_rwlock_wrlock(&reg.lock);
+	if ((size_t)fd < reg.nslots && reg.slots[fd].obj == o) {
+		stale = o;
+		reg.slots[fd].obj = NULL;
+	}
+	pthread_rwlock_unlock(&reg.lock);
+	slot_release(stale);
+}
+
+struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
+			       int *err)
+{
+	struct slot s = { 0 };
+	if (fd < 0) {
+		*err = -EBADF;
+		return NULL;
+	}
+	pthread_rwlock_rdlock(&reg.lock);
+	if ((size_t)fd < reg.nslots && reg.slots[fd].obj) {
+		s = reg.slots[fd];
+		bpfvm_obj_get(s.obj); /* the slot holds one: never zero here */
+	}
+	pthread_rwlock_unlock(&reg.lock);
+	if (!s.obj) {
+		/* the kernel: EBADF if closed, EINVAL for any other file */
+		*err = fcntl(fd, F_GETFD) < 0 ? -EBADF : -EINVAL;
+		return NULL;
+	}
+	if (!__atomic_load_n(&reg.nocheck, __ATOMIC_RELAXED)) {
+		struct stat st;
+		int bad = 0;
+		if (fstat(fd, &st) < 0)
+			bad = -EBADF;
+		else if (st.st_dev != s.dev || st.st_ino != s.ino)
+			bad = -EINVAL;
+		if (bad) {
+			drop_stale(fd, s.obj);
+			bpfvm_obj_put(s.obj);
+			*err = bad;
+			return NULL;
+		}
+	}
+	if (kind && s.obj->kind != kind) {
+		bpfvm_obj_put(s.obj);
+		*err = -EINVAL;
+		return NULL;
+	}
+	if (fmode)
+		*fmode = s.fmode;
+	return s.obj;
+}
+
+int bpfvm_fd_close(int fd)
+{
+	struct bpfvm_obj *o = NULL;
+	if (fd >= 0) {
+		pthread_rwlock_wrlock(&reg.lock);
+		if ((size_t)fd < reg.nslots) {
+			o = reg.slots[fd].obj;
+			reg.slots[fd].obj = NULL;
+		}
+		pthread_rwlock_unlock(&reg.lock);
+	}
+	/* the slot goes first: once closed, the number may come back */
+	int r = close(fd);
+	int e = errno;
+	slot_release(o);
+	errno = e;
+	return r;
+}
