@@ -47,11 +47,10 @@ struct vset {
  * the value sets and the ring-buffer samples reserved and not yet
  * submitted (checked runs). */
 struct state {
-	struct bpfvm *vm;
 	size_t n;
 	struct bpfvm_map **maps;
 	struct area *areas;
-	struct vset *sets; /* per map; cap 0: an array, or no values */
+	struct vset *sets; /* per map */
 	pthread_mutex_t lock;
 	void **samples;
 	size_t nsamples, cap;
@@ -87,10 +86,17 @@ static const uint16_t type_helpers[] = {
 };
 
 static const char *const hname[] = {
-	"map_lookup_elem", "map_update_elem", "map_delete_elem",
-	"map_push_elem", "map_pop_elem", "map_peek_elem", "ringbuf_output",
-	"ringbuf_reserve", "ringbuf_query", "for_each_map_elem",
-	"map_lookup_percpu_elem",
+	[H_LOOKUP] = "map_lookup_elem",
+	[H_UPDATE] = "map_update_elem",
+	[H_DELETE] = "map_delete_elem",
+	[H_PUSH] = "map_push_elem",
+	[H_POP] = "map_pop_elem",
+	[H_PEEK] = "map_peek_elem",
+	[H_RB_OUTPUT] = "ringbuf_output",
+	[H_RB_RESERVE] = "ringbuf_reserve",
+	[H_RB_QUERY] = "ringbuf_query",
+	[H_FOR_EACH] = "for_each_map_elem",
+	[H_LOOKUP_PERCPU] = "map_lookup_percpu_elem",
 };
 
 static struct state *state_of(struct bpfvm_call *call)
@@ -105,7 +111,7 @@ static int of_maps(const struct bpfvm_map *m)
 }
 
 /* Is inner a map that map-in-map outer holds now?  (Checked runs only:
- * a walk of outer.) */
+ * a walk of outer, bounded: a key deleted meanwhile restarts the walk.) */
 static int holds(struct bpfvm_map *outer, const struct bpfvm_map *inner)
 {
 	uint8_t stack_key[64];
@@ -115,7 +121,7 @@ static int holds(struct bpfvm_map *outer, const struct bpfvm_map *inner)
 	if (!key)
 		return 0;
 	int err = bpfvm_map_get_next_key(outer, NULL, key);
-	while (!err && !found) {
+	for (uint64_t i = 0; !err && !found && i <= outer->max_entries; i++) {
 		found = bpfvm_map_lookup_prog(outer, key, 0) == inner;
 		err = bpfvm_map_get_next_key(outer, key, key);
 	}
@@ -763,7 +769,6 @@ int bpfvm_map_helpers_attach(struct bpfvm *vm, struct bpfvm_map *const *maps,
 	struct state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->vm = vm;
 	s->maps = calloc(n ? n : 1, sizeof(*s->maps));
 	s->areas = calloc(n ? n : 1, sizeof(*s->areas));
 	s->sets = calloc(n ? n : 1, sizeof(*s->sets));
