@@ -558,6 +558,13 @@ START_TEST(atomic_save)
 	ck_assert_int_eq(files_in_tmpdir(), 1);
 	ck_assert_int_eq(stat(path("h"), &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	/* through a symbolic link, the target changes and the link stays */
+	ck_assert_int_eq(symlink("h", path("link")), 0);
+	ok("", "map update link key 9 0 0 0 value 9 0 0 0");
+	ck_assert_int_eq(lstat(path("link"), &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	ok("key: 09 00 00 00  value: 09 00 00 00\n", "map lookup h key 9 0 0 0");
+	ck_assert_int_eq(files_in_tmpdir(), 2);
 }
 END_TEST
 

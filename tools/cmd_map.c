@@ -256,8 +256,10 @@ static int do_dump(struct ctx *c)
 
 	if (err)
 		return err;
-	for (r = bpfvm_map_get_next_key(m, NULL, c->key); r == 0;
-	     r = bpfvm_map_get_next_key(m, c->key, c->key)) {
+	/* key and next apart, as bpf(2) copies them */
+	for (r = bpfvm_map_get_next_key(m, NULL, c->next); r == 0;
+	     r = bpfvm_map_get_next_key(m, c->key, c->next)) {
+		memcpy(c->key, c->next, m->key_size);
 		if (bpfvm_map_lookup_elem(m, c->key, c->value, 0) == 0) {
 			print_entry(m, c->key, c->value);
 			n++;

@@ -399,14 +399,17 @@ static uint32_t emit_elems(struct out *o, struct mapfile *mf, size_t vsize)
 			n += (uint32_t)emit_key(o, map, mf->touched, vsize);
 		break;
 	case K_WALK:
-		key = malloc(ks ? ks : 1);
+		/* key and next apart, as bpf(2) copies them */
+		key = malloc(2 * (size_t)ks + 1);
 		if (!key) {
 			o->err = -ENOMEM;
 			break;
 		}
-		for (int r = bpfvm_map_get_next_key(map, NULL, key); r == 0;
-		     r = bpfvm_map_get_next_key(map, key, key))
+		for (int r = bpfvm_map_get_next_key(map, NULL, key + ks); r == 0;
+		     r = bpfvm_map_get_next_key(map, key, key + ks)) {
+			memcpy(key, key + ks, ks);
 			n += (uint32_t)emit_key(o, map, key, vsize);
+		}
 		free(key);
 		break;
 	case K_QUEUE:
@@ -508,7 +511,10 @@ int mapfile_save(const char *path, struct mapfile *mf, int excl)
 	if (!err) {
 		put32(o.p + 64, n);
 		put32(c, crc32(o.p, o.len - CRC_SIZE));
-		err = put_file(path, o.p, o.len, excl);
+		/* through a symbolic link: replace its target, not the link */
+		char *real = excl ? NULL : realpath(path, NULL);
+		err = put_file(real ? real : path, o.p, o.len, excl);
+		free(real);
 	}
 	free(o.p);
 	return err;
