@@ -277,13 +277,20 @@ static void vset_free(struct vset *v)
 /* A value handed to a checked run: memory it may touch from now on.  An
  * attached array's values are the region hook's already; other attached
  * maps' go to their value set; values of maps found through a map-in-map
- * (which may go away) only to this run's regions.  0, or the run stopped. */
+ * (which may go away), and any value in a tail-called program, only to
+ * this run's regions.  0, or the run stopped. */
+static bool region(void *cookie, uint64_t addr, size_t len, bool write);
+
 static int expose(struct bpfvm_call *call, struct bpfvm_map *m, void *v)
 {
 	if (!call->run->checked || !v || of_maps(m))
 		return 0;
 	struct state *s = state_of(call);
-	for (size_t i = 0; i < s->n; i++) {
+	/* checked mode asks the first program's region hook: after a tail
+	 * call this program's maps are not its own */
+	const struct bpfvm *root = call->run->root;
+	bool hooked = root->region_fn == region && root->region_cookie == s;
+	for (size_t i = 0; hooked && i < s->n; i++) {
 		if (s->maps[i] != m)
 			continue;
 		if (s->areas[i].len)

@@ -480,6 +480,37 @@ START_TEST(tail_calls)
 }
 END_TEST
 
+/* A tail-called program with maps of its own: checked mode lets it use
+ * their values too (the run's regions; the hook is the first program's). */
+START_TEST(tail_call_target_maps)
+{
+	BOTH_MODES {
+		struct bpfvm_map *pa = mk(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+		struct progs p = { { NULL } };
+		bpfvm_fd_array_bind(pa, &prog_ops, &p);
+		struct tmaps root = { { pa }, 1 };
+		struct tmaps tgt = { { pa, mk(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0),
+				       mk(BPF_MAP_TYPE_HASH, 4, 8, 2, 0) }, 3 };
+		uint32_t k = 1;
+		uint64_t v = 40;
+		ck_assert_int_eq(bpfvm_map_update_elem(tgt.m[1], &k, &v, 0), 0);
+		v = 2;
+		ck_assert_int_eq(bpfvm_map_update_elem(tgt.m[2], &k, &v, 0), 0);
+		p.vm[0] = load(LOOKUP(1, 1) "r6 = *(u64 *)(r0 + 0)\n"
+			       LOOKUP(2, 1) "r0 = *(u64 *)(r0 + 0)\n"
+			       " r0 += r6\n exit\n" NULL_EXIT, &tgt, checked);
+		slot(pa, 0, 0);
+		struct bpfvm *vm = load("r2 = " MAP(0) "\n r3 = 0\n call 12\n"
+					" r0 = 1\n exit\n", &root, checked);
+		ck_assert_int_eq(run(vm, NULL, 0), 42);
+		unload(vm);
+		bpfvm_fd_array_clear(pa);
+		unload(p.vm[0]);
+		free_maps(&tgt);
+	}
+}
+END_TEST
+
 /* ---- #164: for_each_map_elem -------------------------------------------- */
 
 /* Sums values into the caller's stack (fp-8), adds 100 to each value it
@@ -1096,6 +1127,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, queue_and_stack);
 	tcase_add_test(tc, percpu_maps);
 	tcase_add_test(tc, tail_calls);
+	tcase_add_test(tc, tail_call_target_maps);
 	tcase_add_test(tc, for_each);
 	tcase_add_test(tc, map_in_map);
 	tcase_add_test(tc, ringbuf);
