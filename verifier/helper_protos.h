@@ -124,31 +124,37 @@ struct bpfvm_helper_proto {
 	uint8_t flags;        /* enum bpfvm_proto_flag */
 };
 
-/* The prototype of helper `id` as a program of type `prog_type`
- * (BPF_PROG_TYPE_*) sees it, or NULL when that type cannot call it (the
- * kernel's get_func_proto returning NULL: "unknown func bpf_NAME#ID" or
- * "program of this type cannot use helper bpf_NAME#ID").  A few helpers
- * have per-type prototypes (get_stackid, perf_event_output, sk_lookup_*,
- * sk_storage_get, get_socket_cookie ...). */
-const struct bpfvm_helper_proto *bpfvm_helper_proto(uint32_t id,
-						    uint32_t prog_type);
+struct bpfvm_prog_info;
+
+/* The prototype of helper `id` as a program of type prog->type (with its
+ * expected attach type) sees it, or NULL when that type cannot call it
+ * (the kernel's get_func_proto returning NULL: "program of this type cannot
+ * use helper bpf_NAME#ID").  A few helpers have per-type prototypes
+ * (sk_storage_get in cgroup_sock, sk_assign in sk_lookup ...). */
+const struct bpfvm_helper_proto *
+bpfvm_helper_proto(const struct bpfvm_prog_info *prog, uint32_t id);
 
 /* The type-independent prototype of helper `id` (what the kernel defines
  * for it, if bpfvm knows it), NULL otherwise.  For names and for callers
  * that only need the shape. */
 const struct bpfvm_helper_proto *bpfvm_helper_proto_any(uint32_t id);
 
-/* The helper's name without "bpf_" ("map_lookup_elem"), or NULL for an id
- * the kernel does not define. */
-const char *bpfvm_helper_name(uint32_t id);
+/* The prototype of `id` in program type `prog_type`, whether or not the
+ * type may call it (the per-type overrides applied). */
+const struct bpfvm_helper_proto *bpfvm_helper_proto_for(uint32_t id,
+							uint32_t prog_type);
+
+/* Names: bpfvm_helper_name() in bpfvm.h (from vm/helpers.def). */
 
 /* Number of helper ids the kernel defines (__BPF_FUNC_MAX_ID). */
 #define BPFVM_FUNC_MAX_ID 212
 
 /* Map types a helper accepts in its ARG_CONST_MAP_PTR, and helpers a map
  * type allows (the kernel's check_map_func_compatibility), as data:
- * true when helper `id` may be called with a map of type `map_type`
- * (BPF_MAP_TYPE_*). */
-bool bpfvm_helper_map_compatible(uint32_t id, uint32_t map_type);
+ * true when a program of `prog_type` may call helper `id` with a map of
+ * type `map_type` (BPF_MAP_TYPE_*).  False => the kernel's
+ * "cannot pass map_type %d into func %s#%d" (EINVAL). */
+bool bpfvm_helper_map_compatible(uint32_t id, uint32_t map_type,
+				 uint32_t prog_type);
 
 #endif

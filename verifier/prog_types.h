@@ -61,11 +61,11 @@ enum bpfvm_ctx_reg {
 	BPFVM_CTX_PTR_TO_PACKET,            /* skb->data, xdp->data */
 	BPFVM_CTX_PTR_TO_PACKET_END,        /* skb->data_end, xdp->data_end */
 	BPFVM_CTX_PTR_TO_PACKET_META,       /* skb->data_meta, xdp->data_meta */
-	BPFVM_CTX_PTR_TO_SOCK_COMMON_OR_NULL, /* __sk_buff->sk */
-	BPFVM_CTX_PTR_TO_SOCKET,            /* bpf_sock_addr->sk, bpf_sock_ops->sk? */
-	BPFVM_CTX_PTR_TO_SOCKET_OR_NULL,    /* bpf_sk_lookup->sk, sk_reuseport_md->sk */
-	BPFVM_CTX_PTR_TO_FLOW_KEYS,         /* __sk_buff->flow_keys */
-	BPFVM_CTX_PTR_TO_SOCK_COMMON,       /* sk_reuseport_md->migrating_sk? */
+	BPFVM_CTX_PTR_TO_SOCK_COMMON_OR_NULL, /* __sk_buff->sk, sk_reuseport_md->migrating_sk */
+	BPFVM_CTX_PTR_TO_SOCKET,            /* bpf_sock_addr->sk, sk_msg_md->sk, bpf_sockopt->sk */
+	BPFVM_CTX_PTR_TO_SOCKET_OR_NULL,    /* bpf_sk_lookup->sk, bpf_sock_ops->sk */
+	BPFVM_CTX_PTR_TO_FLOW_KEYS,         /* __sk_buff->flow_keys (flow dissector) */
+	BPFVM_CTX_PTR_TO_TP_BUFFER,         /* raw_tracepoint_writable: first u64 */
 };
 
 /* Inputs to an access check beyond offset and size. */
@@ -81,7 +81,6 @@ struct bpfvm_ctx_access {
 				   is a narrow load (convert reads the field and
 				   shifts), the kernel's ctx_field_size; 0 = the
 				   access size itself */
-	bool is_ldsx_ok;        /* sign-extending load allowed */
 };
 
 /* How an accepted access is rewritten for bpfvm's runtime context (the
@@ -141,10 +140,12 @@ const struct bpfvm_prog_type *bpfvm_prog_type(uint32_t id);
 /* By name ("xdp", "socket_filter", "sched_cls" ...), NULL if unknown. */
 const struct bpfvm_prog_type *bpfvm_prog_type_by_name(const char *name);
 
-/* The kernel's bpf_prog_load_check_attach for expected_attach_type:
- * 0, or -EINVAL when the type requires an attach type and this one is not
- * among those allowed (cgroup_sock_addr, cgroup_sock, cgroup_sockopt ...). */
-int bpfvm_prog_check_attach(uint32_t type, uint32_t expected_attach_type);
+/* The kernel's bpf_prog_load_fixup_attach_type + bpf_prog_load_check_attach
+ * for *expected_attach_type: 0 (cgroup_sock's 0 becomes
+ * BPF_CGROUP_INET_SOCK_CREATE, as in the kernel), or -EINVAL when the type
+ * needs an attach type and this one is not among those allowed
+ * (cgroup_sock, cgroup_sock_addr, cgroup_skb, cgroup_sockopt, sk_lookup). */
+int bpfvm_prog_check_attach(uint32_t type, uint32_t *expected_attach_type);
 
 /* Convenience wrappers over the table, for the verifier: the whole check
  * of a ctx access (false => "invalid bpf_context access off=%d size=%d"),
