@@ -172,13 +172,16 @@ static int is_percpu(const struct bpfvm_map *m)
 	       m->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 }
 
-/* The calling program's CPU, for per-CPU maps' slot. */
+/* The calling program's CPU, for per-CPU maps' slot: below m->ncpus, so
+ * the ops may be called directly (the map layer's entry points divide). */
 static uint32_t cpu_of(const struct bpfvm_map *m)
 {
 	if (!is_percpu(m))
 		return 0;
 	int c = sched_getcpu();
-	return c < 0 ? 0 : (uint32_t)c;
+	if (c < 0)
+		return 0;
+	return (uint32_t)c < m->ncpus ? (uint32_t)c : (uint32_t)c % m->ncpus;
 }
 
 /* ---- the value sets ----------------------------------------------------- */
@@ -313,7 +316,9 @@ static int expose(struct bpfvm_call *call, struct bpfvm_map *m, void *v)
 	return 0;
 }
 
-#define MEM(p, len, w) bpfvm_call_check_mem(call, p, len, w)
+/* a buffer argument; unchecked runs skip the call */
+#define MEM(p, len, w) \
+	(!call->run->checked || bpfvm_call_check_mem(call, p, len, w))
 
 /* ---- #1-3: lookup, update, delete --------------------------------------- */
 
@@ -325,8 +330,7 @@ static uint64_t map_lookup_elem(uint64_t r1, uint64_t r2, uint64_t r3,
 	struct bpfvm_map *m = map_arg(call, r1, H_LOOKUP);
 	if (!m || !MEM(r2, m->key_size, false))
 		return 0;
-	void *v = bpfvm_map_lookup_prog(m, (const void *)(uintptr_t)r2,
-					cpu_of(m));
+	void *v = m->ops->lookup(m, (const void *)(uintptr_t)r2, cpu_of(m));
 	if (expose(call, m, v))
 		return 0;
 	return (uint64_t)(uintptr_t)v;
@@ -341,9 +345,9 @@ static uint64_t map_update_elem(uint64_t r1, uint64_t r2, uint64_t r3,
 	if (!m || !MEM(r2, m->key_size, false) ||
 	    !MEM(r3, m->value_size, false))
 		return 0;
-	return (uint64_t)bpfvm_map_update_prog(m, (const void *)(uintptr_t)r2,
-					       (const void *)(uintptr_t)r3, r4,
-					       cpu_of(m));
+	return (uint64_t)(int64_t)m->ops->update(m, (const void *)(uintptr_t)r2,
+						 (const void *)(uintptr_t)r3,
+						 r4, cpu_of(m));
 }
 
 static uint64_t map_delete_elem(uint64_t r1, uint64_t r2, uint64_t r3,
