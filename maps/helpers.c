@@ -606,17 +606,22 @@ struct walk {
 };
 
 /* The callback gets (map, key, value, ctx) and returns 0 to go on, 1 to
- * stop (the verifier holds it to [0, 1]; other values stop too). */
+ * stop (the verifier holds it to [0, 1]; other values stop too).  Checked
+ * runs: the key, and a value the region hook does not know, are the
+ * callback's for its call only (an array's key lives in the walk's C
+ * frame; a long walk must not fill the run's regions). */
 static long walk_one(struct bpfvm_map *m, const void *key, void *value,
 		     void *cookie)
 {
 	struct walk *w = cookie;
 	struct bpfvm_call *call = w->call;
-	if (call->run->checked &&
+	struct bpfvm_run *run = call->run;
+	unsigned nregions = run->nregions;
+	if (run->checked &&
 	    (bpfvm_call_add_region(call, (void *)key, m->key_size, false) ||
 	     expose(call, m, value))) {
-		if (!call->run->res->error)
-			bpfvm_run_fail(call->run, -E2BIG, call->run->call_pc,
+		if (!run->res->error)
+			bpfvm_run_fail(run, -E2BIG, run->call_pc,
 				       "checked mode: more than %d memory "
 				       "regions handed out in one run",
 				       BPFVM_RUN_REGIONS);
@@ -626,7 +631,10 @@ static long walk_one(struct bpfvm_map *m, const void *key, void *value,
 	const uint64_t args[5] = { (uintptr_t)m, (uintptr_t)key,
 				   (uintptr_t)value, w->ctx, 0 };
 	uint64_t ret;
-	if (bpfvm_call_callback(call, w->fn, args, &ret)) {
+	int err = bpfvm_call_callback(call, w->fn, args, &ret);
+	if (run->nregions > nregions)
+		run->nregions = nregions;
+	if (err) {
 		w->failed = 1;
 		return 1;
 	}
@@ -642,12 +650,7 @@ static uint64_t for_each_map_elem(uint64_t r1, uint64_t r2, uint64_t r3,
 	if (!m)
 		return 0;
 	struct walk w = { call, r2, r3, 0 };
-	/* keys and values given to the callback are readable by it only:
-	 * an array's key lives in the walk's C frame */
-	unsigned nregions = call->run->nregions;
 	long n = bpfvm_map_for_each_prog(m, walk_one, &w, r4, cpu_of(m));
-	if (call->run->nregions > nregions)
-		call->run->nregions = nregions;
 	return w.failed ? 0 : (uint64_t)n;
 }
 

@@ -130,6 +130,10 @@ static void run_fails(const char *text, struct tmaps *t, int err,
 	unload(vm);
 }
 
+/* Run vm on 4 threads with ctx[0] = rounds, ctx[1] = thread number;
+ * every run must end with r0 = 0. */
+static void run_threads(const struct bpfvm *vm, uint64_t rounds);
+
 static struct bpfvm_map *mk(uint32_t type, uint32_t key, uint32_t value,
 			    uint32_t entries, uint32_t flags)
 {
@@ -573,6 +577,30 @@ START_TEST(for_each)
 }
 END_TEST
 
+/* The callback deletes the element it is given: the walk goes on over
+ * the rest (the kernel's RCU walk allows it), and the map ends empty. */
+START_TEST(for_each_deleting)
+{
+	BOTH_MODES {
+		struct tmaps t = { { mk(BPF_MAP_TYPE_HASH, 4, 8, 64, 0) }, 1 };
+		for (uint32_t k = 0; k < 40; k++) {
+			uint64_t v = k;
+			ck_assert_int_eq(bpfvm_map_update_elem(t.m[0], &k, &v, 0),
+					 0);
+		}
+		ck_assert_int_eq(run_text(
+			"r1 = " MAP(0) "\n r2 = " FUNC(03) "\n r3 = 0\n r4 = 0\n"
+			" call 164\n exit\n"
+			/* callback: delete(map, key) */
+			" call 3\n r0 = 0\n exit\n", &t, checked, NULL), 40);
+		uint32_t k;
+		ck_assert_int_eq(bpfvm_map_get_next_key(t.m[0], NULL, &k),
+				 -ENOENT);
+		free_maps(&t);
+	}
+}
+END_TEST
+
 /* ---- map in map --------------------------------------------------------- */
 
 static void *map_get(void *ctx, struct bpfvm_map *map, int fd, int *err)
@@ -701,6 +729,73 @@ START_TEST(ringbuf)
 }
 END_TEST
 
+/* 4 programs output records while user space consumes them: each
+ * thread's records arrive, in order, none lost.  A full ring is -EAGAIN:
+ * the program tries again. */
+static const char output_text[] =
+	"r6 = *(u64 *)(r1 + 0)\n r7 = *(u64 *)(r1 + 8)\n r7 <<= 32\n"
+	"loop: *(u64 *)(r10 - 8) = r7\n"
+	"again: r1 = " MAP(0) "\n r2 = r10\n r2 += -8\n r3 = 8\n r4 = 0\n"
+	" call 130\n if r0 == -11 goto again\n if r0 != 0 goto fail\n"
+	" r7 += 1\n r6 += -1\n if r6 != 0 goto loop\n r0 = 0\n exit\n"
+	"fail: r0 = 1\n exit\n";
+
+struct consumed {
+	uint64_t next[4];
+	long n, bad;
+};
+
+static int consume_one(void *ctx, void *data, size_t size)
+{
+	struct consumed *c = ctx;
+	uint64_t v;
+	memcpy(&v, data, 8);
+	uint32_t th = (uint32_t)(v >> 32);
+	if (size != 8 || th >= 4 || (uint32_t)v != c->next[th])
+		c->bad++;
+	else
+		c->next[th]++;
+	c->n++;
+	return 0;
+}
+
+struct drainer {
+	struct bpfvm_map *m;
+	struct consumed c;
+	long want;
+};
+
+static void *drain_all(void *arg)
+{
+	struct drainer *d = arg;
+	while (d->c.n < d->want && !d->c.bad)
+		if (bpfvm_ringbuf_consume(d->m, consume_one, &d->c) == 0)
+			sched_yield();
+	return NULL;
+}
+
+START_TEST(ringbuf_threads)
+{
+	BOTH_MODES {
+		struct tmaps t = { { mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 16384, 0) },
+				   1 };
+		struct bpfvm *vm = load(output_text, &t, checked);
+		const uint64_t n = 20000;
+		struct drainer d = { t.m[0], { { 0 }, 0, 0 }, 4 * (long)n };
+		pthread_t th;
+		ck_assert_int_eq(pthread_create(&th, NULL, drain_all, &d), 0);
+		run_threads(vm, n);
+		pthread_join(th, NULL);
+		ck_assert_int_eq(d.c.bad, 0);
+		ck_assert_int_eq(d.c.n, 4 * (long)n);
+		for (int i = 0; i < 4; i++)
+			ck_assert_uint_eq(d.c.next[i], n);
+		unload(vm);
+		free_maps(&t);
+	}
+}
+END_TEST
+
 /* ---- #93-94: spin locks ------------------------------------------------- */
 
 /* Value: { struct bpf_spin_lock; u32 pad; u64 count }; ctx[0] rounds of
@@ -731,7 +826,6 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/* Run vm on 4 threads with ctx[0] = rounds, ctx[1] = thread number. */
 static void run_threads(const struct bpfvm *vm, uint64_t rounds)
 {
 	struct worker w[4];
@@ -1129,8 +1223,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, tail_calls);
 	tcase_add_test(tc, tail_call_target_maps);
 	tcase_add_test(tc, for_each);
+	tcase_add_test(tc, for_each_deleting);
 	tcase_add_test(tc, map_in_map);
 	tcase_add_test(tc, ringbuf);
+	tcase_add_test(tc, ringbuf_threads);
 	tcase_add_test(tc, spin_lock_threads);
 	tcase_add_test(tc, spin_lock_with_f_lock);
 	tcase_add_test(tc, lpm_and_lru);
