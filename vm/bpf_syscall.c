@@ -383,6 +383,7 @@ static int map_freeze(union bpfvm_attr *attr, union bpf_attr *uattr)
 	if (!o)
 		return err;
 	uint32_t zero = 0;
+	err = 0;
 	if (map_of(o)->map_type == BPF_MAP_TYPE_STRUCT_OPS ||
 	    map_of(o)->lock_off >= 0) /* a BTF record: the kernel says no */
 		err = -BPFVM_ENOTSUPP;
@@ -543,7 +544,8 @@ int bpfvm_info_copy_out(const void *info, uint32_t size,
 	}
 	if (len && !uinfo)
 		return -EFAULT;
-	memcpy(uinfo, info, len);
+	if (len)
+		memcpy(uinfo, info, len);
 	uattr->info.info_len = len;
 	return 0;
 }
