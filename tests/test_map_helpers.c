@@ -1152,15 +1152,22 @@ END_TEST
 
 /* ---- ns per helper call ------------------------------------------------- */
 
+/* ns per round of a loop of n rounds, best of 3 (the machine is shared) */
 static double per_iter(struct bpfvm *vm, uint64_t n)
 {
-	uint64_t ctx[4] = { n, 0, 0, 0 };
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	ck_assert_int_eq(run(vm, ctx, sizeof ctx), 0);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return ((double)(b.tv_sec - a.tv_sec) * 1e9 +
-		(double)(b.tv_nsec - a.tv_nsec)) / (double)n;
+	double best = 0;
+	for (int i = 0; i < 3; i++) {
+		uint64_t ctx[4] = { n, 0, 0, 0 };
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		ck_assert_int_eq(run(vm, ctx, sizeof ctx), 0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 +
+			     (double)(b.tv_nsec - a.tv_nsec)) / (double)n;
+		if (!i || ns < best)
+			best = ns;
+	}
+	return best;
 }
 
 START_TEST(bench_helper_calls)
@@ -1184,10 +1191,14 @@ START_TEST(bench_helper_calls)
 					  BPF_MAP_TYPE_PERCPU_ARRAY };
 	static const char *const names[] = { "array", "hash", "percpu_array" };
 	const uint64_t n = 1000000;
+	double base[2];
 	struct tmaps t0 = { { mk(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0) }, 1 };
-	struct bpfvm *vm = load(empty, &t0, false);
-	double base = per_iter(vm, n);
-	unload(vm);
+	struct bpfvm *vm;
+	BOTH_MODES {
+		vm = load(empty, &t0, checked);
+		base[checked] = per_iter(vm, n);
+		unload(vm);
+	}
 	free_maps(&t0);
 	for (int i = 0; i < 3; i++) {
 		struct tmaps t = { { mk(types[i], 4, 8, 1024, 0) }, 1 };
@@ -1199,9 +1210,10 @@ START_TEST(bench_helper_calls)
 			vm = load(loop, &t, checked);
 			double ns = per_iter(vm, n);
 			printf("map_lookup_elem on %s%s: %.1f ns per loop "
-			       "round, %.1f ns without the loop (%.1f)\n",
-			       names[i], checked ? " (checked)" : "", ns,
-			       ns - base, base);
+			       "round, %.1f ns more than the loop without "
+			       "the call\n", names[i],
+			       checked ? " (checked)" : "", ns,
+			       ns - base[checked]);
 			unload(vm);
 		}
 		free_maps(&t);
