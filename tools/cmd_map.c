@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bpfvm_bpf.h"
 #include "cli.h"
 #include "mapfile.h"
 
@@ -88,13 +89,6 @@ static const char *const type_names[] = {
 };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
-static bool is_percpu(const struct bpfvm_map *m)
-{
-	return m->map_type == BPF_MAP_TYPE_PERCPU_HASH ||
-	       m->map_type == BPF_MAP_TYPE_PERCPU_ARRAY ||
-	       m->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-}
-
 /* bpftool's fprint_hex: "01 02", two spaces after 8 bytes, a line each 16 */
 static void print_hex(const uint8_t *p, size_t n)
 {
@@ -106,13 +100,13 @@ static void print_hex(const uint8_t *p, size_t n)
 }
 
 /* bpftool's print_entry_plain */
-static void print_entry(const struct bpfvm_map *m, const uint8_t *key,
+static void print_entry(const struct mapfile *m, const uint8_t *key,
 			const uint8_t *value)
 {
-	uint32_t ks = m->key_size, vs = m->value_size;
+	uint32_t ks = m->info.key_size, vs = m->info.value_size;
 
-	if (is_percpu(m)) {
-		uint32_t step = bpfvm_round8(vs);
+	if (mapfile_is_percpu(m->info.type)) {
+		size_t step = ((size_t)vs + 7) / 8 * 8;
 		if (ks) {
 			printf("key:\n");
 			print_hex(key, ks);
@@ -143,11 +137,11 @@ static void print_entry(const struct bpfvm_map *m, const uint8_t *key,
  * a queue or stack. */
 static int not_found(struct ctx *c)
 {
-	const struct bpfvm_map *m = c->mf.map;
-	if (!m->key_size)
+	uint32_t ks = c->mf.info.key_size;
+	if (!ks)
 		return p_err(CLI_FAILED, "empty map");
 	printf("key:\n");
-	print_hex(c->key, m->key_size);
+	print_hex(c->key, ks);
 	printf("\n\nNot found\n");
 	return CLI_FAILED;
 }
@@ -183,7 +177,8 @@ static int parse_bytes(struct ctx *c, int *i, const char *name, uint8_t *val,
 static int parse_elem(struct ctx *c, uint8_t *key, uint8_t *value,
 		      uint64_t *flags)
 {
-	const struct bpfvm_map *m = c->mf.map;
+	const struct mapfile *m = &c->mf;
+	uint32_t ks = m->info.key_size, vs = m->info.value_size;
 	static const char *const flag_names[] = { "any", "noexist", "exist" };
 	bool want_key = key, want_value = value, want_flags = flags;
 	int i = 0, err;
@@ -192,26 +187,25 @@ static int parse_elem(struct ctx *c, uint8_t *key, uint8_t *value,
 		const char *a = c->argv[i];
 		if (is_prefix(a, "key")) {
 			if (!want_key)
-				return p_err(CLI_USAGE, "%s key", m->key_size &&
+				return p_err(CLI_USAGE, "%s key", ks &&
 					     key ? "duplicate" : "unnecessary");
 			i++;
-			if ((err = parse_bytes(c, &i, "key", key, m->key_size)))
+			if ((err = parse_bytes(c, &i, "key", key, ks)))
 				return err;
 			want_key = false;
 			continue;
 		}
 		if (is_prefix(a, "value")) {
 			if (!want_value)
-				return p_err(CLI_USAGE, "%s value", m->value_size &&
+				return p_err(CLI_USAGE, "%s value", vs &&
 					     value ? "duplicate" : "unnecessary");
 			i++;
-			if ((err = parse_bytes(c, &i, "value", value,
-					       m->value_size)))
+			if ((err = parse_bytes(c, &i, "value", value, vs)))
 				return err;
 			/* per-CPU maps: the same value on every CPU */
-			for (uint32_t k = 1; is_percpu(m) && k < m->ncpus; k++)
-				memcpy(value + (size_t)k * bpfvm_round8(m->value_size),
-				       value, m->value_size);
+			for (uint32_t k = 1; k < m->ncpus; k++)
+				memcpy(value + (size_t)k * ((vs + 7u) & ~7u),
+				       value, vs);
 			want_value = false;
 			continue;
 		}
@@ -230,16 +224,16 @@ static int parse_elem(struct ctx *c, uint8_t *key, uint8_t *value,
 		return p_err(CLI_USAGE, "expected %s, got: %s", value ?
 			     "key or value" : "key", a);
 	}
-	if (want_key && m->key_size)
+	if (want_key && ks)
 		return p_err(CLI_USAGE, "did not find key");
-	if (want_value && m->value_size)
+	if (want_value && vs)
 		return p_err(CLI_USAGE, "did not find value");
 	return 0;
 }
 
 /* Key and value wanted only when the map has them. */
-#define KEY(c) ((c)->mf.map->key_size ? (c)->key : NULL)
-#define VALUE(c) ((c)->mf.map->value_size ? (c)->value : NULL)
+#define KEY(c) ((c)->mf.info.key_size ? (c)->key : NULL)
+#define VALUE(c) ((c)->mf.info.value_size ? (c)->value : NULL)
 
 static int no_more_args(struct ctx *c)
 {
@@ -250,17 +244,17 @@ static int no_more_args(struct ctx *c)
 
 static int do_dump(struct ctx *c)
 {
-	struct bpfvm_map *m = c->mf.map;
+	const struct mapfile *m = &c->mf;
 	unsigned n = 0;
 	int err = no_more_args(c), r;
 
 	if (err)
 		return err;
 	/* key and next apart, as bpf(2) copies them */
-	for (r = bpfvm_map_get_next_key(m, NULL, c->next); r == 0;
-	     r = bpfvm_map_get_next_key(m, c->key, c->next)) {
-		memcpy(c->key, c->next, m->key_size);
-		if (bpfvm_map_lookup_elem(m, c->key, c->value, 0) == 0) {
+	for (r = mapfile_next_key(m, NULL, c->next); r == 0;
+	     r = mapfile_next_key(m, c->key, c->next)) {
+		memcpy(c->key, c->next, m->info.key_size);
+		if (mapfile_lookup(m, c->key, c->value) == 0) {
 			print_entry(m, c->key, c->value);
 			n++;
 		}
@@ -273,18 +267,18 @@ static int do_dump(struct ctx *c)
 
 static int do_update(struct ctx *c)
 {
-	struct bpfvm_map *m = c->mf.map;
+	const struct mapfile *m = &c->mf;
 	uint64_t flags = BPF_ANY;
 	int err = parse_elem(c, KEY(c), VALUE(c), &flags);
-	bool lru = m->map_type == BPF_MAP_TYPE_LRU_HASH ||
-		   m->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	bool lru = m->info.type == BPF_MAP_TYPE_LRU_HASH ||
+		   m->info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 
 	if (err)
 		return err;
 	/* an LRU per-CPU element updated in place keeps its LRU position */
-	bool in_place = m->map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH &&
-		bpfvm_map_lookup_elem(m, c->key, c->next, 0) == 0;
-	int r = bpfvm_map_update_elem(m, KEY(c), VALUE(c), flags);
+	bool in_place = m->info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH &&
+		mapfile_lookup(m, c->key, c->next) == 0;
+	int r = mapfile_update(m, KEY(c), VALUE(c), flags);
 	/* a failed LRU update may still have evicted an element */
 	c->changed = !r || lru;
 	if (!r && !in_place)
@@ -299,34 +293,34 @@ static int do_lookup(struct ctx *c)
 	int err = parse_elem(c, KEY(c), NULL, NULL);
 	if (err)
 		return err;
-	int r = bpfvm_map_lookup_elem(c->mf.map, KEY(c), c->value, 0);
+	int r = mapfile_lookup(&c->mf, KEY(c), c->value);
 	if (r == -ENOENT)
 		return not_found(c);
 	if (r)
 		return p_err(CLI_FAILED, "lookup failed: %s", strerror(-r));
-	print_entry(c->mf.map, c->key, c->value);
+	print_entry(&c->mf, c->key, c->value);
 	return CLI_OK;
 }
 
 static int do_getnext(struct ctx *c)
 {
-	struct bpfvm_map *m = c->mf.map;
+	uint32_t ks = c->mf.info.key_size;
 	int err = c->argc ? parse_elem(c, KEY(c), NULL, NULL) : 0;
 
 	if (err)
 		return err;
-	int r = bpfvm_map_get_next_key(m, c->argc ? KEY(c) : NULL, c->next);
+	int r = mapfile_next_key(&c->mf, c->argc ? KEY(c) : NULL, c->next);
 	if (r)
 		return p_err(CLI_FAILED, "can't get next key: %s", strerror(-r));
 	if (c->argc) {
 		printf("key:\n");
-		print_hex(c->key, m->key_size);
+		print_hex(c->key, ks);
 		printf("\n");
 	} else {
 		printf("key: None\n");
 	}
 	printf("next key:\n");
-	print_hex(c->next, m->key_size);
+	print_hex(c->next, ks);
 	printf("\n");
 	return CLI_OK;
 }
@@ -336,7 +330,7 @@ static int do_delete(struct ctx *c)
 	int err = parse_elem(c, KEY(c), NULL, NULL);
 	if (err)
 		return err;
-	int r = bpfvm_map_delete_elem(c->mf.map, KEY(c));
+	int r = mapfile_delete(&c->mf, KEY(c));
 	if (r)
 		return p_err(CLI_FAILED, "delete failed: %s", strerror(-r));
 	c->changed = true;
@@ -350,14 +344,13 @@ static int do_pop(struct ctx *c)
 	int err = parse_elem(c, KEY(c), NULL, NULL);
 	if (err)
 		return err;
-	int r = bpfvm_map_lookup_and_delete_elem(c->mf.map, KEY(c), c->value,
-						 0);
+	int r = mapfile_pop(&c->mf, KEY(c), c->value);
 	if (r == -ENOENT)
 		return not_found(c);
 	if (r)
 		return p_err(CLI_FAILED, "pop failed: %s", strerror(-r));
 	c->changed = true;
-	print_entry(c->mf.map, c->key, c->value);
+	print_entry(&c->mf, c->key, c->value);
 	return CLI_OK;
 }
 
@@ -437,7 +430,7 @@ static int do_create(struct ctx *c)
 				BPF_OBJ_NAME_LEN - 1);
 		strncpy(attr.map_name, name, BPF_OBJ_NAME_LEN - 1);
 	}
-	int r = bpfvm_map_create(&attr, &c->mf.map);
+	int r = mapfile_create(&c->mf, &attr);
 	if (r)
 		return p_err(CLI_FAILED, "map create failed: %s", strerror(-r));
 	if (!mapfile_type_ok(attr.map_type))
@@ -485,10 +478,10 @@ static int load(struct ctx *c, bool lock)
 
 	if (mapfile_load(c->path, lock, &c->mf, err, sizeof(err), &usage))
 		return p_err(usage ? CLI_USAGE : CLI_FAILED, "%s", err);
-	const struct bpfvm_map *m = c->mf.map;
-	c->key = calloc(1, m->key_size + 1);
-	c->next = calloc(1, m->key_size + bpfvm_map_value_size(m) + 1);
-	c->value = calloc(1, bpfvm_map_value_size(m) + 1);
+	size_t ks = c->mf.info.key_size, vb = c->mf.value_bytes;
+	c->key = calloc(1, ks + 1);
+	c->next = calloc(1, ks + vb + 1);
+	c->value = calloc(1, vb + 1);
 	if (!c->key || !c->next || !c->value)
 		return p_err(CLI_FAILED, "out of memory");
 	return 0;
@@ -496,7 +489,7 @@ static int load(struct ctx *c, bool lock)
 
 static int map_main(int argc, char **argv)
 {
-	struct ctx c = { .mf.lock_fd = -1 };
+	struct ctx c = { 0 };
 	int ret;
 
 	if (argc < 2)
@@ -512,6 +505,10 @@ static int map_main(int argc, char **argv)
 	if (argc < 3)
 		return p_err(CLI_USAGE, "'%s' needs a map FILE (see bpfvm map "
 			     "help)", cmds[k].name);
+	/* this process closes its one descriptor through bpfvm_close: no
+	 * need to fstat it on every call */
+	bpfvm_bpf_set_fd_check(false);
+	mapfile_init(&c.mf);
 	c.path = argv[2];
 	c.argc = argc - 3;
 	c.argv = argv + 3;

@@ -39,8 +39,8 @@
  * maps keep it).
  *
  * Loading checks everything (magic, version, sizes, count against the file
- * length, checksum, then create and insert with the map layer's own checks)
- * so a foreign, truncated or corrupt file is a one-line error.
+ * length, checksum, then create and insert through bpf(2)'s own checks) so
+ * a foreign, truncated or corrupt file is a one-line error.
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +51,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "bpfvm_bpf.h"
 #include "mapfile.h"
 
 #define MAGIC "BPFVMMAP"
@@ -85,10 +86,121 @@ int mapfile_type_ok(uint32_t map_type)
 	return kind_of(map_type) != K_NONE;
 }
 
-static int is_percpu(uint32_t t)
+int mapfile_is_percpu(uint32_t t)
 {
 	return t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_PERCPU_ARRAY ||
 	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+/* Possible CPUs as the kernel lists them ("0-3,8"), as bpftool and libbpf
+ * count them for per-CPU buffers; 0 if unreadable. */
+static uint32_t possible_cpus(void)
+{
+	char buf[512];
+	uint32_t n = 0;
+	unsigned a, b;
+	int used;
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	if (!f)
+		return 0;
+	size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	for (const char *p = buf;; p++) {
+		if (sscanf(p, "%u-%u%n", &a, &b, &used) == 2 && b >= a)
+			n += b - a + 1;
+		else if (sscanf(p, "%u%n", &a, &used) == 1)
+			n++;
+		else
+			return 0;
+		p += used;
+		if (*p != ',')
+			return n;
+	}
+}
+
+/* bpf(2) through bpfvm_bpf: 0 (or a descriptor) or -errno */
+static int sys(int cmd, union bpf_attr *a)
+{
+	int r = bpfvm_bpf(cmd, a, sizeof(*a));
+	return r < 0 ? -errno : r;
+}
+
+static int elem_cmd(int cmd, const struct mapfile *mf, const void *key,
+		    void *value, uint64_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)mf->fd;
+	a.key = (uint64_t)(uintptr_t)key;
+	a.value = (uint64_t)(uintptr_t)value;
+	a.flags = flags;
+	return sys(cmd, &a);
+}
+
+int mapfile_lookup(const struct mapfile *mf, const void *key, void *value)
+{
+	return elem_cmd(BPF_MAP_LOOKUP_ELEM, mf, key, value, 0);
+}
+
+int mapfile_update(const struct mapfile *mf, const void *key,
+		   const void *value, uint64_t flags)
+{
+	return elem_cmd(BPF_MAP_UPDATE_ELEM, mf, key, (void *)value, flags);
+}
+
+int mapfile_delete(const struct mapfile *mf, const void *key)
+{
+	return elem_cmd(BPF_MAP_DELETE_ELEM, mf, key, NULL, 0);
+}
+
+int mapfile_pop(const struct mapfile *mf, const void *key, void *value)
+{
+	return elem_cmd(BPF_MAP_LOOKUP_AND_DELETE_ELEM, mf, key, value, 0);
+}
+
+int mapfile_next_key(const struct mapfile *mf, const void *key, void *next)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)mf->fd;
+	a.key = (uint64_t)(uintptr_t)key;
+	a.next_key = (uint64_t)(uintptr_t)next;
+	return sys(BPF_MAP_GET_NEXT_KEY, &a);
+}
+
+void mapfile_init(struct mapfile *mf)
+{
+	memset(mf, 0, sizeof(*mf));
+	mf->fd = -1;
+	mf->lock_fd = -1;
+}
+
+int mapfile_create(struct mapfile *mf, union bpf_attr *attr)
+{
+	union bpf_attr a;
+	uint32_t ncpus = 1;
+
+	if (mapfile_is_percpu(attr->map_type) && !(ncpus = possible_cpus()))
+		return -ENODEV;
+	int fd = sys(BPF_MAP_CREATE, attr);
+	if (fd < 0)
+		return fd;
+	mf->fd = fd;
+	memset(&a, 0, sizeof(a));
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = sizeof(mf->info);
+	a.info.info = (uint64_t)(uintptr_t)&mf->info;
+	int err = sys(BPF_OBJ_GET_INFO_BY_FD, &a);
+	if (err)
+		return err;
+	mf->ncpus = ncpus;
+	mf->numa_node = attr->map_flags & BPF_F_NUMA_NODE ? attr->numa_node
+							  : UINT32_MAX;
+	mf->value_bytes = mapfile_is_percpu(attr->map_type)
+		? ((size_t)mf->info.value_size + 7) / 8 * 8 * ncpus
+		: mf->info.value_size;
+	return 0;
 }
 
 static uint32_t crc32(const uint8_t *p, size_t n)
@@ -221,17 +333,16 @@ out:
 static int insert_all(struct mapfile *mf, const uint8_t *elems, uint32_t count,
 		      size_t esize, const char *path, char *err, size_t errlen)
 {
-	struct bpfvm_map *map = mf->map;
-	enum kind k = kind_of(map->map_type);
-	uint32_t ks = map->key_size;
+	enum kind k = kind_of(mf->info.type);
+	uint32_t ks = mf->info.key_size;
 
 	for (uint32_t i = 0; i < count; i++) {
 		/* a stack's file is in pop order: push the last first */
 		uint32_t j = k == K_STACK ? count - 1 - i : i;
 		const uint8_t *e = elems + (size_t)j * esize;
-		uint64_t flags = k == K_HASH || map->map_type ==
+		uint64_t flags = k == K_HASH || mf->info.type ==
 			BPF_MAP_TYPE_LPM_TRIE ? BPF_NOEXIST : BPF_ANY;
-		int r = bpfvm_map_update_elem(map, ks ? e : NULL, e + ks, flags);
+		int r = mapfile_update(mf, ks ? e : NULL, e + ks, flags);
 		if (r)
 			return fail(err, errlen, "%s: corrupt map file (element "
 				    "%u: %s)", path, j, strerror(-r));
@@ -253,7 +364,7 @@ int mapfile_load(const char *path, int lock, struct mapfile *mf, char *err,
 	size_t len = 0;
 	int ret = -1;
 
-	memset(mf, 0, sizeof(*mf));
+	mapfile_init(mf);
 	uint8_t *buf = read_all(path, lock, &mf->lock_fd, &len, err, errlen,
 				usage);
 	if (!buf)
@@ -288,14 +399,14 @@ int mapfile_load(const char *path, int lock, struct mapfile *mf, char *err,
 		goto out;
 	}
 	memcpy(attr.map_name, buf + 48, 16);
-	uint32_t want_cpus = is_percpu(attr.map_type) ? bpfvm_possible_cpus() : 1;
+	uint32_t want_cpus = mapfile_is_percpu(attr.map_type) ? possible_cpus() : 1;
 	if (ncpus != want_cpus) {
 		fail(err, errlen, "%s: map saved with %u CPUs, this machine has "
 		     "%u", path, ncpus, want_cpus);
 		goto out;
 	}
 	/* element size in 64 bits: per-CPU values reach 2^44 bytes */
-	uint64_t vsize = is_percpu(attr.map_type)
+	uint64_t vsize = mapfile_is_percpu(attr.map_type)
 		? ((uint64_t)attr.value_size + 7) / 8 * 8 * ncpus
 		: attr.value_size;
 	uint64_t esize = attr.key_size + vsize;
@@ -320,7 +431,7 @@ int mapfile_load(const char *path, int lock, struct mapfile *mf, char *err,
 		     "max_entries %u)", path, count, attr.max_entries);
 		goto out;
 	}
-	int r = bpfvm_map_create(&attr, &mf->map);
+	int r = mapfile_create(mf, &attr);
 	if (r) {
 		fail(err, errlen, "%s: corrupt map file (map create failed: %s)",
 		     path, strerror(-r));
@@ -368,35 +479,35 @@ static uint8_t *out_add(struct out *o, size_t n)
 }
 
 /* Append key and value if key is in the map; 1 if it was. */
-static int emit_key(struct out *o, struct bpfvm_map *map, const void *key,
-		    size_t vsize)
+static int emit_key(struct out *o, const struct mapfile *mf, const void *key)
 {
-	uint8_t *e = out_add(o, map->key_size + vsize);
+	size_t ks = mf->info.key_size;
+	uint8_t *e = out_add(o, ks + mf->value_bytes);
 	if (!e)
 		return 0;
-	memcpy(e, key, map->key_size);
-	if (bpfvm_map_lookup_elem(map, key, e + map->key_size, 0) == 0)
+	memcpy(e, key, ks);
+	if (mapfile_lookup(mf, key, e + ks) == 0)
 		return 1;
-	o->len -= map->key_size + vsize;
+	o->len -= ks + mf->value_bytes;
 	return 0;
 }
 
 /* The elements in the order described at the top; their count. */
-static uint32_t emit_elems(struct out *o, struct mapfile *mf, size_t vsize)
+static uint32_t emit_elems(struct out *o, struct mapfile *mf)
 {
-	struct bpfvm_map *map = mf->map;
-	uint32_t ks = map->key_size, n = 0;
+	uint32_t ks = mf->info.key_size, n = 0;
+	size_t vsize = mf->value_bytes;
 	uint8_t *key;
 
-	switch (kind_of(map->map_type)) {
+	switch (kind_of(mf->info.type)) {
 	case K_HASH:
 		for (uint32_t i = 0; i < mf->nkeys; i++) {
 			const uint8_t *k = mf->keys + (size_t)i * ks;
 			if (!mf->touched || memcmp(k, mf->touched, ks))
-				n += (uint32_t)emit_key(o, map, k, vsize);
+				n += (uint32_t)emit_key(o, mf, k);
 		}
 		if (mf->touched)
-			n += (uint32_t)emit_key(o, map, mf->touched, vsize);
+			n += (uint32_t)emit_key(o, mf, mf->touched);
 		break;
 	case K_WALK:
 		/* key and next apart, as bpf(2) copies them */
@@ -405,10 +516,10 @@ static uint32_t emit_elems(struct out *o, struct mapfile *mf, size_t vsize)
 			o->err = -ENOMEM;
 			break;
 		}
-		for (int r = bpfvm_map_get_next_key(map, NULL, key + ks); r == 0;
-		     r = bpfvm_map_get_next_key(map, key, key + ks)) {
+		for (int r = mapfile_next_key(mf, NULL, key + ks); r == 0;
+		     r = mapfile_next_key(mf, key, key + ks)) {
 			memcpy(key, key + ks, ks);
-			n += (uint32_t)emit_key(o, map, key, vsize);
+			n += (uint32_t)emit_key(o, mf, key);
 		}
 		free(key);
 		break;
@@ -418,7 +529,7 @@ static uint32_t emit_elems(struct out *o, struct mapfile *mf, size_t vsize)
 			uint8_t *v = out_add(o, vsize);
 			if (!v)
 				break;
-			if (bpfvm_map_lookup_and_delete_elem(map, NULL, v, 0)) {
+			if (mapfile_pop(mf, NULL, v)) {
 				o->len -= vsize;
 				break;
 			}
@@ -486,9 +597,8 @@ static int put_file(const char *path, const uint8_t *p, size_t n, int excl)
 
 int mapfile_save(const char *path, struct mapfile *mf, int excl)
 {
-	struct bpfvm_map *map = mf->map;
+	const struct bpf_map_info *i = &mf->info;
 	struct out o = { 0 };
-	size_t vsize = bpfvm_map_value_size(map);
 	uint8_t *h = out_add(&o, HDR_SIZE);
 
 	if (!h)
@@ -496,16 +606,16 @@ int mapfile_save(const char *path, struct mapfile *mf, int excl)
 	memset(h, 0, HDR_SIZE);
 	memcpy(h, MAGIC, 8);
 	put32(h + 8, VERSION);
-	put32(h + 12, map->map_type);
-	put32(h + 16, map->key_size);
-	put32(h + 20, map->value_size);
-	put32(h + 24, map->max_entries);
-	put32(h + 28, map->map_flags);
-	put64(h + 32, map->map_extra);
-	put32(h + 40, map->numa_node);
-	put32(h + 44, is_percpu(map->map_type) ? map->ncpus : 1);
-	memcpy(h + 48, map->name, 15);
-	uint32_t n = emit_elems(&o, mf, vsize);
+	put32(h + 12, i->type);
+	put32(h + 16, i->key_size);
+	put32(h + 20, i->value_size);
+	put32(h + 24, i->max_entries);
+	put32(h + 28, i->map_flags);
+	put64(h + 32, i->map_extra);
+	put32(h + 40, mf->numa_node);
+	put32(h + 44, mf->ncpus);
+	memcpy(h + 48, i->name, 15);
+	uint32_t n = emit_elems(&o, mf);
 	uint8_t *c = out_add(&o, CRC_SIZE);
 	int err = o.err;
 	if (!err) {
@@ -522,13 +632,13 @@ int mapfile_save(const char *path, struct mapfile *mf, int excl)
 
 void mapfile_release(struct mapfile *mf)
 {
-	if (mf->map)
-		bpfvm_map_put(mf->map);
+	if (mf->fd >= 0)
+		bpfvm_close(mf->fd);
+	mf->fd = -1;
 	free(mf->keys);
 	if (mf->lock_fd >= 0)
 		close(mf->lock_fd); /* after the rename: the lock goes last */
 	mf->lock_fd = -1;
-	mf->map = NULL;
 	mf->keys = NULL;
 	mf->nkeys = 0;
 }
