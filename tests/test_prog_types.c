@@ -15,15 +15,17 @@
 #include <sys/syscall.h>
 #include <linux/bpf.h>
 
+#include "bpfvm.h"
 #include "../verifier/prog_types.h"
 #include "../verifier/helper_protos.h"
+#include "../vm/test_run.h"
 
 /* ---- bpf(2), with an expected attach type --------------------------------- */
 
 static char klog[1 << 16];
 
-static int kload(uint32_t type, uint32_t eat, const struct bpf_insn *insns,
-		 unsigned n, int log_level)
+static int kload_fd(uint32_t type, uint32_t eat, const struct bpf_insn *insns,
+		    unsigned n, int log_level)
 {
 	union bpf_attr a;
 	int fd;
@@ -41,8 +43,15 @@ static int kload(uint32_t type, uint32_t eat, const struct bpf_insn *insns,
 		a.log_size = sizeof(klog);
 	}
 	fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+	return fd < 0 ? -errno : fd;
+}
+
+static int kload(uint32_t type, uint32_t eat, const struct bpf_insn *insns,
+		 unsigned n, int log_level)
+{
+	int fd = kload_fd(type, eat, insns, n, log_level);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	close(fd);
 	return 0;
 }
@@ -360,6 +369,419 @@ START_TEST(type_table_facts)
 }
 END_TEST
 
+/* ---- PROG_TEST_RUN: bpfvm beside the kernel -------------------------------- */
+
+#define I(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (int16_t)(o), .imm = (i) })
+#define LDXW(d, s_, o) I(BPF_LDX | BPF_MEM | BPF_W, d, s_, o, 0)
+#define LDXB(d, s_, o) I(BPF_LDX | BPF_MEM | BPF_B, d, s_, o, 0)
+#define LDXDW(d, s_, o) I(BPF_LDX | BPF_MEM | BPF_DW, d, s_, o, 0)
+#define STXW(d, s_, o) I(BPF_STX | BPF_MEM | BPF_W, d, s_, o, 0)
+#define STXB(d, s_, o) I(BPF_STX | BPF_MEM | BPF_B, d, s_, o, 0)
+#define STXDW(d, s_, o) I(BPF_STX | BPF_MEM | BPF_DW, d, s_, o, 0)
+#define MOVK(d, k) I(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, k)
+#define MOVX(d, s_) I(BPF_ALU64 | BPF_MOV | BPF_X, d, s_, 0, 0)
+#define ADDK(d, k) I(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, k)
+#define ADDX(d, s_) I(BPF_ALU64 | BPF_ADD | BPF_X, d, s_, 0, 0)
+#define SUBX(d, s_) I(BPF_ALU64 | BPF_SUB | BPF_X, d, s_, 0, 0)
+#define LSHK(d, k) I(BPF_ALU64 | BPF_LSH | BPF_K, d, 0, 0, k)
+#define XORX(d, s_) I(BPF_ALU64 | BPF_XOR | BPF_X, d, s_, 0, 0)
+#define JGTX(d, s_, o) I(BPF_JMP | BPF_JGT | BPF_X, d, s_, o, 0)
+#define LDABS(sz, k) I(BPF_LD | BPF_ABS | (sz), 0, 0, 0, k)
+#define EXIT I(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define SKB(f) ((int)offsetof(struct __sk_buff, f))
+#define XDP(f) ((int)offsetof(struct xdp_md, f))
+
+struct run_in {
+	const void *data;
+	uint32_t size;
+	uint32_t size_out;       /* data_out buffer size given (0: none) */
+	const void *ctx;
+	uint32_t ctx_size;
+	uint32_t ctx_size_out;   /* 0: no ctx_out */
+	uint32_t repeat;
+};
+
+struct run_out {
+	int err;
+	uint32_t retval, size_out, ctx_size_out;
+	uint8_t data[80000];
+	uint8_t ctx[256];
+};
+
+static int ktest_run(int fd, const struct run_in *in, struct run_out *out)
+{
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof(a));
+	memset(out, 0x5a, sizeof(*out));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = (uintptr_t)in->data;
+	a.test.data_size_in = in->size;
+	a.test.data_out = (uintptr_t)out->data;
+	a.test.data_size_out = in->size_out ? in->size_out : sizeof(out->data);
+	a.test.ctx_in = (uintptr_t)in->ctx;
+	a.test.ctx_size_in = in->ctx_size;
+	if (in->ctx_size_out) {
+		a.test.ctx_out = (uintptr_t)out->ctx;
+		a.test.ctx_size_out = in->ctx_size_out;
+	}
+	a.test.repeat = in->repeat;
+	out->err = syscall(SYS_bpf, BPF_PROG_TEST_RUN, &a, sizeof(a)) ? -errno : 0;
+	out->retval = a.test.retval;
+	out->size_out = a.test.data_size_out;
+	out->ctx_size_out = a.test.ctx_size_out;
+	return out->err;
+}
+
+/* The verifier's ctx rewrite, done here by hand with the table: every
+ * load or store through r1 (which these programs keep as ctx). */
+static size_t to_bpfvm(uint32_t type, const struct bpf_insn *in, size_t n,
+		       struct bpfvm_insn *out)
+{
+	static const uint8_t code_of[9] = { [1] = BPF_B, [2] = BPF_H, [4] = BPF_W, [8] = BPF_DW };
+	struct bpfvm_prog_info pi = { type, 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t cls = BPF_CLASS(in[i].code);
+		bool ld = cls == BPF_LDX && in[i].src_reg == 1;
+		bool st = (cls == BPF_STX || cls == BPF_ST) && in[i].dst_reg == 1 &&
+			  BPF_MODE(in[i].code) == BPF_MEM;
+
+		memcpy(&out[i], &in[i], sizeof(out[i]));
+		if (ld || st) {
+			static const int bytes[4] = { 4, 2, 1, 8 };
+			int size = bytes[BPF_SIZE(in[i].code) >> 3];
+			struct bpfvm_ctx_rewrite rw;
+
+			bpfvm_ctx_convert(&pi, in[i].off, size,
+					  ld ? BPFVM_ACCESS_READ : BPFVM_ACCESS_WRITE, &rw);
+			out[i].off = (int16_t)rw.rt_off;
+			out[i].code = (uint8_t)((in[i].code & ~0x18) | code_of[rw.rt_size]);
+		}
+	}
+	return n;
+}
+
+static int vm_test_run(uint32_t type, const struct bpf_insn *insns, size_t n,
+		       const struct run_in *in, struct run_out *out)
+{
+	struct bpfvm_insn prog[64];
+	struct bpfvm_test_run_attr a;
+	struct bpfvm *vm = bpfvm_create();
+
+	ck_assert(vm && n <= 64);
+	ck_assert_int_eq(bpfvm_load(vm, prog, to_bpfvm(type, insns, n, prog)), 0);
+	bpfvm_test_run_prepare(vm, type);
+	memset(&a, 0, sizeof(a));
+	memset(out, 0x5a, sizeof(*out));
+	a.data_in = in->data;
+	a.data_size_in = in->size;
+	a.data_out = out->data;
+	a.data_size_out = in->size_out ? in->size_out : sizeof(out->data);
+	a.ctx_in = in->ctx;
+	a.ctx_size_in = in->ctx_size;
+	if (in->ctx_size_out) {
+		a.ctx_out = out->ctx;
+		a.ctx_size_out = in->ctx_size_out;
+	}
+	a.repeat = in->repeat;
+	out->err = bpfvm_test_run(vm, type, 0, &a);
+	out->retval = a.retval;
+	out->size_out = a.data_size_out;
+	out->ctx_size_out = a.ctx_size_out;
+	bpfvm_destroy(vm);
+	return out->err;
+}
+
+/* Run on both and compare everything the caller gets back. */
+static void same_run(const char *what, uint32_t type, const struct bpf_insn *insns,
+		     size_t n, const struct run_in *in, bool kernel)
+{
+	static struct run_out k, v;
+	int fd;
+
+	vm_test_run(type, insns, n, in, &v);
+	if (!kernel)
+		return;
+	fd = kload_fd(type, 0, insns, (unsigned)n, 1);
+	ck_assert_msg(fd >= 0, "%s: kernel load: %s", what, klog);
+	ktest_run(fd, in, &k);
+	close(fd);
+	ck_assert_msg(k.err == v.err, "%s: kernel err %d, bpfvm %d", what, k.err, v.err);
+	if (k.err && k.err != -ENOSPC)
+		return;
+	ck_assert_msg(k.retval == v.retval, "%s: kernel retval %#x, bpfvm %#x",
+		      what, k.retval, v.retval);
+	ck_assert_msg(k.size_out == v.size_out, "%s: data_size_out kernel %u, bpfvm %u",
+		      what, k.size_out, v.size_out);
+	{
+		uint32_t cmp = k.size_out;
+		if (in->size_out && cmp > in->size_out)
+			cmp = in->size_out;
+		ck_assert_msg(!memcmp(k.data, v.data, cmp), "%s: data_out differs", what);
+		ck_assert_msg(k.data[cmp] == v.data[cmp], "%s: copied past the end", what);
+	}
+	if (in->ctx_size_out) {
+		uint32_t cmp = k.ctx_size_out < in->ctx_size_out ? k.ctx_size_out : in->ctx_size_out;
+		ck_assert_msg(k.ctx_size_out == v.ctx_size_out, "%s: ctx_size_out", what);
+		for (uint32_t i = 0; i < cmp; i++)
+			ck_assert_msg(k.ctx[i] == v.ctx[i], "%s: ctx_out byte %u: kernel %#x, bpfvm %#x",
+				      what, i, k.ctx[i], v.ctx[i]);
+	}
+}
+
+static uint8_t pkt_ip4[64] = {
+	0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00,
+	0x45, 0, 0, 50, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+	0x12, 0x34, 0x56, 0x78,
+};
+
+/* skb fields a socket filter sees, in one number */
+static const struct bpf_insn sf_fields[] = {
+	LDXW(0, 1, SKB(len)),
+	LDXW(2, 1, SKB(pkt_type)), LSHK(2, 16), XORX(0, 2),
+	LDXW(2, 1, SKB(protocol)), LSHK(2, 20), XORX(0, 2),
+	LDXW(2, 1, SKB(ifindex)), LSHK(2, 40), XORX(0, 2),
+	LDXW(2, 1, SKB(mark)), LSHK(2, 44), XORX(0, 2),
+	LDXW(2, 1, SKB(cb[2])), ADDX(0, 2),
+	LDXW(2, 1, SKB(priority)), ADDX(0, 2),
+	LDXW(2, 1, SKB(gso_segs)), ADDX(0, 2),
+	LDXW(2, 1, SKB(ingress_ifindex)), ADDX(0, 2),
+	LDXB(2, 1, SKB(protocol) + 1), ADDX(0, 2),  /* narrow */
+	EXIT,
+};
+
+/* LD_ABS reads after the Ethernet header in a socket filter, from it in tc */
+static const struct bpf_insn ld_abs[] = {
+	MOVX(6, 1),
+	LDABS(BPF_W, 0), MOVX(7, 0),
+	LDABS(BPF_H, 12), ADDX(0, 7),
+	LDABS(BPF_B, 60), ADDX(0, 7),  /* past the end in sf: returns 0 */
+	EXIT,
+};
+
+/* tc: the packet through data/data_end; write a byte, mark, cb, priority */
+static const struct bpf_insn tc_rw[] = {
+	LDXW(2, 1, SKB(data)), LDXW(3, 1, SKB(data_end)),
+	LDXW(4, 1, SKB(data_meta)),
+	MOVX(0, 3), SUBX(0, 2),           /* r0 = len */
+	MOVX(5, 2), SUBX(5, 4), LSHK(5, 32), ADDX(0, 5), /* data - meta */
+	MOVX(5, 2), ADDK(5, 20),
+	JGTX(5, 3, 3),
+	MOVK(5, 0xAA), STXB(2, 5, 19),
+	MOVK(5, 7),
+	STXW(1, 5, SKB(mark)), STXW(1, 5, SKB(cb[4])), STXW(1, 5, SKB(priority)),
+	LDXW(5, 1, SKB(wire_len)), ADDX(0, 5),
+	LDXDW(5, 1, SKB(tstamp)), ADDX(0, 5),
+	LDXW(5, 1, SKB(gso_size)), ADDX(0, 5),
+	LDXDW(5, 1, SKB(hwtstamp)), ADDX(0, 5),
+	EXIT,
+};
+
+/* cgroup_skb: no data_end in a test run; the socket fields */
+static const struct bpf_insn cg_fields[] = {
+	LDXW(2, 1, SKB(data)), LDXW(3, 1, SKB(data_end)),
+	MOVK(0, 1), ADDK(2, 1), JGTX(2, 3, 1), MOVK(0, 0),
+	LDXW(5, 1, SKB(family)), STXW(1, 5, SKB(cb[0])),
+	LDXW(5, 1, SKB(remote_ip4)), STXW(1, 5, SKB(cb[1])),
+	LDXW(5, 1, SKB(local_ip4)), STXW(1, 5, SKB(cb[2])),
+	LDXW(5, 1, SKB(len)), STXW(1, 5, SKB(cb[3])),
+	EXIT,
+};
+
+/* xdp: lengths, metadata, a written byte */
+static const struct bpf_insn xdp_rw[] = {
+	LDXW(2, 1, XDP(data)), LDXW(3, 1, XDP(data_end)), LDXW(4, 1, XDP(data_meta)),
+	MOVX(0, 3), SUBX(0, 2),
+	MOVX(5, 2), SUBX(5, 4), LSHK(5, 16), ADDX(0, 5),
+	LDXW(5, 1, XDP(ingress_ifindex)), LSHK(5, 24), ADDX(0, 5),
+	LDXW(5, 1, XDP(rx_queue_index)), ADDX(0, 5),
+	MOVX(5, 2), ADDK(5, 1), JGTX(5, 3, 2),
+	MOVK(5, 0x5C), STXB(2, 5, 0),
+	EXIT,
+};
+
+#define N(p) (sizeof(p) / sizeof(p[0]))
+
+START_TEST(test_run_skb_matches_kernel)
+{
+	bool k = kernel_ok();
+	struct __sk_buff ctx;
+	uint8_t big[4096] = { 0 };
+	struct run_in in = { pkt_ip4, sizeof(pkt_ip4), 0, NULL, 0, 0, 1 };
+
+	same_run("sf fields", BPF_PROG_TYPE_SOCKET_FILTER, sf_fields, N(sf_fields), &in, k);
+	same_run("sf ld_abs", BPF_PROG_TYPE_SOCKET_FILTER, ld_abs, N(ld_abs), &in, k);
+	same_run("tc ld_abs", BPF_PROG_TYPE_SCHED_CLS, ld_abs, N(ld_abs), &in, k);
+	same_run("tc rw", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	same_run("act rw", BPF_PROG_TYPE_SCHED_ACT, tc_rw, N(tc_rw), &in, k);
+	same_run("cg fields", BPF_PROG_TYPE_CGROUP_SKB, cg_fields, N(cg_fields), &in, k);
+	in.repeat = 100;
+	same_run("tc repeat", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	in.repeat = 1;
+
+	/* ctx_in / ctx_out: the fields a caller may set, and the rest */
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.mark = 3; ctx.priority = 4; ctx.cb[2] = 0x1234; ctx.ingress_ifindex = 1;
+	ctx.tstamp = 99; ctx.gso_segs = 2; ctx.gso_size = 1400; ctx.hwtstamp = 7;
+	ctx.wire_len = 100;
+	in.ctx = &ctx; in.ctx_size = sizeof(ctx); in.ctx_size_out = sizeof(ctx);
+	same_run("sf ctx", BPF_PROG_TYPE_SOCKET_FILTER, sf_fields, N(sf_fields), &in, k);
+	same_run("tc ctx", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	same_run("cg ctx", BPF_PROG_TYPE_CGROUP_SKB, cg_fields, N(cg_fields), &in, k);
+	in.ctx_size_out = 20;   /* too small: ENOSPC, truncated */
+	same_run("ctx_out small", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	in.ctx_size_out = sizeof(ctx);
+	ctx.wire_len = 10;      /* below skb->len */
+	same_run("wire_len short", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	ctx.wire_len = 0;
+	ctx.len = 1;            /* not the caller's to set */
+	same_run("ctx len", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	ctx.len = 0;
+	ctx.ifindex = 1;
+	same_run("ctx ifindex 1", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	ctx.ifindex = 0;
+	in.ctx_size = sizeof(ctx) + 8;  /* a longer ctx: its tail must be zero */
+	{
+		uint8_t longer[sizeof(ctx) + 8] = { 0 };
+		memcpy(longer, &ctx, sizeof(ctx));
+		in.ctx = longer;
+		same_run("ctx longer, zero tail", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+		longer[sizeof(ctx) + 3] = 1;
+		same_run("ctx longer, tail", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	}
+	in.ctx = NULL; in.ctx_size = 0; in.ctx_size_out = 0;
+
+	/* data sizes */
+	in.size_out = 10;       /* ENOSPC, truncated copy, full size reported */
+	same_run("data_out small", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	same_run("sf data_out small", BPF_PROG_TYPE_SOCKET_FILTER, sf_fields, N(sf_fields), &in, k);
+	in.size_out = 0;
+	in.size = 13;
+	same_run("short packet", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	in.data = big;
+	in.size = 4096 - 64 - 320;
+	same_run("largest", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	in.size++;
+	same_run("too large", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+}
+END_TEST
+
+START_TEST(test_run_packets_match_kernel)
+{
+	bool k = kernel_ok();
+	uint8_t pkt[200];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	/* random frames: addresses, ethertypes (IPv4, IPv6, 802.3), lengths */
+	for (int i = 0; i < 60; i++) {
+		struct run_in in = { pkt, 0, 0, NULL, 0, 0, 1 };
+		static const uint16_t types[] = { 0x0800, 0x86dd, 0x0806, 0x0100, 0x05ff };
+
+		for (size_t j = 0; j < sizeof(pkt); j++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			pkt[j] = (uint8_t)x;
+		}
+		if (i % 3 == 0)
+			memset(pkt, 0, 6);
+		if (i % 5 == 1)
+			memset(pkt, 0xff, 6);
+		pkt[12] = (uint8_t)(types[i % 5] >> 8);
+		pkt[13] = (uint8_t)types[i % 5];
+		if (i % 7 == 0)
+			pkt[14] = pkt[15] = 0xff;
+		/* around the IPv4 and IPv6 header ends, and anywhere */
+		in.size = i % 4 == 0 ? 30 + (uint32_t)(x % 8) :
+			  i % 4 == 1 ? 50 + (uint32_t)(x % 8) : 14 + (uint32_t)(x % 180);
+		if (getenv("PT_DEBUG")) printf("i=%d size=%u proto=%02x%02x dst0=%02x\n", i, in.size, pkt[12], pkt[13], pkt[0]);
+		same_run("random sf", BPF_PROG_TYPE_SOCKET_FILTER, sf_fields, N(sf_fields), &in, k);
+		same_run("random tc", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+		same_run("random cg", BPF_PROG_TYPE_CGROUP_SKB, cg_fields, N(cg_fields), &in, k);
+		same_run("random xdp", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+		same_run("random ld_abs", BPF_PROG_TYPE_SOCKET_FILTER, ld_abs, N(ld_abs), &in, k);
+	}
+}
+END_TEST
+
+START_TEST(test_run_xdp_matches_kernel)
+{
+	bool k = kernel_ok();
+	struct xdp_md ctx;
+	uint8_t meta_pkt[64 + 8];
+	static uint8_t big[4096];
+	struct run_in in = { pkt_ip4, sizeof(pkt_ip4), 0, NULL, 0, 0, 1 };
+
+	same_run("xdp", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	in.size_out = 5;
+	same_run("xdp data_out small", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	in.size_out = 0;
+	/* metadata: the first ctx.data bytes of data_in */
+	memset(meta_pkt, 0x11, 8);
+	memcpy(meta_pkt + 8, pkt_ip4, 64);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.data = 8; ctx.data_end = sizeof(meta_pkt);
+	in.data = meta_pkt; in.size = sizeof(meta_pkt);
+	in.ctx = &ctx; in.ctx_size = sizeof(ctx); in.ctx_size_out = sizeof(ctx);
+	same_run("xdp meta", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	ctx.data = 6;           /* not a multiple of 4 */
+	same_run("xdp meta 6", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	ctx.data = 8; ctx.data_end = 10;  /* linear part: 10 bytes, then fragments */
+	same_run("xdp data_end", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	ctx.data_end = 80;                /* beyond data_size_in */
+	same_run("xdp data_end big", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	ctx.data = 0; ctx.data_end = 0;   /* nothing linear */
+	same_run("xdp data_end 0", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	ctx.data = 36; ctx.data_end = sizeof(meta_pkt);
+	same_run("xdp meta 36", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	ctx.data = 8;
+	ctx.data_end = sizeof(meta_pkt); ctx.data_meta = 4;
+	same_run("xdp data_meta", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	ctx.data_meta = 0; ctx.egress_ifindex = 1;
+	same_run("xdp egress", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	ctx.egress_ifindex = 0; ctx.rx_queue_index = 1;
+	same_run("xdp rxq without dev", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	ctx.rx_queue_index = 0;
+	in.ctx_size_out = 8;
+	same_run("xdp ctx_out small", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	in.ctx = NULL; in.ctx_size = 0; in.ctx_size_out = 0;
+	in.data = big;
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	in.size = 4096 - 256 - 320;
+	same_run("xdp largest linear", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	in.size = 4000;         /* the rest in fragments */
+	same_run("xdp fragments", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+	{
+		static uint8_t huge[3520 + 17 * 4096 + 1];
+		in.data = huge;
+		in.size = sizeof(huge) - 1;   /* 17 full fragments */
+		same_run("xdp most fragments", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+		in.size++;
+		same_run("xdp too many fragments", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+		in.data = big;
+	}
+	in.size = 13;
+	same_run("xdp short", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
+}
+END_TEST
+
+START_TEST(test_run_unsupported_types)
+{
+	static const struct bpf_insn ret0[] = { MOVK(0, 0), EXIT };
+	struct run_in in = { pkt_ip4, sizeof(pkt_ip4), 0, NULL, 0, 0, 1 };
+	bool k = kernel_ok();
+
+	same_run("kprobe", BPF_PROG_TYPE_KPROBE, ret0, 2, &in, k);
+	same_run("tracepoint", BPF_PROG_TYPE_TRACEPOINT, ret0, 2, &in, k);
+	same_run("sk_skb", BPF_PROG_TYPE_SK_SKB, ret0, 2, &in, k);
+	{
+		static struct run_out v;
+		vm_test_run(BPF_PROG_TYPE_PERF_EVENT, ret0, 2, &in, &v);
+		ck_assert_int_eq(v.err, -524);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("prog_types");
@@ -372,6 +794,13 @@ static Suite *suite(void)
 	tcase_add_test(t, ctx_access_matches_kernel);
 	tcase_add_test(t, helpers_allowed_match_kernel);
 	tcase_add_test(t, return_ranges_match_kernel);
+	suite_add_tcase(s, t);
+	t = tcase_create("test_run");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, test_run_skb_matches_kernel);
+	tcase_add_test(t, test_run_xdp_matches_kernel);
+	tcase_add_test(t, test_run_packets_match_kernel);
+	tcase_add_test(t, test_run_unsupported_types);
 	suite_add_tcase(s, t);
 	return s;
 }

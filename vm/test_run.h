@@ -68,6 +68,8 @@ struct bpfvm_xdp {
 	uint32_t egress_ifindex;            /* 32 */
 	uint32_t frame_size;                /* bytes from data_hard_start */
 	uint8_t *data_hard_start;
+	const uint8_t *frags;               /* the packet beyond data_end */
+	uint32_t frags_len;                 /* (xdp_get_buff_len adds it) */
 };
 #define BPFVM_XDP_DATA_OFF 0
 #define BPFVM_XDP_DATA_END_OFF 8
@@ -118,6 +120,12 @@ struct bpfvm_test_run_attr {
 int bpfvm_test_run(const struct bpfvm *vm, uint32_t prog_type,
 		   uint32_t expected_attach_type,
 		   struct bpfvm_test_run_attr *attr);
+
+/* Install on a loaded program of `prog_type` what its runs need: for skb
+ * types the run hook that gives LD_ABS / LD_IND their packet (skb->data,
+ * skb->len) and lets checked mode reach the packet buffer and the socket;
+ * for XDP the packet buffer.  The bpf(2) layer calls it at PROG_LOAD. */
+void bpfvm_test_run_prepare(struct bpfvm *vm, uint32_t prog_type);
 
 /* Fill `skb` for a run over [data, data + len), a buffer of `size` bytes
  * starting at head, as a test run does for `prog_type` (for embedders
