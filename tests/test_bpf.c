@@ -909,6 +909,83 @@ START_TEST(prog_array_and_maps_of_maps)
 }
 END_TEST
 
+/* The map helpers through PROG_LOAD's maps: a per-key counter in a hash
+ * map (lookup, else update), as the map chapter's examples do. */
+START_TEST(helpers_count_in_hash)
+{
+	int m = mcreate(BPF_MAP_TYPE_HASH, 4, 8, 16, 0);
+	struct bpf_insn prog[] = {
+		INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 7),
+		MOV64_REG(2, 10),
+		ADD64_IMM(2, -4),
+		LD_IMM64(1, BPF_PSEUDO_MAP_FD, m, 0),
+		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 11, 0),
+		INSN(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -16, 1),
+		LD_IMM64(1, BPF_PSEUDO_MAP_FD, m, 0),
+		MOV64_REG(2, 10),
+		ADD64_IMM(2, -4),
+		MOV64_REG(3, 10),
+		ADD64_IMM(3, -16),
+		MOV64_IMM(4, BPF_NOEXIST),
+		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_update_elem),
+		MOV64_IMM(0, 1),
+		EXIT(),
+		MOV64_IMM(1, 1),
+		INSN(BPF_STX | BPF_ATOMIC | BPF_DW, 0, 1, 0, BPF_ADD),
+		LDX_DW(0, 0, 0),
+		EXIT(),
+	};
+	int p = load(prog, sizeof(prog) / sizeof(*prog));
+	ck_assert_int_ge(p, 0);
+	union bpf_attr a;
+	uint8_t data[4] = { 0 };
+	for (uint32_t i = 1; i <= 3; i++) {
+		ck_assert_int_eq(test_run(p, data, 4, NULL, 0, 1, &a), 0);
+		ck_assert_uint_eq(a.test.retval, i);
+	}
+	uint64_t v;
+	ck_assert_int_eq(look(m, 7, &v), 0);
+	ck_assert_uint_eq(v, 3);
+	bpfvm_close(p);
+	bpfvm_close(m);
+}
+END_TEST
+
+/* bpf_tail_call through a prog array filled with a descriptor: the slot
+ * keeps the target; the array empties with its last descriptor, as the
+ * kernel's, even while a program still holds it. */
+START_TEST(tail_call_through_prog_array)
+{
+	int pa = mcreate(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 2, 0);
+	struct bpf_insn callee[] = { MOV64_IMM(0, 42), EXIT() };
+	struct bpf_insn caller[] = {
+		LD_IMM64(2, BPF_PSEUDO_MAP_FD, pa, 0),
+		MOV64_IMM(3, 0),
+		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_tail_call),
+		MOV64_IMM(0, 1),
+		EXIT(),
+	};
+	int b = load(callee, 2);
+	int c = load(caller, sizeof(caller) / sizeof(*caller));
+	ck_assert_int_ge(b, 0);
+	ck_assert_int_ge(c, 0);
+	union bpf_attr a;
+	uint8_t data[4] = { 0 };
+	ck_assert_int_eq(test_run(c, data, 4, NULL, 0, 1, &a), 0);
+	ck_assert_uint_eq(a.test.retval, 1); /* empty slot: falls through */
+	uint32_t k = 0, v = (uint32_t)b;
+	ck_assert_int_eq(op(BPF_MAP_UPDATE_ELEM, pa, &k, &v, 0), 0);
+	bpfvm_close(b);
+	ck_assert_int_eq(test_run(c, data, 4, NULL, 0, 1, &a), 0);
+	ck_assert_uint_eq(a.test.retval, 42);
+	bpfvm_close(pa);
+	ck_assert_int_eq(test_run(c, data, 4, NULL, 0, 1, &a), 0);
+	ck_assert_uint_eq(a.test.retval, 1);
+	bpfvm_close(c);
+}
+END_TEST
+
 /* The bpf(2) manual's example: a socket filter counting packets per IP
  * protocol in an array map; its descriptors are close-on-exec. */
 START_TEST(manual_example)
@@ -1547,6 +1624,8 @@ static Suite *bpf_suite(void)
 	tcase_add_test(tc, test_run_data);
 	tcase_add_test(tc, prog_load_errors);
 	tcase_add_test(tc, prog_array_and_maps_of_maps);
+	tcase_add_test(tc, helpers_count_in_hash);
+	tcase_add_test(tc, tail_call_through_prog_array);
 	tcase_add_test(tc, manual_example);
 	tcase_add_test(tc, threads);
 	tcase_add_test(tc, attr_bytes_lockstep);

@@ -13,10 +13,8 @@
 #include "bpfvm_bpf.h"
 #include "bpf_syscall.h"
 #include "fdtable.h"
-#include "map.h"
-#ifdef BPFVM_HAVE_MAP_HELPERS
 #include "helpers.h"
-#endif
+#include "map.h"
 
 #define MAX_USED_MAPS 64        /* the kernel's */
 #define MAX_VAR_OFF (1u << 29)  /* BPF_MAX_VAR_OFF */
@@ -49,10 +47,8 @@ struct prog {
 static void prog_release(struct bpfvm_obj *o)
 {
 	struct prog *p = o->priv;
-#ifdef BPFVM_HAVE_MAP_HELPERS
 	if (p->vm)
 		bpfvm_map_helpers_detach(p->vm);
-#endif
 	bpfvm_destroy(p->vm);
 	for (uint32_t i = 0; i < p->nmaps; i++)
 		bpfvm_obj_put(p->maps[i]);
@@ -136,19 +132,15 @@ static int ldimm64(void *cookie, unsigned src, int32_t imm, int32_t imm2,
 }
 
 /* Map helpers (maps/helpers.h): bpf_map_lookup_elem and friends, tail
- * calls and the region hook for the maps the program uses.  Compiled in
- * once maps/helpers.c is part of libbpfvm (meson defines the macro). */
+ * calls and checked mode's view of values, for the maps the program uses
+ * (a prog array's slots are the targets' struct bpfvm *, as slot_get in
+ * bpf_syscall.c gives them). */
 static int attach_map_helpers(struct prog *p)
 {
-#ifdef BPFVM_HAVE_MAP_HELPERS
 	struct bpfvm_map *maps[MAX_USED_MAPS];
 	for (uint32_t i = 0; i < p->nmaps; i++)
 		maps[i] = p->maps[i]->ptr;
 	return bpfvm_map_helpers_attach(p->vm, maps, p->nmaps);
-#else
-	(void)p;
-	return 0;
-#endif
 }
 
 /* The verifier's log: the message, if the caller gave a buffer. */
