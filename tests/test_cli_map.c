@@ -18,6 +18,7 @@
 
 static char tmpdir[256];
 static char out[1 << 16], err[1 << 12]; /* the last command's outputs */
+static const char *subdir; /* commands run in tmpdir/subdir if set */
 
 static void make_tmpdir(void)
 {
@@ -78,7 +79,7 @@ static int run(const char *fmt, ...)
 		int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		int e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 ||
-		    chdir(tmpdir) < 0)
+		    chdir(tmpdir) < 0 || (subdir && chdir(subdir) < 0))
 			_exit(126);
 		execv(argv[0], argv);
 		_exit(127);
@@ -616,6 +617,123 @@ START_TEST(concurrent_updates)
 }
 END_TEST
 
+/* ---- against the kernel ------------------------------------------------ */
+
+/* The same commands on the running kernel's bpf(2) (--kernel) and on
+ * bpfvm's: the same exit status, output and errors, byte for byte.  Hash
+ * maps use BPF_F_ZERO_SEED (0x40), so even their order is the kernel's. */
+static const char *const script[] = {
+	"create h type hash key 4 value 8 entries 4 flags 0x40 name h",
+	"dump h",
+	"update h key 1 0 0 0 value 1 2 3 4 5 6 7 8",
+	"update h key 2 0 0 0 value 2 0 0 0 0 0 0 0",
+	"update h key 3 0 0 0 value 3 0 0 0 0 0 0 0 noexist",
+	"update h key 1 0 0 0 value 9 0 0 0 0 0 0 0 noexist",
+	"update h key 7 0 0 0 value 9 0 0 0 0 0 0 0 exist",
+	"update h key 2 0 0 0 value 5 0 0 0 0 0 0 0 exist",
+	"update h key 4 0 0 0 value 4 0 0 0 0 0 0 0",
+	"update h key 5 0 0 0 value 5 0 0 0 0 0 0 0",
+	"dump h",
+	"getnext h",
+	"getnext h key 1 0 0 0",
+	"getnext h key 9 9 9 9",
+	"lookup h key 2 0 0 0",
+	"lookup h key 8 0 0 0",
+	"delete h key 3 0 0 0",
+	"delete h key 3 0 0 0",
+	"dump h",
+	"pop h key 1 0 0 0",
+	"pop h key 1 0 0 0",
+	"dump h",
+	"create h type hash key 4 value 8 entries 4",
+	"create a type array key 4 value 4 entries 3",
+	"update a key 1 0 0 0 value 1 2 3 4",
+	"update a key 3 0 0 0 value 1 2 3 4",
+	"update a key 0 0 0 0 value 1 2 3 4 noexist",
+	"update a key 0 0 0 0 value 1 2 3 4 exist",
+	"delete a key 0 0 0 0",
+	"dump a",
+	"getnext a key 2 0 0 0",
+	"getnext a key 7 0 0 0",
+	"lookup a key 5 0 0 0",
+	"pop a key 0 0 0 0",
+	"create q type queue key 0 value 4 entries 3",
+	"push q value 1 0 0 0", "push q value 2 0 0 0", "push q value 3 0 0 0",
+	"push q value 4 0 0 0",
+	"push q value 4 0 0 0 exist",
+	"push q value 5 0 0 0 noexist",
+	"peek q", "pop q", "pop q", "pop q", "pop q", "peek q",
+	"delete q", "getnext q", "dump q",
+	"create s type stack key 0 value 4 entries 3",
+	"push s value 1 0 0 0", "push s value 2 0 0 0", "push s value 3 0 0 0",
+	"push s value 4 0 0 0 exist",
+	"pop s", "pop s", "pop s", "pop s",
+	"create l type lpm_trie key 8 value 4 entries 4 flags 1",
+	"update l key 16 0 0 0 192 168 0 0 value 1 0 0 0",
+	"update l key 24 0 0 0 192 168 0 0 value 2 0 0 0",
+	"update l key 24 0 0 0 192 168 1 0 value 3 0 0 0",
+	"update l key 24 0 0 0 192 168 1 0 value 3 0 0 0 noexist",
+	"update l key 33 0 0 0 192 168 1 0 value 3 0 0 0",
+	"lookup l key 32 0 0 0 192 168 1 1",
+	"lookup l key 32 0 0 0 192 168 0 9",
+	"lookup l key 32 0 0 0 10 0 0 1",
+	"dump l",
+	"getnext l",
+	"getnext l key 24 0 0 0 192 168 1 0",
+	"update l key 8 0 0 0 10 0 0 0 value 4 0 0 0",
+	"update l key 8 0 0 0 11 0 0 0 value 5 0 0 0",
+	"delete l key 24 0 0 0 192 168 1 0",
+	"delete l key 24 0 0 0 192 168 1 0",
+	"lookup l key 32 0 0 0 192 168 1 1",
+	"dump l",
+	"create p type percpu_array key 4 value 4 entries 2",
+	"update p key 1 0 0 0 value 1 2 3 4",
+	"dump p",
+	"create ph type percpu_hash key 4 value 12 entries 2 flags 0x40",
+	"update ph key 1 0 0 0 value 1 2 3 4 5 6 7 8 9 10 11 12",
+	"update ph key 2 0 0 0 value 1 2 3 4 5 6 7 8 9 10 11 12",
+	"update ph key 3 0 0 0 value 1 2 3 4 5 6 7 8 9 10 11 12",
+	"lookup ph key 2 0 0 0",
+	"create z type hash key 0 value 4 entries 4",
+	"create z type queue key 4 value 4 entries 4",
+	"create z type lpm_trie key 8 value 4 entries 4",
+	"create z type array key 4 value 4 entries 0",
+	"create z type hash key 4 value 4 entries 4 flags 0x1000",
+	"create rb type ringbuf key 0 value 0 entries 4096",
+	"dump rb",
+	"lookup rb",
+};
+
+START_TEST(same_as_kernel)
+{
+	static char kout[sizeof(out)], kerr[sizeof(err)];
+	char dir[2][512];
+
+	snprintf(dir[0], sizeof(dir[0]), "%s/k", tmpdir);
+	snprintf(dir[1], sizeof(dir[1]), "%s/v", tmpdir);
+	ck_assert_int_eq(mkdir(dir[0], 0700), 0);
+	ck_assert_int_eq(mkdir(dir[1], 0700), 0);
+	subdir = "k";
+	if (run("map --kernel create probe type array key 4 value 4 entries 1")) {
+		subdir = NULL;
+		fprintf(stderr, "same_as_kernel: skipped, no bpf(2): %s", err);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(script) / sizeof(script[0]); i++) {
+		subdir = "k";
+		int krc = run("map --kernel %s", script[i]);
+		memcpy(kout, out, sizeof(out));
+		memcpy(kerr, err, sizeof(err));
+		subdir = "v";
+		int vrc = run("map %s", script[i]);
+		ck_assert_msg(krc == vrc && !strcmp(kout, out) && !strcmp(kerr, err),
+			      "map %s:\nkernel %d '%s' '%s'\nbpfvm  %d '%s' '%s'",
+			      script[i], krc, kout, kerr, vrc, out, err);
+	}
+	subdir = NULL;
+}
+END_TEST
+
 /* ---- arguments --------------------------------------------------------- */
 
 START_TEST(bad_arguments)
@@ -685,6 +803,7 @@ int main(void)
 	tcase_add_test(tc, file_from_layout);
 	tcase_add_test(tc, atomic_save);
 	tcase_add_test(tc, concurrent_updates);
+	tcase_add_test(tc, same_as_kernel);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -31,6 +31,7 @@ const struct cli_cmd cli_cmd_map = {
 	"       bpfvm map enqueue FILE value DATA   (push)\n"
 	"       bpfvm map dequeue FILE              (pop)\n"
 	"       bpfvm map help\n"
+	"       bpfvm map --kernel COMMAND FILE ...\n"
 	"\n"
 	"       DATA := { [hex] BYTES }\n"
 	"       UPDATE_FLAGS := { any | exist | noexist }\n"
@@ -41,6 +42,9 @@ const struct cli_cmd cli_cmd_map = {
 	"bpftool (its format: README.md, section 'bpfvm map').  BYTES are numbers\n"
 	"as C writes them (0x01, 1, 001), or hexadecimal after 'hex'.  Keywords\n"
 	"may be shortened to a prefix.  Errors are the kernel's bpf(2) errno.\n"
+	"The map is reached through bpfvm_bpf(); --kernel uses the running\n"
+	"kernel's bpf(2) instead (root or CAP_BPF), the same file format: to\n"
+	"check bpfvm's maps against the kernel's.\n"
 	"Exit status: 0 success, 1 the operation failed (or the key was not\n"
 	"found, or FILE is not a valid map file), 2 usage error.\n",
 	map_main,
@@ -492,6 +496,11 @@ static int map_main(int argc, char **argv)
 	struct ctx c = { 0 };
 	int ret;
 
+	bool kernel = argc > 1 && !strcmp(argv[1], "--kernel");
+	if (kernel) {
+		argc--;
+		argv++;
+	}
 	if (argc < 2)
 		return p_err(CLI_USAGE, "missing command (see bpfvm map help)");
 	const char *cmd = argv[1];
@@ -509,6 +518,7 @@ static int map_main(int argc, char **argv)
 	 * need to fstat it on every call */
 	bpfvm_bpf_set_fd_check(false);
 	mapfile_init(&c.mf);
+	c.mf.kernel = kernel;
 	c.path = argv[2];
 	c.argc = argc - 3;
 	c.argv = argv + 3;

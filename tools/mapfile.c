@@ -50,6 +50,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "bpfvm_bpf.h"
 #include "mapfile.h"
@@ -119,10 +120,12 @@ static uint32_t possible_cpus(void)
 	}
 }
 
-/* bpf(2) through bpfvm_bpf: 0 (or a descriptor) or -errno */
-static int sys(int cmd, union bpf_attr *a)
+/* bpf(2) through bpfvm_bpf, or the running kernel's: 0 (or a
+ * descriptor) or -errno */
+static int sys(const struct mapfile *mf, int cmd, union bpf_attr *a)
 {
-	int r = bpfvm_bpf(cmd, a, sizeof(*a));
+	int r = mf->kernel ? (int)syscall(__NR_bpf, cmd, a, sizeof(*a))
+			   : bpfvm_bpf(cmd, a, sizeof(*a));
 	return r < 0 ? -errno : r;
 }
 
@@ -135,7 +138,7 @@ static int elem_cmd(int cmd, const struct mapfile *mf, const void *key,
 	a.key = (uint64_t)(uintptr_t)key;
 	a.value = (uint64_t)(uintptr_t)value;
 	a.flags = flags;
-	return sys(cmd, &a);
+	return sys(mf, cmd, &a);
 }
 
 int mapfile_lookup(const struct mapfile *mf, const void *key, void *value)
@@ -166,7 +169,7 @@ int mapfile_next_key(const struct mapfile *mf, const void *key, void *next)
 	a.map_fd = (uint32_t)mf->fd;
 	a.key = (uint64_t)(uintptr_t)key;
 	a.next_key = (uint64_t)(uintptr_t)next;
-	return sys(BPF_MAP_GET_NEXT_KEY, &a);
+	return sys(mf, BPF_MAP_GET_NEXT_KEY, &a);
 }
 
 void mapfile_init(struct mapfile *mf)
@@ -183,7 +186,7 @@ int mapfile_create(struct mapfile *mf, union bpf_attr *attr)
 
 	if (mapfile_is_percpu(attr->map_type) && !(ncpus = possible_cpus()))
 		return -ENODEV;
-	int fd = sys(BPF_MAP_CREATE, attr);
+	int fd = sys(mf, BPF_MAP_CREATE, attr);
 	if (fd < 0)
 		return fd;
 	mf->fd = fd;
@@ -191,7 +194,7 @@ int mapfile_create(struct mapfile *mf, union bpf_attr *attr)
 	a.info.bpf_fd = (uint32_t)fd;
 	a.info.info_len = sizeof(mf->info);
 	a.info.info = (uint64_t)(uintptr_t)&mf->info;
-	int err = sys(BPF_OBJ_GET_INFO_BY_FD, &a);
+	int err = sys(mf, BPF_OBJ_GET_INFO_BY_FD, &a);
 	if (err)
 		return err;
 	mf->ncpus = ncpus;
@@ -364,7 +367,9 @@ int mapfile_load(const char *path, int lock, struct mapfile *mf, char *err,
 	size_t len = 0;
 	int ret = -1;
 
+	int kernel = mf->kernel;
 	mapfile_init(mf);
+	mf->kernel = kernel;
 	uint8_t *buf = read_all(path, lock, &mf->lock_fd, &len, err, errlen,
 				usage);
 	if (!buf)
@@ -632,7 +637,9 @@ int mapfile_save(const char *path, struct mapfile *mf, int excl)
 
 void mapfile_release(struct mapfile *mf)
 {
-	if (mf->fd >= 0)
+	if (mf->fd >= 0 && mf->kernel)
+		close(mf->fd);
+	else if (mf->fd >= 0)
 		bpfvm_close(mf->fd);
 	mf->fd = -1;
 	free(mf->keys);

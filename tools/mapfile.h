@@ -25,6 +25,7 @@ struct mapfile {
 	 * NULL */
 	const void *touched;
 	int lock_fd; /* the loaded file, locked until release (or -1) */
+	int kernel; /* the running kernel's bpf(2), not bpfvm_bpf (checks) */
 };
 
 /* May a map of this type live in a file?  (Not those whose values are
@@ -36,7 +37,8 @@ int mapfile_is_percpu(uint32_t map_type);
  * empty (mapfile_init). */
 int mapfile_create(struct mapfile *mf, union bpf_attr *attr);
 
-/* Read path into mf (a new map holding the file's elements).  0, or -1
+/* Read path into mf (a new map holding the file's elements; mf->kernel
+ * is kept).  0, or -1
  * with a one-line message in err; *usage is set when the file could not be
  * opened at all (a usage error), cleared when its content is bad.  lock:
  * for a command that will save, hold an exclusive lock on the file until
