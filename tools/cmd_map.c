@@ -1,8 +1,8 @@
 /* bpfvm map: bpftool's map commands, in its words and output format, on a
  * map kept in a file between commands (tools/mapfile.c) where bpftool would
  * use a pin under /sys/fs/bpf.  Each command loads the file into a new map
- * (the map layer's internal API), runs, and writes the map back, atomically,
- * if the command changed it.
+ * (through bpfvm_bpf, or the kernel's bpf(2) with --kernel), runs, and
+ * writes the map back, atomically, if the command changed it.
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdarg.h>
@@ -79,7 +79,7 @@ static bool is_prefix(const char *arg, const char *word)
 	return n && !strncmp(arg, word, n);
 }
 
-/* bpftool's map type names, by type number (the map layer decides which
+/* bpftool's map type names, by type number (MAP_CREATE decides which
  * it has). */
 static const char *const type_names[] = {
 	"unspec", "hash", "array", "prog_array", "perf_event_array",
