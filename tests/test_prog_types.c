@@ -603,6 +603,219 @@ static const struct bpf_insn xdp_rw[] = {
 
 #define N(p) (sizeof(p) / sizeof(p[0]))
 
+/* ---- helper prototypes against the kernel ------------------------------------ */
+
+static int kmap(uint32_t type, uint32_t key, uint32_t value, uint32_t max)
+{
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.map_type = type;
+	a.key_size = key;
+	a.value_size = value;
+	a.max_entries = max;
+	return (int)syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof(a));
+}
+
+/* A map the helper takes: the first type it insists on, else a hash map. */
+static int map_for(uint32_t id, uint32_t prog_type, int fds[64])
+{
+	static const struct { uint32_t type, key, value, max; } maps[] = {
+		{ BPF_MAP_TYPE_HASH, 8, 8, 1 }, { BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1 },
+		{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 1 }, { BPF_MAP_TYPE_RINGBUF, 0, 0, 4096 },
+		{ BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 4096 }, { BPF_MAP_TYPE_STACK_TRACE, 4, 64, 1 },
+		{ BPF_MAP_TYPE_CGROUP_ARRAY, 4, 4, 1 }, { BPF_MAP_TYPE_DEVMAP, 4, 4, 1 },
+		{ BPF_MAP_TYPE_SOCKMAP, 4, 4, 1 }, { BPF_MAP_TYPE_SOCKHASH, 4, 4, 1 },
+		{ BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1 }, { BPF_MAP_TYPE_QUEUE, 0, 8, 1 },
+		{ BPF_MAP_TYPE_CGROUP_STORAGE, 12, 8, 0 }, { BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1 },
+	};
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		if (!bpfvm_helper_map_compatible(id, maps[i].type, prog_type))
+			continue;
+		/* a program array belongs to the first program type using it */
+		if (fds[i] >= 0 && maps[i].type == BPF_MAP_TYPE_PROG_ARRAY) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+		if (fds[i] < 0)
+			fds[i] = kmap(maps[i].type, maps[i].key, maps[i].value, maps[i].max);
+		return fds[i];
+	}
+	return -1;
+}
+
+enum { BUILD_OK, BUILD_SKIP };
+
+/* r6 = ctx; 64 zero bytes at fp-64; r1-r5 as the prototype asks (a map,
+ * fp-64 for memory, 8 for sizes, ctx, a callback); call; r0 = ret_ok;
+ * exit; the callback returns 0.  `mutate` (1-5): that argument gets the
+ * wrong kind instead (a scalar for a pointer, a pointer for a size). */
+static int build_call(const struct bpfvm_helper_proto *hp, uint32_t id,
+		      uint32_t prog_type, int fds[64], int ret_ok, int mutate,
+		      struct bpf_insn *p, unsigned *n, bool *mutated)
+{
+	unsigned k = 0;
+	int func_at = -1;
+
+	*mutated = false;
+	p[k++] = MOVX(6, 1);
+	for (int o = 8; o <= 64; o += 8)
+		p[k++] = I(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -o, 0);
+	for (int a = 0; a < 5; a++) {
+		uint32_t t = hp->args[a], base = BPFVM_BASE_TYPE(t);
+		uint8_t r = (uint8_t)(a + 1);
+		bool wrong = mutate == a + 1;
+
+		switch (base) {
+		case BPFVM_ARG_DONTCARE:
+			break;
+		case BPFVM_ARG_ANYTHING:
+			p[k++] = MOVK(r, 0);
+			break;
+		case BPFVM_ARG_CONST_SIZE:
+		case BPFVM_ARG_CONST_SIZE_OR_ZERO:
+		case BPFVM_ARG_CONST_ALLOC_SIZE_OR_ZERO:
+			if (wrong) {
+				p[k++] = MOVX(r, 10);
+				p[k++] = ADDK(r, -64);
+				*mutated = true;
+			} else {
+				p[k++] = MOVK(r, 8);
+			}
+			break;
+		case BPFVM_ARG_CONST_MAP_PTR: {
+			int fd = map_for(id, prog_type, fds);
+			if (fd < 0)
+				return BUILD_SKIP;
+			if (wrong) {
+				p[k++] = MOVK(r, 1);
+				*mutated = true;
+				break;
+			}
+			p[k++] = I(BPF_LD | BPF_IMM | BPF_DW, r, BPF_PSEUDO_MAP_FD, 0, fd);
+			p[k++] = I(0, 0, 0, 0, 0);
+			break;
+		}
+		case BPFVM_ARG_PTR_TO_MAP_KEY:
+		case BPFVM_ARG_PTR_TO_MAP_VALUE:
+		case BPFVM_ARG_PTR_TO_MEM:
+		case BPFVM_ARG_PTR_TO_STACK:
+			if (wrong) {
+				p[k++] = MOVK(r, 1);
+				*mutated = true;
+				break;
+			}
+			p[k++] = MOVX(r, 10);
+			p[k++] = ADDK(r, -64);
+			break;
+		case BPFVM_ARG_PTR_TO_CTX:
+			p[k++] = wrong ? MOVK(r, 1) : MOVX(r, 6);
+			*mutated |= wrong;
+			break;
+		case BPFVM_ARG_PTR_TO_FUNC:
+			if (wrong) {
+				p[k++] = MOVK(r, 1);
+				*mutated = true;
+				break;
+			}
+			func_at = (int)k;
+			p[k++] = I(BPF_LD | BPF_IMM | BPF_DW, r, BPF_PSEUDO_FUNC, 0, 0);
+			p[k++] = I(0, 0, 0, 0, 0);
+			break;
+		default:
+			return BUILD_SKIP;
+		}
+	}
+	p[k++] = I(BPF_JMP | BPF_CALL, 0, 0, 0, (int32_t)id);
+	p[k++] = MOVK(0, ret_ok);
+	p[k++] = EXIT;
+	if (func_at >= 0) {
+		p[func_at].imm = (int32_t)k - func_at - 1;
+		p[k++] = MOVK(0, 0);
+		p[k++] = EXIT;
+	}
+	*n = k;
+	return BUILD_OK;
+}
+
+/* For every helper a type may call whose arguments these tests can build
+ * (maps, stack memory, sizes, ctx, callbacks): a call made from our
+ * prototype loads; the same call with one pointer argument turned into a
+ * scalar (or a size into a pointer) does not; and the kernel says "might
+ * sleep" exactly for the helpers marked so. */
+START_TEST(helper_protos_match_kernel)
+{
+	unsigned bad = 0, built = 0;
+	int fds[64];
+
+	if (!kernel_ok())
+		return;
+	memset(fds, -1, sizeof(fds));
+	for (size_t kk = 0; kk < NKINDS; kk++) {
+		struct bpfvm_prog_info pi = { kinds[kk].type, kinds[kk].eat };
+		const struct bpfvm_prog_type *pt = bpfvm_prog_type(pi.type);
+		struct bpfvm_ret_range r = { false, 0, 0 };
+
+		if (pt->ret_range)
+			pt->ret_range(&pi, &r);
+		for (uint32_t id = 1; id < BPFVM_FUNC_MAX_ID; id++) {
+			const struct bpfvm_helper_proto *hp = bpfvm_helper_proto(&pi, id);
+			struct bpf_insn p[64];
+			unsigned n;
+			bool mutated, sleep;
+			int err;
+
+			if (!hp)
+				continue;
+			if (BPFVM_BASE_TYPE(hp->ret) != BPFVM_RET_INTEGER &&
+			    BPFVM_BASE_TYPE(hp->ret) != BPFVM_RET_VOID &&
+			    BPFVM_BASE_TYPE(hp->ret) != BPFVM_RET_PTR_TO_MAP_VALUE)
+				continue;  /* references to release */
+			if (build_call(hp, id, pi.type, fds, r.min, 0, p, &n, &mutated) != BUILD_OK)
+				continue;
+			/* callbacks need BTF func_info, out of reach here */
+			if (n > 2 && p[n - 1].code == (BPF_JMP | BPF_EXIT) &&
+			    p[n - 3].code == (BPF_JMP | BPF_EXIT))
+				continue;
+			built++;
+			err = kload(pi.type, pi.expected_attach_type, p, n, 1);
+			/* check_get_func_ip: kprobe (and tracing) only; the others
+			 * fail the load with ENOTSUPP */
+			if (id == 173 && pi.type != BPF_PROG_TYPE_KPROBE && err == -524 &&
+			    strstr(klog, "not supported for program type"))
+				continue;
+			sleep = strstr(klog, "might sleep") != NULL;
+			if (sleep != !!(hp->flags & BPFVM_PROTO_MIGHT_SLEEP) ||
+			    (err && !sleep)) {
+				if (bad++ < 200)
+					printf("%s: bpf_%s#%u built from the table: err %d: %s\n", pt->name,
+					       hp->name, id, err, strrchr(klog, ':') ? "" : klog);
+				continue;
+			}
+			if (sleep)
+				continue;
+			for (int m = 1; m <= 5; m++) {
+				if (build_call(hp, id, pi.type, fds, r.min, m, p, &n, &mutated) != BUILD_OK ||
+				    !mutated)
+					continue;
+				if (kload(pi.type, pi.expected_attach_type, p, n, 1) == 0 &&
+				    bad++ < 200)
+					printf("%s: bpf_%s#%u accepts a wrong arg%d\n",
+					       pt->name, hp->name, id, m);
+			}
+		}
+	}
+	for (int i = 0; i < 64; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	printf("helper prototypes: %u calls built, %u differ\n", built, bad);
+	ck_assert_uint_gt(built, 500);
+	ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
+
+
 START_TEST(test_run_skb_matches_kernel)
 {
 	bool k = kernel_ok();
@@ -801,6 +1014,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_run_xdp_matches_kernel);
 	tcase_add_test(t, test_run_packets_match_kernel);
 	tcase_add_test(t, test_run_unsupported_types);
+	tcase_add_test(t, helper_protos_match_kernel);
 	suite_add_tcase(s, t);
 	return s;
 }
