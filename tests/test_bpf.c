@@ -1428,7 +1428,7 @@ static void lockstep_one(size_t t, uint64_t seed)
 	/* info, but the id */
 	struct bpf_map_info ik, iv;
 	uint32_t lk = sizeof(ik) + 16, lv = lk;
-	uint8_t bigk[sizeof(ik) + 16], bigv[sizeof(ik) + 16];
+	uint8_t bigk[128], bigv[128];
 	memset(bigk, 0, sizeof(bigk));
 	memset(bigv, 0, sizeof(bigv));
 	ck_assert_int_eq(info_in(kcall, f.map.k, bigk, &lk), 0);
@@ -1438,6 +1438,26 @@ static void lockstep_one(size_t t, uint64_t seed)
 	memcpy(&iv, bigv, sizeof(iv));
 	ik.id = iv.id = 0;
 	ck_assert_msg(!memcmp(&ik, &iv, sizeof(ik)), "map %zu: info differs", t);
+	/* info_len and stray bytes in the caller's buffer */
+	for (int off = -1; off < 120; off += off < 80 ? 13 : 1)
+		for (uint32_t len = 0; len <= 120; len += len < 80 ? 40 : 4) {
+			memset(bigk, 0, sizeof(bigk));
+			memset(bigv, 0, sizeof(bigv));
+			if (off >= 0 && (uint32_t)off < sizeof(bigk))
+				bigk[off] = bigv[off] = 1;
+			lk = lv = len;
+			int rk = info_in(kcall, f.map.k, bigk, &lk);
+			int rv = info_in(vcall, f.map.v, bigv, &lv);
+			memset(bigk + 4, 0, 4); /* the ids */
+			memset(bigv + 4, 0, 4);
+			int d = 0;
+			while (d < (int)sizeof(bigk) && bigk[d] == bigv[d])
+				d++;
+			ck_assert_msg(rk == rv && lk == lv && d == (int)sizeof(bigk),
+				      "map %zu info len %u byte %d: kernel %d/%u, bpfvm %d/%u, byte %d: %02x/%02x",
+				      t, len, off, rk, lk, rv, lv, d,
+				      d < 128 ? bigk[d] : 0, d < 128 ? bigv[d] : 0);
+		}
 	free(val);
 	free(ok);
 	free(ov);

@@ -19,7 +19,8 @@
 #define MAX_USED_MAPS 64        /* the kernel's */
 #define MAX_VAR_OFF (1u << 29)  /* BPF_MAX_VAR_OFF */
 #define PROG_TYPE__MAX 33       /* BPF_PROG_TYPE_NETFILTER + 1 in 6.18 */
-#define PROG_INFO_SIZE 232      /* sizeof(struct bpf_prog_info), 6.18 */
+#define PROG_INFO_END 228       /* struct bpf_prog_info, 6.18: last field */
+#define PROG_INFO_SIZE 232      /* and sizeof */
 
 /* prog_flags Linux 6.18 knows (6.1's, XDP_DEV_BOUND_ONLY,
  * TEST_REG_INVARIANTS, TOKEN_FD). */
@@ -286,24 +287,35 @@ int bpfvm_prog_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
 		uint8_t b[PROG_INFO_SIZE];
 	} u;
 	struct prog *p = o->priv;
-	struct bpf_prog_info *want = bpfvm_uptr(attr->a.info.info);
-	memset(&u, 0, sizeof(u));
+	/* the kernel reads the caller's info first: the counts and pointers
+	 * say where map ids and instructions go */
+	int len = bpfvm_info_in(attr, PROG_INFO_END, PROG_INFO_SIZE, &u);
+	if (len < 0)
+		return len;
 	u.i.type = p->type;
 	u.i.id = o->id;
 	memcpy(u.i.name, p->name, sizeof(u.i.name));
+	uint32_t room = u.i.nr_map_ids;
 	u.i.nr_map_ids = p->nmaps;
-	/* map ids: as many as the caller has room for */
-	if (want && attr->a.info.info_len >= offsetof(struct bpf_prog_info,
-						      map_ids) + 8) {
-		uint32_t room = want->nr_map_ids;
-		uint32_t *ids = bpfvm_uptr(want->map_ids);
-		u.i.map_ids = want->map_ids;
-		if (room && !ids)
+	if (room > p->nmaps)
+		room = p->nmaps;
+	uint32_t *ids = bpfvm_uptr(u.i.map_ids);
+	if (room && !ids)
+		return -EFAULT;
+	for (uint32_t i = 0; i < room; i++)
+		ids[i] = p->maps[i]->id;
+	/* the instructions as loaded (the kernel's are after its rewrites) */
+	uint32_t ulen = u.i.xlated_prog_len;
+	u.i.xlated_prog_len = p->insn_cnt * 8u;
+	if (ulen) {
+		uint8_t *dst = bpfvm_uptr(u.i.xlated_prog_insns);
+		if (!dst)
 			return -EFAULT;
-		for (uint32_t i = 0; i < p->nmaps && i < room; i++)
-			ids[i] = p->maps[i]->id;
+		memcpy(dst, bpfvm_insns(p->vm),
+		       ulen < u.i.xlated_prog_len ? ulen : u.i.xlated_prog_len);
 	}
-	return bpfvm_info_copy_out(&u, PROG_INFO_SIZE, attr, uattr);
+	bpfvm_info_out(attr, uattr, &u, (uint32_t)len);
+	return 0;
 }
 
 const struct bpfvm *bpfvm_bpf_prog_vm(int fd)

@@ -16,6 +16,20 @@
 
 #define END(f) (offsetof(union bpf_attr, f) + sizeof(((union bpf_attr *)0)->f))
 
+/* Any non-zero byte in [p, p + n)?  Word by word: it runs on every call. */
+static int nonzero(const uint8_t *p, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return acc != 0;
+}
+
 /* ---- descriptors of maps ---------------------------------------------- */
 
 static struct bpfvm_map *map_of(struct bpfvm_obj *o)
@@ -526,28 +540,40 @@ static int prog_fd_by_id(union bpfvm_attr *attr, union bpf_attr *uattr)
 	return fd_by_id(BPFVM_OBJ_PROG, attr->a.prog_id, 0);
 }
 
-/* sizeof(struct bpf_map_info) in 6.18: 6.1's and hash, hash_size. */
+/* struct bpf_map_info in 6.18: 6.1's, then hash (u64) and hash_size (u32),
+ * the last field's end, and sizeof with the padding. */
+#define MAP_INFO_END 100
 #define MAP_INFO_SIZE 104
 
-int bpfvm_info_copy_out(const void *info, uint32_t size,
-			union bpfvm_attr *attr, union bpf_attr *uattr)
+int bpfvm_info_in(const union bpfvm_attr *attr, uint32_t end, uint32_t size,
+		  void *buf)
 {
-	uint8_t *uinfo = bpfvm_uptr(attr->a.info.info);
+	const uint8_t *uinfo = bpfvm_uptr(attr->a.info.info);
 	uint32_t len = attr->a.info.info_len;
-	if (len > size) { /* bpf_check_uarg_tail_zero */
+	/* bpf_check_uarg_tail_zero, past the last field (6.18 checks the
+	 * padding too, and copies it) */
+	if (len > end) {
 		if (!uinfo)
 			return -EFAULT;
-		for (uint32_t i = size; i < len; i++)
-			if (uinfo[i])
-				return -E2BIG;
-		len = size;
+		if (nonzero(uinfo + end, len - end))
+			return -E2BIG;
+		if (len > size)
+			len = size;
 	}
 	if (len && !uinfo)
 		return -EFAULT;
+	memset(buf, 0, size);
 	if (len)
-		memcpy(uinfo, info, len);
+		memcpy(buf, uinfo, len);
+	return (int)len;
+}
+
+void bpfvm_info_out(const union bpfvm_attr *attr, union bpf_attr *uattr,
+		    const void *buf, uint32_t len)
+{
+	if (len)
+		memcpy(bpfvm_uptr(attr->a.info.info), buf, len);
 	uattr->info.info_len = len;
-	return 0;
 }
 
 static int map_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
@@ -558,7 +584,14 @@ static int map_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
 		uint8_t b[MAP_INFO_SIZE];
 	} u;
 	const struct bpfvm_map *map = map_of(o);
-	memset(&u, 0, sizeof(u));
+	/* the kernel starts from the caller's bytes: what it does not set
+	 * (netns, BTF ids here) comes back as given */
+	int len = bpfvm_info_in(attr, MAP_INFO_END, MAP_INFO_SIZE, &u);
+	if (len < 0)
+		return len;
+	/* hash and hash_size ask for a SHA-256 of the values: not here */
+	if (nonzero(u.b + 88, 12))
+		return -EINVAL;
 	u.i.type = map->map_type;
 	u.i.id = o->id;
 	u.i.key_size = map->key_size;
@@ -567,7 +600,8 @@ static int map_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
 	u.i.map_flags = map->map_flags;
 	u.i.map_extra = map->map_extra;
 	memcpy(u.i.name, map->name, sizeof(u.i.name));
-	return bpfvm_info_copy_out(&u, MAP_INFO_SIZE, attr, uattr);
+	bpfvm_info_out(attr, uattr, &u, (uint32_t)len);
+	return 0;
 }
 
 static int obj_info(union bpfvm_attr *attr, union bpf_attr *uattr)
@@ -626,19 +660,6 @@ static const struct cmd cmds[] = {
 	[BPF_MAP_DELETE_BATCH] = { delete_batch, END(batch.flags) },
 };
 
-/* Any non-zero byte in [p, p + n)?  Word by word: it runs on every call. */
-static int nonzero(const uint8_t *p, size_t n)
-{
-	uint64_t acc = 0, w;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		acc |= w;
-	}
-	for (; i < n; i++)
-		acc |= p[i];
-	return acc != 0;
-}
 
 static int sys_bpf(int cmd, union bpf_attr *uattr, unsigned int size)
 {

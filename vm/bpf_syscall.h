@@ -52,9 +52,13 @@ struct bpfvm_obj;
 int bpfvm_prog_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
 		    union bpf_attr *uattr);
 
-/* The kernel's info_len rule for OBJ_GET_INFO_BY_FD: copy min(len, size)
- * of info to the user, after checking the user's extra bytes are zero. */
-int bpfvm_info_copy_out(const void *info, uint32_t size,
-			union bpfvm_attr *attr, union bpf_attr *uattr);
+/* OBJ_GET_INFO_BY_FD's info_len rule: the caller's bytes past the last
+ * field's end must be zero (E2BIG); then min(len, size) of them are read
+ * into buf (zeroed up to size), as the kernel starts from them.  The length,
+ * or -errno.  _out copies len bytes back and writes info_len. */
+int bpfvm_info_in(const union bpfvm_attr *attr, uint32_t end, uint32_t size,
+		  void *buf);
+void bpfvm_info_out(const union bpfvm_attr *attr, union bpf_attr *uattr,
+		    const void *buf, uint32_t len);
 
 #endif
