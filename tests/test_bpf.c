@@ -1477,6 +1477,98 @@ START_TEST(lockstep_with_kernel)
 }
 END_TEST
 
+/* PROG_LOAD's checks before the verifier, and ld_imm64's map forms, in
+ * both worlds (programs the kernel's verifier accepts). */
+START_TEST(prog_load_lockstep)
+{
+	if (!kernel_ok("prog_load_lockstep"))
+		return;
+	struct twin arr = { mcreate_in(kcall, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0),
+			    mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0) };
+	struct twin arr2 = { mcreate_in(kcall, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0),
+			     mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0) };
+	struct twin hash = { mcreate_in(kcall, BPF_MAP_TYPE_HASH, 4, 8, 1, 0),
+			     mcreate(BPF_MAP_TYPE_HASH, 4, 8, 1, 0) };
+	struct twin prog = twin_prog();
+	int file = open("/dev/null", O_RDONLY);
+	enum { M_ARR, M_ARR2, M_HASH, M_PROG, M_FILE, M_CLOSED };
+	static const struct {
+		int what; /* attr change, see below */
+		unsigned src, map;
+		int32_t imm2;
+	} cases[] = {
+		{ 0, 0, 0, 0 }, { 1, 0, 0, 0 }, { 2, 0, 0, 0 }, { 3, 0, 0, 0 },
+		{ 4, 0, 0, 0 }, { 5, 0, 0, 0 }, { 6, 0, 0, 0 }, { 7, 0, 0, 0 },
+		{ 8, 0, 0, 0 }, { 9, 0, 0, 0 }, { 10, 0, 0, 0 }, { 11, 0, 0, 0 },
+		{ 12, 0, 0, 0 },
+		{ 0, BPF_PSEUDO_MAP_FD, M_ARR, 0 },
+		{ 0, BPF_PSEUDO_MAP_FD, M_ARR, 1 },
+		{ 0, BPF_PSEUDO_MAP_FD, M_HASH, 0 },
+		{ 0, BPF_PSEUDO_MAP_FD, M_PROG, 0 },
+		{ 0, BPF_PSEUDO_MAP_FD, M_FILE, 0 },
+		{ 0, BPF_PSEUDO_MAP_FD, M_CLOSED, 0 },
+		{ 0, BPF_PSEUDO_MAP_VALUE, M_ARR, 0 },
+		{ 0, BPF_PSEUDO_MAP_VALUE, M_ARR, 7 },
+		{ 0, BPF_PSEUDO_MAP_VALUE, M_ARR, 8 },
+		{ 0, BPF_PSEUDO_MAP_VALUE, M_ARR, -1 },
+		{ 0, BPF_PSEUDO_MAP_VALUE, M_ARR2, 0 },
+		{ 0, BPF_PSEUDO_MAP_VALUE, M_HASH, 0 },
+		{ 0, BPF_PSEUDO_MAP_VALUE, M_CLOSED, 0 },
+		{ 0, BPF_PSEUDO_MAP_IDX, M_ARR, 0 },
+		{ 0, BPF_PSEUDO_MAP_IDX_VALUE, M_ARR, 0 },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(*cases); c++) {
+		int r[2];
+		for (int w = 0; w < 2; w++) {
+			int fds[] = { w ? arr.v : arr.k, w ? arr2.v : arr2.k,
+				      w ? hash.v : hash.k, w ? prog.v : prog.k,
+				      file, 4000 };
+			struct bpf_insn p[] = {
+				LD_IMM64(1, cases[c].src, fds[cases[c].map],
+					 cases[c].imm2),
+				MOV64_IMM(0, 0),
+				EXIT(),
+			};
+			struct bpf_insn *insns = cases[c].src ? p : p + 2;
+			uint8_t raw[ATTR_SIZE];
+			memset(raw, 0, sizeof(raw));
+			union bpf_attr *a = (union bpf_attr *)raw;
+			char log[256];
+			a->prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+			a->insns = PTR(insns);
+			a->insn_cnt = cases[c].src ? 4 : 2;
+			a->license = PTR("GPL");
+			switch (cases[c].what) {
+			case 1: a->insn_cnt = 0; break;
+			case 2: a->insn_cnt = (1u << 20) + 1; break;
+			case 3: a->prog_flags = 1u << 12; break;
+			case 4: a->license = 0; break;
+			case 5: a->insns = 0; break;
+			case 6: a->prog_type = 200; break;
+			case 7: a->prog_type = 0; break;
+			case 8: strcpy(a->prog_name, "a-b"); break;
+			case 9: strcpy(a->prog_name, "ok_name.1"); break;
+			case 10: raw[144] = 1; break;           /* prog_token_fd */
+			case 11: a->prog_flags = 1u << 16;       /* BPF_F_TOKEN_FD */
+				raw[144] = 200; break;
+			case 12: a->log_buf = PTR(log); a->log_size = sizeof(log);
+				a->log_level = 1; break;
+			}
+			r[w] = (w ? vcall : kcall)(BPF_PROG_LOAD, raw, sizeof(raw));
+			if (r[w] >= 0)
+				w ? bpfvm_close(r[w]) : close(r[w]);
+		}
+		ck_assert_msg((r[0] >= 0 && r[1] >= 0) || r[0] == r[1],
+			      "case %zu: kernel %d, bpfvm %d", c, r[0], r[1]);
+	}
+	twin_close(arr);
+	twin_close(arr2);
+	twin_close(hash);
+	twin_close(prog);
+	close(file);
+}
+END_TEST
+
 /* MAP_CREATE with random parameters, in both worlds: the errno of every
  * bad one, and for good ones the same info. */
 START_TEST(create_lockstep)
@@ -1650,6 +1742,7 @@ static Suite *bpf_suite(void)
 	tcase_add_test(tc, threads);
 	tcase_add_test(tc, attr_bytes_lockstep);
 	tcase_add_test(tc, create_lockstep);
+	tcase_add_test(tc, prog_load_lockstep);
 	tcase_add_test(tc, lockstep_with_kernel);
 	suite_add_tcase(s, tc);
 	return s;

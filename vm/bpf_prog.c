@@ -179,14 +179,12 @@ int bpfvm_prog_load_cmd(union bpfvm_attr *attr)
 	union bpf_attr *a = &attr->a;
 	if (a->prog_flags & ~PROG_FLAGS)
 		return -EINVAL;
-	int32_t token_fd = (int32_t)bpfvm_attr_u32(attr, OFF_PROG_TOKEN_FD);
+	/* without the flag the kernel ignores prog_token_fd */
 	if (a->prog_flags & BPFVM_F_TOKEN_FD) {
-		int err;
-		struct bpfvm_obj *t = bpfvm_fd_get(token_fd, 0, NULL, &err);
+		int err, fd = (int32_t)bpfvm_attr_u32(attr, OFF_PROG_TOKEN_FD);
+		struct bpfvm_obj *t = bpfvm_fd_get(fd, 0, NULL, &err);
 		bpfvm_obj_put(t);
 		return t ? -EINVAL : err; /* bpfvm has no tokens */
-	} else if (token_fd) {
-		return -EINVAL;
 	}
 	if (a->insn_cnt == 0 || a->insn_cnt > BPFVM_MAX_INSNS)
 		return -E2BIG;
