@@ -33,11 +33,18 @@ struct area {
  * attached maps outlive the attachment, so once handed out an address may
  * be used by any later run.  Open addressing over bases, hashed by
  * base >> shift where 1 << shift >= value_size: an address inside a value
- * is in the base's bucket or the next. */
+ * is in the base's bucket or the next.  Readers take no lock: entries are
+ * only added (atomically), and a table outgrown is kept until detach. */
+struct vtab {
+	struct vtab *older; /* retired tables */
+	size_t cap;	    /* a power of two */
+	uintptr_t slot[];   /* 0: empty */
+};
+
 struct vset {
-	pthread_rwlock_t lock;
-	uintptr_t *slot; /* 0: empty */
-	size_t cap, n;	 /* cap: a power of two, n <= cap / 2 */
+	pthread_mutex_t lock; /* writers */
+	struct vtab *cur;     /* atomic */
+	size_t n;	      /* entries, <= cap / 2 */
 	unsigned shift;
 	uint32_t vsize;
 	bool used; /* the map's lookups give values and it is no array */
@@ -196,49 +203,43 @@ static int vset_init(struct vset *v, const struct bpfvm_map *m)
 	v->vsize = m->value_size;
 	while ((1ull << v->shift) < m->value_size)
 		v->shift++;
-	return pthread_rwlock_init(&v->lock, NULL) ? -ENOMEM : 0;
+	return pthread_mutex_init(&v->lock, NULL) ? -ENOMEM : 0;
 }
 
-static size_t vset_hash(const struct vset *v, uintptr_t bucket)
+static size_t vtab_hash(const struct vtab *t, uintptr_t bucket)
 {
 	return (size_t)(((uint64_t)bucket * 0x9e3779b97f4a7c15ull) >> 32) &
-	       (v->cap - 1);
+	       (t->cap - 1);
 }
 
-static void vset_put(struct vset *v, uintptr_t base)
+/* With v->lock held: 1 if base is new. */
+static int vtab_put(struct vtab *t, unsigned shift, uintptr_t base)
 {
-	size_t i = vset_hash(v, base >> v->shift);
-	while (v->slot[i] && v->slot[i] != base)
-		i = (i + 1) & (v->cap - 1);
-	if (!v->slot[i]) {
-		v->slot[i] = base;
-		v->n++;
-	}
-}
-
-static bool vset_has_locked(const struct vset *v, uint64_t addr, size_t len)
-{
-	if (!v->cap)
-		return false;
-	uintptr_t b = (uintptr_t)addr >> v->shift;
-	for (int k = 0; k < 2 && b >= (uintptr_t)k; k++) {
-		for (size_t i = vset_hash(v, b - (uintptr_t)k); v->slot[i];
-		     i = (i + 1) & (v->cap - 1)) {
-			uintptr_t base = v->slot[i];
-			if (addr >= base && addr - base < v->vsize &&
-			    len <= v->vsize - (addr - base))
-				return true;
-		}
-	}
-	return false;
+	size_t i = vtab_hash(t, base >> shift);
+	while (t->slot[i] && t->slot[i] != base)
+		i = (i + 1) & (t->cap - 1);
+	if (t->slot[i])
+		return 0;
+	__atomic_store_n(&t->slot[i], base, __ATOMIC_RELEASE);
+	return 1;
 }
 
 static bool vset_has(struct vset *v, uint64_t addr, size_t len)
 {
-	pthread_rwlock_rdlock(&v->lock);
-	bool r = vset_has_locked(v, addr, len);
-	pthread_rwlock_unlock(&v->lock);
-	return r;
+	const struct vtab *t = __atomic_load_n(&v->cur, __ATOMIC_ACQUIRE);
+	if (!t)
+		return false;
+	uintptr_t b = (uintptr_t)addr >> v->shift;
+	for (uintptr_t k = 0; k < 2 && b >= k; k++) {
+		uintptr_t base;
+		for (size_t i = vtab_hash(t, b - k);
+		     (base = __atomic_load_n(&t->slot[i], __ATOMIC_RELAXED));
+		     i = (i + 1) & (t->cap - 1))
+			if (addr >= base && addr - base < v->vsize &&
+			    len <= v->vsize - (addr - base))
+				return true;
+	}
+	return false;
 }
 
 static int vset_add(struct vset *v, void *value)
@@ -247,34 +248,36 @@ static int vset_add(struct vset *v, void *value)
 	if (vset_has(v, base, v->vsize))
 		return 0;
 	int err = 0;
-	pthread_rwlock_wrlock(&v->lock);
-	if (2 * (v->n + 1) > v->cap) {
-		struct vset big = *v;
-		big.cap = v->cap ? 2 * v->cap : 64;
-		big.n = 0;
-		big.slot = calloc(big.cap, sizeof(*big.slot));
-		if (big.slot) {
-			for (size_t i = 0; i < v->cap; i++)
-				if (v->slot[i])
-					vset_put(&big, v->slot[i]);
-			free(v->slot);
-			v->slot = big.slot;
-			v->cap = big.cap;
-			v->n = big.n;
+	pthread_mutex_lock(&v->lock);
+	struct vtab *t = v->cur;
+	if (!t || 2 * (v->n + 1) > t->cap) {
+		size_t cap = t ? 2 * t->cap : 64;
+		struct vtab *big = calloc(1, sizeof(*big) + cap * sizeof(uintptr_t));
+		if (big) {
+			big->cap = cap;
+			big->older = t;
+			for (size_t i = 0; t && i < t->cap; i++)
+				if (t->slot[i])
+					vtab_put(big, v->shift, t->slot[i]);
+			__atomic_store_n(&v->cur, big, __ATOMIC_RELEASE);
+			t = big;
 		} else {
 			err = -ENOMEM;
 		}
 	}
 	if (!err)
-		vset_put(v, base);
-	pthread_rwlock_unlock(&v->lock);
+		v->n += (size_t)vtab_put(t, v->shift, base);
+	pthread_mutex_unlock(&v->lock);
 	return err;
 }
 
 static void vset_free(struct vset *v)
 {
-	pthread_rwlock_destroy(&v->lock);
-	free(v->slot);
+	pthread_mutex_destroy(&v->lock);
+	for (struct vtab *t = v->cur, *o; t; t = o) {
+		o = t->older;
+		free(t);
+	}
 }
 
 /* A value handed to a checked run: memory it may touch from now on.  An
