@@ -15,9 +15,15 @@
  * a map-in-map of them holds); a helper may only be used on the map types
  * the kernel's verifier allows; ring-buffer samples submitted must come
  * from ringbuf_reserve; a spin lock held for more than a second stops the
- * run (-EDEADLK) instead of hanging it.  Map values a program may touch:
- * array values (the region hook), other values as helpers hand them out
- * (the run's regions).
+ * run (-EDEADLK) instead of hanging it.  Map values a program may touch
+ * (the region hook): any value of an attached array, and any value of an
+ * attached hash map or LPM trie once a helper handed it out (it stays the
+ * map's memory); values of inner maps and of maps a tail-called program
+ * uses: as helpers hand them out, for the rest of the run (at most 32).
+ *
+ * Not caught yet, for want of a hook at the end of a run: a checked run
+ * stopped (or ending) with a spin lock held or a sample reserved leaves it
+ * so, as a kernel program the verifier would have refused would.
  * SPDX-License-Identifier: MIT */
 #ifndef BPFVM_MAP_HELPERS_H
 #define BPFVM_MAP_HELPERS_H
