@@ -646,6 +646,71 @@ static int map_for(uint32_t id, uint32_t prog_type, int fds[64])
 
 enum { BUILD_OK, BUILD_SKIP };
 
+/* What the level-2 log says r0 is after the call: "N: (85) call ...  ;
+ * R0_w=map_value_or_null(id=1,...)" -> "map_value_or_null". */
+static const char *call_r0(const char *log)
+{
+	static char kind[64];
+	const char *line = log, *p = NULL;
+	bool in_call = false;
+	size_t i = 0;
+
+	kind[0] = 0;
+	/* the state part of the log: "8: (85) call f#84  ; R0_w=..." or,
+	 * after precision marks, "9: R0=..." before the next instruction */
+	for (; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "") {
+		const char *q = line;
+		while (*q >= '0' && *q <= '9')
+			q++;
+		if (q == line || q[0] != ':' || q[1] != ' ')
+			continue;
+		if (!in_call) {
+			if (strncmp(q, ": (85) call ", 12))
+				continue;
+			in_call = true;
+			p = strstr(q, "; R0");
+			if (p && (!strchr(q, '\n') || p < strchr(q, '\n')))
+				break;
+			p = NULL;
+		} else {
+			if (!strncmp(q, ": R0", 4))
+				p = q;
+			break;
+		}
+	}
+	if (!p || !(p = strchr(p, '=')))
+		return kind;
+	for (p++; *p && *p != '(' && *p != ' ' && *p != '\n' && i + 1 < sizeof(kind); p++)
+		kind[i++] = *p;
+	kind[i] = 0;
+	return kind;
+}
+
+/* The kernel's name of the register a return kind makes. */
+static bool ret_kind_ok(const struct bpfvm_helper_proto *hp)
+{
+	const char *k = call_r0(klog);
+
+	switch (hp->ret) {
+	case BPFVM_RET_INTEGER:
+	case BPFVM_RET_VOID:
+		/* an unknown scalar prints bare ("R0_w=scalar()") or, when the
+		 * log elides it, not at all */
+		return !strcmp(k, "scalar") || !*k;
+	case BPFVM_RET_PTR_TO_MAP_VALUE:
+		return !strcmp(k, "map_value");
+	case BPFVM_RET_PTR_TO_MAP_VALUE_OR_NULL:
+		return !strcmp(k, "map_value_or_null");
+	case BPFVM_RET_PTR_TO_SOCKET_OR_NULL:
+		return !strcmp(k, "sock_or_null");
+	case BPFVM_RET_PTR_TO_SOCK_COMMON_OR_NULL:
+		return !strcmp(k, "sock_common_or_null");
+	case BPFVM_RET_PTR_TO_RINGBUF_MEM_OR_NULL:
+		return !strcmp(k, "ringbuf_mem_or_null");
+	}
+	return true;  /* BTF-typed results: named by struct, not checked */
+}
+
 /* r6 = ctx; 64 zero bytes at fp-64; r1-r5 as the prototype asks (a map,
  * fp-64 for memory, 8 for sizes, ctx, a callback); call; r0 = ret_ok;
  * exit; the callback returns 0.  `mutate` (1-5): that argument gets the
@@ -727,6 +792,17 @@ static int build_call(const struct bpfvm_helper_proto *hp, uint32_t id,
 		}
 	}
 	p[k++] = I(BPF_JMP | BPF_CALL, 0, 0, 0, (int32_t)id);
+	/* a reference comes back: release it when not NULL */
+	if (hp->ret == BPFVM_RET_PTR_TO_SOCKET_OR_NULL ||
+	    hp->ret == BPFVM_RET_PTR_TO_SOCK_COMMON_OR_NULL ||
+	    hp->ret == BPFVM_RET_PTR_TO_RINGBUF_MEM_OR_NULL) {
+		bool rb = hp->ret == BPFVM_RET_PTR_TO_RINGBUF_MEM_OR_NULL;
+		p[k++] = I(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3, 0);
+		p[k++] = MOVX(1, 0);
+		p[k++] = MOVK(2, 0);
+		p[k++] = I(BPF_JMP | BPF_CALL, 0, 0, 0, rb ? 133 /* ringbuf_discard */
+							     : 86 /* sk_release */);
+	}
 	p[k++] = MOVK(0, ret_ok);
 	p[k++] = EXIT;
 	if (func_at >= 0) {
@@ -767,10 +843,11 @@ START_TEST(helper_protos_match_kernel)
 
 			if (!hp)
 				continue;
-			if (BPFVM_BASE_TYPE(hp->ret) != BPFVM_RET_INTEGER &&
-			    BPFVM_BASE_TYPE(hp->ret) != BPFVM_RET_VOID &&
-			    BPFVM_BASE_TYPE(hp->ret) != BPFVM_RET_PTR_TO_MAP_VALUE)
-				continue;  /* references to release */
+			if (BPFVM_BASE_TYPE(hp->ret) == BPFVM_RET_PTR_TO_TCP_SOCK ||
+			    BPFVM_BASE_TYPE(hp->ret) == BPFVM_RET_PTR_TO_MEM_OR_BTF_ID ||
+			    (BPFVM_BASE_TYPE(hp->ret) == BPFVM_RET_PTR_TO_SOCKET &&
+			     hp->ret != BPFVM_RET_PTR_TO_SOCKET_OR_NULL))
+				continue;
 			if (build_call(hp, id, pi.type, fds, r.min, 0, p, &n, &mutated) != BUILD_OK)
 				continue;
 			/* callbacks need BTF func_info, out of reach here */
@@ -778,7 +855,11 @@ START_TEST(helper_protos_match_kernel)
 			    p[n - 3].code == (BPF_JMP | BPF_EXIT))
 				continue;
 			built++;
-			err = kload(pi.type, pi.expected_attach_type, p, n, 1);
+			err = kload(pi.type, pi.expected_attach_type, p, n, 2);
+			if (!err && !ret_kind_ok(hp))
+				if (bad++ < 200)
+					printf("%s: bpf_%s#%u returns %s\n", pt->name, hp->name,
+					       id, call_r0(klog));
 			/* check_get_func_ip: kprobe (and tracing) only; the others
 			 * fail the load with ENOTSUPP */
 			if (id == 173 && pi.type != BPF_PROG_TYPE_KPROBE && err == -524 &&
