@@ -54,9 +54,12 @@ BPFVM_API int bpfvm_close(int fd);
 /* Check every descriptor against the file it was made for (default on). */
 BPFVM_API void bpfvm_bpf_set_fd_check(bool on);
 
-/* The VM of a loaded program descriptor (NULL and errno if fd is not one),
- * valid while the descriptor stays open: to run it with bpfvm_run(). */
-BPFVM_API const struct bpfvm *bpfvm_bpf_prog_vm(int fd);
+/* Run a loaded program with r1 = ctx (bpfvm_run), as the kernel runs one
+ * under RCU: maps' elements and tail-call targets it may reach stay valid
+ * for the whole run.  0 or -errno, as bpfvm_run (-EBADF / -EINVAL for a
+ * descriptor that is not a program). */
+BPFVM_API int bpfvm_bpf_prog_run(int fd, void *ctx, size_t ctx_len,
+				 struct bpfvm_result *res);
 
 #ifdef __cplusplus
 }

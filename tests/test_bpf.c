@@ -1099,6 +1099,74 @@ START_TEST(threads)
 }
 END_TEST
 
+/* Tail-call targets replaced and released while other threads run into
+ * them: the release waits for the runs (the kernel's RCU), so ASan sees no
+ * use after free and every run returns what one of the targets returns. */
+struct runner {
+	int prog;
+	int bad;
+	int *stop;
+};
+
+static void *run_loop(void *arg)
+{
+	struct runner *r = arg;
+	uint8_t ctx[8] = { 0 };
+	while (!__atomic_load_n(r->stop, __ATOMIC_ACQUIRE)) {
+		struct bpfvm_result res;
+		if (bpfvm_bpf_prog_run(r->prog, ctx, sizeof(ctx), &res) ||
+		    (res.r0 != 1 && res.r0 != 42 && res.r0 != 43))
+			r->bad++;
+	}
+	return NULL;
+}
+
+START_TEST(threads_replace_tail_targets)
+{
+	int pa = mcreate(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+	struct bpf_insn caller[] = {
+		LD_IMM64(2, BPF_PSEUDO_MAP_FD, pa, 0),
+		MOV64_IMM(3, 0),
+		INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_tail_call),
+		MOV64_IMM(0, 1),
+		EXIT(),
+	};
+	int c = load(caller, sizeof(caller) / sizeof(*caller));
+	ck_assert_int_ge(c, 0);
+	int stop = 0;
+	struct runner r[2] = { { c, 0, &stop }, { c, 0, &stop } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, run_loop, &r[i]);
+	for (int i = 0; i < 300; i++) {
+		/* long enough for runs to be inside it when it goes */
+		struct bpf_insn callee[] = {
+			MOV64_IMM(0, 42 + i % 2),
+			MOV64_IMM(1, 2000),
+			ADD64_IMM(1, -1),
+			INSN(BPF_JMP | BPF_JNE | BPF_K, 1, 0, -2, 0),
+			EXIT(),
+		};
+		int b = load(callee, 5);
+		uint32_t k = 0, v = (uint32_t)b;
+		ck_assert_int_eq(op(BPF_MAP_UPDATE_ELEM, pa, &k, &v, 0), 0);
+		bpfvm_close(b); /* the slot's reference is the last */
+		if (i % 7 == 0)
+			ck_assert_int_eq(op(BPF_MAP_DELETE_ELEM, pa, &k, NULL, 0), 0);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(r[i].bad, 0);
+	}
+	union bpf_attr a;
+	ck_assert_int_eq(test_run(pa, NULL, 0, NULL, 0, 1, &a), -EINVAL);
+	ck_assert_int_eq(bpfvm_bpf_prog_run(pa, NULL, 0, NULL), -EINVAL);
+	bpfvm_close(c);
+	bpfvm_close(pa);
+}
+END_TEST
+
 /* ---- the kernel in lock-step ------------------------------------------------ */
 
 /* One descriptor in each world. */
@@ -1740,6 +1808,7 @@ static Suite *bpf_suite(void)
 	tcase_add_test(tc, tail_call_through_prog_array);
 	tcase_add_test(tc, manual_example);
 	tcase_add_test(tc, threads);
+	tcase_add_test(tc, threads_replace_tail_targets);
 	tcase_add_test(tc, attr_bytes_lockstep);
 	tcase_add_test(tc, create_lockstep);
 	tcase_add_test(tc, prog_load_lockstep);

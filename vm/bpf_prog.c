@@ -253,13 +253,17 @@ int bpfvm_prog_test_run_cmd(union bpfvm_attr *attr, union bpf_attr *uattr)
 		memcpy(data, bpfvm_uptr(a->test.data_in), size);
 	uint32_t repeat = a->test.repeat ? a->test.repeat : 1;
 	struct bpfvm_result res;
+	struct bpfvm_epoch *d = bpfvm_obj_epoch();
+	unsigned tok = d ? bpfvm_epoch_enter(d) : 0;
 	uint64_t t0 = now_ns();
-	for (uint32_t i = 0; i < repeat; i++) {
+	err = 0;
+	for (uint32_t i = 0; i < repeat && !err; i++)
 		err = bpfvm_run_mem(p->vm, data, size, &res);
-		if (err)
-			goto out; /* a fault the verifier would have refused */
-	}
 	uint64_t mean = (now_ns() - t0) / repeat;
+	if (d)
+		bpfvm_epoch_exit(d, tok);
+	if (err)
+		goto out; /* a fault the verifier would have refused */
 	/* bpf_test_finish: data_size_out 0 takes everything */
 	uint32_t copy = size;
 	if (a->test.data_size_out && copy > a->test.data_size_out) {
@@ -316,15 +320,18 @@ int bpfvm_prog_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
 	return 0;
 }
 
-const struct bpfvm *bpfvm_bpf_prog_vm(int fd)
+int bpfvm_bpf_prog_run(int fd, void *ctx, size_t ctx_len,
+		       struct bpfvm_result *res)
 {
 	int err;
 	struct bpfvm_obj *o = bpfvm_fd_get(fd, BPFVM_OBJ_PROG, NULL, &err);
-	if (!o) {
-		errno = -err;
-		return NULL;
-	}
-	const struct bpfvm *vm = o->ptr;
-	bpfvm_obj_put(o); /* the descriptor keeps it */
-	return vm;
+	if (!o)
+		return err;
+	struct bpfvm_epoch *d = bpfvm_obj_epoch();
+	unsigned tok = d ? bpfvm_epoch_enter(d) : 0;
+	err = bpfvm_run(o->ptr, ctx, ctx_len, res);
+	if (d)
+		bpfvm_epoch_exit(d, tok);
+	bpfvm_obj_put(o);
+	return err;
 }

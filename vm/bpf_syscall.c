@@ -208,6 +208,7 @@ static int map_create(union bpfvm_attr *attr, union bpf_attr *uattr)
 	int err = bpfvm_map_create_with(a, &slot_ops, NULL, &map);
 	if (err)
 		return err;
+	bpfvm_map_set_epoch(map, bpfvm_obj_epoch());
 	if ((err = create_extras(attr, token_flag))) {
 		bpfvm_map_put(map);
 		return err;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fdtable.h"
+#include "map.h"
 
 struct slot {
 	struct bpfvm_obj *obj; /* NULL: not ours */
@@ -28,13 +29,96 @@ struct ids {
 	uint32_t next;
 };
 
+/* An object whose last reference went while programs may still run with
+ * it (a tail call's target, an inner map): freed once its epoch is safe. */
+struct deferred {
+	struct bpfvm_obj *o;
+	uint64_t tag;
+};
+
 static struct {
 	pthread_rwlock_t lock;
 	struct slot *slots;
 	size_t nslots;
 	struct ids ids[3]; /* by kind */
 	int nocheck;       /* atomic */
-} reg = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+	/* the kernel's RCU for everything bpf(2) made: runs enter it */
+	pthread_once_t once;
+	struct bpfvm_epoch *epoch;
+	pthread_mutex_t dlock;
+	struct deferred *dq;
+	size_t ndq, capdq;
+} reg = { .lock = PTHREAD_RWLOCK_INITIALIZER, .once = PTHREAD_ONCE_INIT,
+	  .dlock = PTHREAD_MUTEX_INITIALIZER };
+
+static void epoch_init(void)
+{
+	reg.epoch = bpfvm_epoch_new(); /* NULL: objects go at once */
+}
+
+struct bpfvm_epoch *bpfvm_obj_epoch(void)
+{
+	pthread_once(&reg.once, epoch_init);
+	return reg.epoch;
+}
+
+static void destroy(struct bpfvm_obj *o)
+{
+	if (o->release)
+		o->release(o);
+	free(o);
+}
+
+/* Free what no run can hold any more.  Releases happen outside the lock:
+ * they put other objects (a map's slots, a program's maps). */
+static void drain(void)
+{
+	struct bpfvm_epoch *d = bpfvm_obj_epoch();
+	struct bpfvm_obj *done[32];
+	size_t n;
+	do {
+		n = 0;
+		pthread_mutex_lock(&reg.dlock);
+		for (size_t i = 0; i < reg.ndq && n < 32;)
+			if (bpfvm_epoch_safe(d, reg.dq[i].tag)) {
+				done[n++] = reg.dq[i].o;
+				reg.dq[i] = reg.dq[--reg.ndq];
+			} else {
+				i++;
+			}
+		pthread_mutex_unlock(&reg.dlock);
+		for (size_t i = 0; i < n; i++)
+			destroy(done[i]);
+	} while (n == 32);
+}
+
+/* Free o once no run that may have seen it is left. */
+static void retire(struct bpfvm_obj *o)
+{
+	struct bpfvm_epoch *d = bpfvm_obj_epoch();
+	int queued = 0;
+	if (d) {
+		pthread_mutex_lock(&reg.dlock);
+		if (reg.ndq == reg.capdq) {
+			size_t cap = reg.capdq ? 2 * reg.capdq : 16;
+			void *v = realloc(reg.dq, cap * sizeof(*reg.dq));
+			if (v) {
+				reg.dq = v;
+				reg.capdq = cap;
+			}
+		}
+		if (reg.ndq < reg.capdq) {
+			reg.dq[reg.ndq++] = (struct deferred){
+				o, bpfvm_epoch_retire(d) };
+			queued = 1;
+		}
+		pthread_mutex_unlock(&reg.dlock);
+	}
+	if (queued)
+		drain();
+	else
+		destroy(o); /* no memory to wait: the old behaviour */
+}
 
 void bpfvm_fd_set_check(int on)
 {
@@ -111,9 +195,7 @@ void bpfvm_obj_put(struct bpfvm_obj *o)
 		}
 		pthread_rwlock_unlock(&reg.lock);
 	}
-	if (o->release)
-		o->release(o);
-	free(o);
+	retire(o);
 }
 
 struct bpfvm_obj *bpfvm_obj_by_ptr(const void *p)

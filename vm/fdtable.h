@@ -34,10 +34,17 @@ struct bpfvm_obj {
 	void (*user_gone)(struct bpfvm_obj *o);
 };
 
+/* The epoch domain of every object bpf(2) makes (NULL if out of memory):
+ * maps reclaim elements through it, program runs enter it, and an object
+ * whose last reference goes is freed only once no run that began before
+ * is left (the kernel's RCU grace period). */
+struct bpfvm_epoch *bpfvm_obj_epoch(void);
+
 /* Give o (refcnt 1, owned by the caller) its id and make it findable. */
 int bpfvm_obj_register(struct bpfvm_obj *o);
 void bpfvm_obj_get(struct bpfvm_obj *o);
-/* The last put unregisters o, calls release and frees o. */
+/* The last put unregisters o; release and free follow once the epoch
+ * says no run can still use it. */
 void bpfvm_obj_put(struct bpfvm_obj *o);
 
 /* The object whose ptr is p, with a reference, or NULL. */
