@@ -1,0 +1,190 @@
+/* Scalar ALU: the result range of dst op= src for two scalars.  The 64-bit
+ * algorithm is the only one: a 32-bit operation runs it on the zero- and the
+ * sign-extended low halves and keeps what survives truncation, then
+ * zero-extends (the kernel computes the 32-bit bounds by separate code; the
+ * results agree where they do not wrap).
+ * SPDX-License-Identifier: MIT */
+#include <string.h>
+#include "vinternal.h"
+
+enum { OP_ADD = 0x00, OP_SUB = 0x10, OP_MUL = 0x20, OP_OR = 0x40,
+       OP_AND = 0x50, OP_LSH = 0x60, OP_RSH = 0x70, OP_NEG = 0x80,
+       OP_XOR = 0xa0, OP_ARSH = 0xc0 };
+
+static void full(struct bpf_reg *d, bool sgn, bool uns)
+{
+	if (sgn) { d->smin = INT64_MIN; d->smax = INT64_MAX; }
+	if (uns) { d->umin = 0; d->umax = UINT64_MAX; }
+}
+
+static void minmax4(s64 a, s64 b, s64 c, s64 e, s64 *lo, s64 *hi)
+{
+	s64 v[4] = { a, b, c, e };
+	*lo = *hi = a;
+	for (int i = 1; i < 4; i++) {
+		if (v[i] < *lo) *lo = v[i];
+		if (v[i] > *hi) *hi = v[i];
+	}
+}
+
+/* 64-bit bounds and tnum of d op s; false when unsafe (result unknown). */
+static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
+{
+	s64 a, b, c, e;
+	u64 k = s->var_off.value;
+	bool snonneg = d->smin >= 0 && s->smin >= 0;
+
+	switch (op) {
+	case OP_ADD:
+		if (__builtin_add_overflow(d->smin, s->smin, &a) ||
+		    __builtin_add_overflow(d->smax, s->smax, &b))
+			full(d, true, false);
+		else { d->smin = a; d->smax = b; }
+		if (__builtin_add_overflow(d->umin, s->umin, &d->umin) ||
+		    __builtin_add_overflow(d->umax, s->umax, &d->umax))
+			full(d, false, true);
+		d->var_off = tnum_add(d->var_off, s->var_off);
+		break;
+	case OP_SUB:
+		if (__builtin_sub_overflow(d->smin, s->smax, &a) ||
+		    __builtin_sub_overflow(d->smax, s->smin, &b))
+			full(d, true, false);
+		else { d->smin = a; d->smax = b; }
+		if (d->umin < s->umax)
+			full(d, false, true);
+		else { d->umin -= s->umax; d->umax -= s->umin; }
+		d->var_off = tnum_sub(d->var_off, s->var_off);
+		break;
+	case OP_MUL:
+		d->var_off = tnum_mul(d->var_off, s->var_off);
+		if (__builtin_mul_overflow(d->smin, s->smin, &a) ||
+		    __builtin_mul_overflow(d->smin, s->smax, &b) ||
+		    __builtin_mul_overflow(d->smax, s->smin, &c) ||
+		    __builtin_mul_overflow(d->smax, s->smax, &e))
+			full(d, true, false);
+		else
+			minmax4(a, b, c, e, &d->smin, &d->smax);
+		if (__builtin_mul_overflow(d->umax, s->umax, &d->umax))
+			full(d, false, true);
+		else
+			d->umin *= s->umin;
+		break;
+	case OP_AND:
+		d->var_off = tnum_and(d->var_off, s->var_off);
+		d->umin = d->var_off.value;
+		d->umax = d->umax < s->umax ? d->umax : s->umax;
+		if (snonneg) { d->smin = (s64)d->umin; d->smax = (s64)d->umax; }
+		else full(d, true, false);
+		break;
+	case OP_OR:
+		d->var_off = tnum_or(d->var_off, s->var_off);
+		d->umin = d->umin > s->umin ? d->umin : s->umin;
+		d->umax = d->var_off.value | d->var_off.mask;
+		if (snonneg) { d->smin = (s64)d->umin; d->smax = (s64)d->umax; }
+		else full(d, true, false);
+		break;
+	case OP_XOR:
+		d->var_off = tnum_xor(d->var_off, s->var_off);
+		d->umin = d->var_off.value;
+		d->umax = d->var_off.value | d->var_off.mask;
+		if (snonneg) { d->smin = (s64)d->umin; d->smax = (s64)d->umax; }
+		else full(d, true, false);
+		break;
+	case OP_LSH:
+		if (!tnum_is_const(s->var_off) || k > 63)
+			return false;
+		d->var_off = tnum_shl(d->var_off, (unsigned)k);
+		full(d, true, false);
+		if (k && d->umax > (UINT64_MAX >> k))
+			full(d, false, true);
+		else { d->umin <<= k; d->umax <<= k; }
+		break;
+	case OP_RSH:
+		if (!tnum_is_const(s->var_off) || k > 63)
+			return false;
+		d->var_off = tnum_shr(d->var_off, (unsigned)k);
+		full(d, true, false);
+		d->umin >>= k;
+		d->umax >>= k;
+		break;
+	case OP_ARSH:
+		if (!tnum_is_const(s->var_off) || k > 63)
+			return false;
+		d->var_off = tnum_arshift(d->var_off, (unsigned)k, 64);
+		d->smin >>= k;
+		d->smax >>= k;
+		full(d, false, true);
+		break;
+	default:
+		return false;
+	}
+	d->s32_min = INT32_MIN; d->s32_max = INT32_MAX;
+	d->u32_min = 0; d->u32_max = UINT32_MAX;
+	reg_bounds_sync(d);
+	return true;
+}
+
+/* The low half as a 64-bit value, zero- or sign-extended. */
+static void widen(struct bpf_reg *w, const struct bpf_reg *r, bool sx)
+{
+	struct tnum t = tnum_subreg(r->var_off);
+
+	mark_reg_unknown(w);
+	if (sx) {
+		if (!(t.mask & 0x80000000u) && (t.value & 0x80000000u))
+			t.value |= 0xffffffff00000000ull;
+		else if (t.mask & 0x80000000u)
+			t.mask |= 0xffffffff00000000ull;
+		w->var_off = t;
+		w->smin = r->s32_min;
+		w->smax = r->s32_max;
+	} else {
+		w->var_off = t;
+		w->umin = r->u32_min;
+		w->umax = r->u32_max;
+	}
+	reg_bounds_sync(w);
+}
+
+void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
+{
+	struct bpf_reg zd, zs, sd, ss, zero;
+
+	if (op == OP_NEG) {
+		mark_reg_known(&zero, 0);
+		zs = *d;
+		*d = zero;
+		s = &zs;
+		op = OP_SUB;
+	}
+	if (w64) {
+		struct bpf_reg save = *d;
+		if (!alu64(d, s, op)) {
+			mark_reg_unknown(d);
+			d->id = 0;
+		}
+		(void)save;
+		d->id = 0;
+		return;
+	}
+	widen(&zd, d, false); widen(&zs, s, false);
+	widen(&sd, d, true);  widen(&ss, s, true);
+	if (!alu64(&zd, &zs, op) || !alu64(&sd, &ss, op)) {
+		mark_reg_unknown(d);
+		return;
+	}
+	mark_reg_unknown(d);
+	d->var_off = tnum_subreg(op == OP_ARSH ? sd.var_off : zd.var_off);
+	if ((zd.umin >> 32) == (zd.umax >> 32) && (u32)zd.umin <= (u32)zd.umax) {
+		d->u32_min = (u32)zd.umin;
+		d->u32_max = (u32)zd.umax;
+	}
+	if (sd.smin >= INT32_MIN && sd.smax <= INT32_MAX) {
+		d->s32_min = (s32)sd.smin;
+		d->s32_max = (s32)sd.smax;
+	}
+	d->umin = 0; d->umax = UINT32_MAX;
+	d->smin = 0; d->smax = UINT32_MAX;
+	reg_bounds_sync(d);
+	zext_32_to_64(d);
+}

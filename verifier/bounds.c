@@ -1,0 +1,217 @@
+/* Scalar range tracking: every scalar register carries a tnum and signed
+ * and unsigned bounds for its 64-bit value and its low 32 bits.  Each
+ * operation computes all of them, then reg_bounds_sync() lets each view
+ * tighten the others, as the kernel's reg_bounds_sync does.
+ * SPDX-License-Identifier: MIT */
+#include <string.h>
+#include "vinternal.h"
+
+#define U32_MAXV 0xffffffffu
+#define S32_MINV INT32_MIN
+#define S32_MAXV INT32_MAX
+
+static void mark_unbounded(struct bpf_reg *r)
+{
+	r->smin = INT64_MIN; r->smax = INT64_MAX;
+	r->umin = 0; r->umax = UINT64_MAX;
+	r->s32_min = S32_MINV; r->s32_max = S32_MAXV;
+	r->u32_min = 0; r->u32_max = U32_MAXV;
+}
+
+void mark_reg_unknown(struct bpf_reg *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = SCALAR_VALUE;
+	r->var_off = TNUM_UNKNOWN;
+	mark_unbounded(r);
+}
+
+void mark_reg_known(struct bpf_reg *r, u64 v)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = SCALAR_VALUE;
+	r->var_off = tnum_const(v);
+	r->smin = r->smax = (s64)v;
+	r->umin = r->umax = v;
+	r->s32_min = r->s32_max = (s32)(u32)v;
+	r->u32_min = r->u32_max = (u32)v;
+}
+
+void mark_reg_not_init(struct bpf_reg *r)
+{
+	mark_reg_unknown(r);
+	r->type = NOT_INIT;
+}
+
+static u64 max64(u64 a, u64 b) { return a > b ? a : b; }
+static u64 min64(u64 a, u64 b) { return a < b ? a : b; }
+static s64 smax64(s64 a, s64 b) { return a > b ? a : b; }
+static s64 smin64(s64 a, s64 b) { return a < b ? a : b; }
+
+/* Bounds implied by the known bits. */
+void reg_bounds_from_tnum(struct bpf_reg *r)
+{
+	struct tnum v = r->var_off, s = tnum_subreg(v);
+
+	r->smin = smax64(r->smin, (s64)(v.value | (v.mask & (1ull << 63))));
+	r->smax = smin64(r->smax, (s64)(v.value | (v.mask & ~(1ull << 63))));
+	r->umin = max64(r->umin, v.value);
+	r->umax = min64(r->umax, v.value | v.mask);
+	r->s32_min = (s32)smax64(r->s32_min, (s32)(u32)(s.value | (s.mask & 0x80000000u)));
+	r->s32_max = (s32)smin64(r->s32_max, (s32)(u32)(s.value | (s.mask & 0x7fffffffu)));
+	r->u32_min = (u32)max64(r->u32_min, (u32)s.value);
+	r->u32_max = (u32)min64(r->u32_max, (u32)(s.value | s.mask));
+}
+
+static void deduce_bounds(struct bpf_reg *r)
+{
+	/* 64 -> 32: when the upper halves agree, the low halves are a range */
+	if ((r->umin >> 32) == (r->umax >> 32)) {
+		r->u32_min = (u32)max64(r->u32_min, (u32)r->umin);
+		r->u32_max = (u32)min64(r->u32_max, (u32)r->umax);
+		if ((s32)(u32)r->umin <= (s32)(u32)r->umax) {
+			r->s32_min = (s32)smax64(r->s32_min, (s32)(u32)r->umin);
+			r->s32_max = (s32)smin64(r->s32_max, (s32)(u32)r->umax);
+		}
+	}
+	if (((u64)r->smin >> 32) == ((u64)r->smax >> 32)) {
+		if ((u32)r->smin <= (u32)r->smax) {
+			r->u32_min = (u32)max64(r->u32_min, (u32)r->smin);
+			r->u32_max = (u32)min64(r->u32_max, (u32)r->smax);
+		}
+		if ((s32)r->smin <= (s32)r->smax) {
+			r->s32_min = (s32)smax64(r->s32_min, (s32)r->smin);
+			r->s32_max = (s32)smin64(r->s32_max, (s32)r->smax);
+		}
+	}
+	/* 32: signed <-> unsigned when the range does not cross the sign */
+	if ((s32)r->u32_min <= (s32)r->u32_max) {
+		r->s32_min = (s32)smax64(r->s32_min, (s32)r->u32_min);
+		r->s32_max = (s32)smin64(r->s32_max, (s32)r->u32_max);
+	}
+	if ((u32)r->s32_min <= (u32)r->s32_max) {
+		r->u32_min = (u32)max64(r->u32_min, (u32)r->s32_min);
+		r->u32_max = (u32)min64(r->u32_max, (u32)r->s32_max);
+	}
+	/* 32 -> 64: a known upper half plus the low range */
+	if ((r->umin >> 32) == (r->umax >> 32)) {
+		u64 hi = r->umin & ~(u64)U32_MAXV;
+		r->umin = max64(r->umin, hi | r->u32_min);
+		r->umax = min64(r->umax, hi | r->u32_max);
+	}
+	if (((u64)r->smin >> 32) == ((u64)r->smax >> 32)) {
+		u64 hi = (u64)r->smin & ~(u64)U32_MAXV;
+		r->smin = smax64(r->smin, (s64)(hi | r->u32_min));
+		r->smax = smin64(r->smax, (s64)(hi | r->u32_max));
+	}
+	/* 64: signed <-> unsigned */
+	if ((s64)r->umin <= (s64)r->umax) {
+		r->smin = smax64(r->smin, (s64)r->umin);
+		r->smax = smin64(r->smax, (s64)r->umax);
+	}
+	if ((u64)r->smin <= (u64)r->smax) {
+		r->umin = max64(r->umin, (u64)r->smin);
+		r->umax = min64(r->umax, (u64)r->smax);
+	}
+}
+
+static void bound_offset(struct bpf_reg *r)
+{
+	struct tnum t64 = tnum_intersect(r->var_off, tnum_range(r->umin, r->umax));
+	struct tnum t32 = tnum_intersect(tnum_subreg(t64),
+					 tnum_range(r->u32_min, r->u32_max));
+
+	r->var_off = tnum_or(tnum_clear_subreg(t64), t32);
+}
+
+void reg_bounds_sync(struct bpf_reg *r)
+{
+	reg_bounds_from_tnum(r);
+	deduce_bounds(r);
+	deduce_bounds(r);
+	bound_offset(r);
+	reg_bounds_from_tnum(r);
+}
+
+/* The 64-bit view becomes the zero-extended low half. */
+void zext_32_to_64(struct bpf_reg *r)
+{
+	r->var_off = tnum_subreg(r->var_off);
+	r->umin = r->u32_min;
+	r->umax = r->u32_max;
+	if (r->s32_min >= 0) {
+		r->smin = r->s32_min;
+		r->smax = r->s32_max;
+	} else {
+		r->smin = 0;
+		r->smax = U32_MAXV;
+	}
+	reg_bounds_sync(r);
+}
+
+/* Truncate to size bytes, zero-extended (narrow loads, alu32 results). */
+void coerce_reg_to_size(struct bpf_reg *r, unsigned size)
+{
+	u64 mask = size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+
+	if (size >= 8)
+		return;
+	r->var_off = tnum_cast(r->var_off, size);
+	if ((r->umin & ~mask) == (r->umax & ~mask)) {
+		r->umin &= mask;
+		r->umax &= mask;
+	} else {
+		r->umin = 0;
+		r->umax = mask;
+	}
+	r->smin = (s64)r->umin;
+	r->smax = (s64)r->umax;
+	if (size >= 4) {
+		r->u32_min = (u32)r->umin; r->u32_max = (u32)r->umax;
+		r->s32_min = S32_MINV; r->s32_max = S32_MAXV;
+	} else {
+		r->u32_min = (u32)r->umin; r->u32_max = (u32)r->umax;
+		r->s32_min = (s32)r->umin; r->s32_max = (s32)r->umax;
+	}
+	reg_bounds_sync(r);
+}
+
+/* Sign-extend from size bytes (movsx, ldsx). */
+void coerce_reg_to_size_sx(struct bpf_reg *r, unsigned size)
+{
+	unsigned bits = size * 8;
+	s64 lo = -(1ll << (bits - 1)), hi = (1ll << (bits - 1)) - 1;
+
+	if (reg_is_const(r, false)) {
+		u64 v = r->var_off.value << (64 - bits);
+		mark_reg_known(r, (u64)((s64)v >> (64 - bits)));
+		return;
+	}
+	if (r->smin >= 0 && (u64)r->smax <= (u64)hi) {
+		/* the value already fits: unchanged */
+	} else {
+		mark_reg_unknown(r);
+		r->smin = lo;
+		r->smax = hi;
+	}
+	reg_bounds_sync(r);
+}
+
+bool reg_is_const(const struct bpf_reg *r, bool w32)
+{
+	return r->type == SCALAR_VALUE &&
+	       tnum_is_const(w32 ? tnum_subreg(r->var_off) : r->var_off);
+}
+
+u64 reg_const(const struct bpf_reg *r, bool w32)
+{
+	return w32 ? (u32)r->var_off.value : r->var_off.value;
+}
+
+bool range_within(const struct bpf_reg *o, const struct bpf_reg *c)
+{
+	return o->umin <= c->umin && o->umax >= c->umax &&
+	       o->smin <= c->smin && o->smax >= c->smax &&
+	       o->u32_min <= c->u32_min && o->u32_max >= c->u32_max &&
+	       o->s32_min <= c->s32_min && o->s32_max >= c->s32_max;
+}

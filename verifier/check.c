@@ -1,0 +1,1116 @@
+/* do_check: the path-by-path simulation.  One current state walks the
+ * program; a conditional jump it cannot decide pushes the other outcome on
+ * a stack; at prune points the state is compared with checkpoints already
+ * proven safe.  Every instruction is checked against the abstract state in
+ * the kernel's order, with the kernel's messages.
+ * SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vinternal.h"
+#include "prog_types.h"
+
+#define COMPLEXITY_LIMIT 1000000u
+#define MAX_VAR_OFF (1 << 29)
+#define MAX_PACKET_OFF 0xffff
+
+static const char *const alu_str[16] = {
+	"+=", "-=", "*=", "/=", "|=", "&=", "<<=", ">>=", "neg", "%=", "^=",
+	"=", "s>>=", "endian", "?", "?",
+};
+
+/* ---- the exploration stack ------------------------------------------- */
+
+int push_stack(struct verifier_env *env, u32 insn_idx, u32 prev_idx)
+{
+	if (env->stk_len == env->stk_cap) {
+		u32 cap = env->stk_cap ? env->stk_cap * 2 : 64;
+		struct stack_elem *p = realloc(env->stk, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		env->stk = p;
+		env->stk_cap = cap;
+	}
+	struct vstate *st = state_dup(env->cur);
+	if (!st)
+		return -ENOMEM;
+	if (env->stk_len > 8192) {
+		state_free(st);
+		verbose(env, "The sequence of %u jumps is too complex.\n",
+			env->stk_len);
+		return -E2BIG;
+	}
+	st->branches = 1;
+	if (st->parent)
+		st->parent->branches++;
+	env->stk[env->stk_len++] = (struct stack_elem){
+		st, insn_idx, prev_idx, (u32)vlog_pos(&env->log) };
+	return 0;
+}
+
+/* The state of the last pushed path, or -ENOENT when none is left. */
+static int pop_stack(struct verifier_env *env, u32 *insn_idx, u32 *prev_idx)
+{
+	if (!env->stk_len)
+		return -ENOENT;
+	struct stack_elem *e = &env->stk[--env->stk_len];
+	state_free(env->cur);
+	env->cur = e->st;
+	*insn_idx = e->insn_idx;
+	*prev_idx = e->prev_insn_idx;
+	if (!(env->log.level & 2))
+		vlog_reset(&env->log, e->log_pos);
+	return 0;
+}
+
+/* The "other branch" just pushed, to refine it. */
+static struct vstate *pushed_state(struct verifier_env *env)
+{
+	return env->stk[env->stk_len - 1].st;
+}
+
+/* ---- registers --------------------------------------------------------- */
+
+bool reg_is_pkt(const struct bpf_reg *r)
+{
+	return r->type == PTR_TO_PACKET || r->type == PTR_TO_PACKET_META;
+}
+
+bool reg_is_ptr(const struct bpf_reg *r)
+{
+	return r->type != SCALAR_VALUE && r->type != NOT_INIT;
+}
+
+int check_reg_arg_read(struct verifier_env *env, int regno)
+{
+	if (regno > 10) {
+		verbose(env, "R%d is invalid\n", regno);
+		return -EINVAL;
+	}
+	if (cur_regs(env)[regno].type == NOT_INIT) {
+		verbose(env, "R%d !read_ok\n", regno);
+		return -EACCES;
+	}
+	return 0;
+}
+
+static int check_reg_dst(struct verifier_env *env, int regno)
+{
+	if (regno > 10) {
+		verbose(env, "R%d is invalid\n", regno);
+		return -EINVAL;
+	}
+	if (regno == 10) {
+		verbose(env, "frame pointer is read only\n");
+		return -EACCES;
+	}
+	return 0;
+}
+
+void mark_reg_written(struct verifier_env *env, int regno)
+{
+	mark_reg_unknown(&cur_regs(env)[regno]);
+}
+
+/* Apply fn to every register and spilled register of every frame. */
+#define FOR_EACH_REG(st, r, body) do { \
+	for (u32 fi_ = 0; fi_ <= (st)->curframe; fi_++) { \
+		struct func_state *f_ = (st)->frame[fi_]; \
+		for (int ri_ = 0; ri_ < 11; ri_++) { \
+			struct bpf_reg *r = &f_->regs[ri_]; body; } \
+		for (int si_ = 0; si_ < f_->allocated_stack / 8; si_++) { \
+			if (f_->stack[si_].type[7] != STACK_SPILL) continue; \
+			struct bpf_reg *r = &f_->stack[si_].spilled; body; } \
+	} } while (0)
+
+/* ---- references --------------------------------------------------------- */
+
+int acquire_reference(struct verifier_env *env, int insn_idx)
+{
+	struct vstate *st = env->cur;
+
+	if (st->nrefs >= MAX_REFS) {
+		verbose(env, "too many references\n");
+		return -ENOMEM;
+	}
+	u32 id = ++env->id_gen;
+	st->refs[st->nrefs++] = (struct ref_state){ id, insn_idx, 0 };
+	return (int)id;
+}
+
+static bool drop_ref(struct vstate *st, u32 id)
+{
+	for (u32 i = 0; i < st->nrefs; i++) {
+		if (st->refs[i].id == id) {
+			memmove(&st->refs[i], &st->refs[i + 1],
+				(st->nrefs - i - 1) * sizeof(st->refs[0]));
+			st->nrefs--;
+			return true;
+		}
+	}
+	return false;
+}
+
+int release_reference(struct verifier_env *env, u32 ref_obj_id)
+{
+	if (!drop_ref(env->cur, ref_obj_id))
+		return -EINVAL;
+	FOR_EACH_REG(env->cur, r, {
+		if (r->ref_obj_id == ref_obj_id)
+			mark_reg_unknown(r);
+	});
+	return 0;
+}
+
+static void mark_ptr_or_null_reg(struct verifier_env *env, struct bpf_reg *r,
+				 u32 id, bool is_null)
+{
+	if (!(r->flags & PTR_MAYBE_NULL) || r->id != id)
+		return;
+	if (is_null) {
+		mark_reg_known(r, 0);
+		return;
+	}
+	r->flags &= (u8)~PTR_MAYBE_NULL;
+	if (r->type == PTR_TO_MAP_VALUE && r->map &&
+	    (r->map->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+	     r->map->map_type == BPF_MAP_TYPE_HASH_OF_MAPS)) {
+		r->type = CONST_PTR_TO_MAP;
+		r->map = env->opts->inner_map ?
+			 env->opts->inner_map(env->opts->map_cookie, r->map) : NULL;
+	}
+	/* a map value holding a spin lock keeps its id (lock pairing) */
+	if (!(r->type == PTR_TO_MAP_VALUE && r->map && r->map->lock_off >= 0))
+		r->id = 0;
+}
+
+static void mark_null_regs(struct verifier_env *env, struct vstate *st,
+			   int regno, bool is_null)
+{
+	struct bpf_reg *reg = &st->frame[st->curframe]->regs[regno];
+	u32 id = reg->id, ref = reg->ref_obj_id;
+
+	if (ref && ref == id && is_null)
+		drop_ref(st, id);
+	FOR_EACH_REG(st, r, mark_ptr_or_null_reg(env, r, id, is_null));
+}
+
+/* ---- ALU ---------------------------------------------------------------- */
+
+static bool sane_offset(struct verifier_env *env, const struct bpf_reg *reg,
+			const struct bpf_reg *ptr)
+{
+	char t[48];
+	bool known = tnum_is_const(reg->var_off);
+	s64 val = (s64)reg->var_off.value;
+
+	reg_type_str(ptr, t, sizeof(t));
+	if (known && (val >= MAX_VAR_OFF || val <= -MAX_VAR_OFF)) {
+		verbose(env, "math between %s pointer and %lld is not allowed\n",
+			t, (long long)val);
+		return false;
+	}
+	if (reg->off >= MAX_VAR_OFF || reg->off <= -MAX_VAR_OFF) {
+		verbose(env, "%s pointer offset %d is not allowed\n", t, reg->off);
+		return false;
+	}
+	if (reg->smin == INT64_MIN) {
+		verbose(env, "math between %s pointer and register with unbounded min value is not allowed\n", t);
+		return false;
+	}
+	if (reg->smin >= MAX_VAR_OFF || reg->smin <= -MAX_VAR_OFF) {
+		verbose(env, "value %lld makes %s pointer be out of bounds\n",
+			(long long)reg->smin, t);
+		return false;
+	}
+	return true;
+}
+
+/* dst = ptr op off (either may be the instruction's dst). */
+static int adjust_ptr_alu(struct verifier_env *env, const struct bpfvm_insn *insn,
+			  const struct bpf_reg *ptr_in, const struct bpf_reg *off_in)
+{
+	struct bpf_reg *dst = &cur_regs(env)[insn->dst_reg];
+	struct bpf_reg ptr = *ptr_in, off = *off_in;
+	u8 op = BPF_OP_(insn->code);
+	bool known = tnum_is_const(off.var_off);
+	s64 smin = off.smin, smax = off.smax;
+	u64 umin = off.umin, umax = off.umax;
+	char t[48];
+	s64 a, b;
+
+	if ((known && (smin != smax || umin != umax)) || smin > smax || umin > umax) {
+		mark_reg_unknown(dst);
+		return 0;
+	}
+	if (BPF_CLASS(insn->code) != BPF_ALU64) {
+		if (op == 0x10) { /* root: ptr - ptr style results are scalars */
+			mark_reg_unknown(dst);
+			return 0;
+		}
+		verbose(env, "R%d 32-bit pointer arithmetic prohibited\n", insn->dst_reg);
+		return -EACCES;
+	}
+	if (ptr.flags & PTR_MAYBE_NULL) {
+		verbose(env, "R%d pointer arithmetic on %s prohibited, null-check it first\n",
+			insn->dst_reg, reg_type_str(&ptr, t, sizeof(t)));
+		return -EACCES;
+	}
+	switch (ptr.type) {
+	case PTR_TO_CTX: case PTR_TO_MAP_VALUE: case PTR_TO_MAP_KEY:
+	case PTR_TO_STACK: case PTR_TO_PACKET_META: case PTR_TO_PACKET:
+	case PTR_TO_TP_BUFFER: case PTR_TO_BTF_ID: case PTR_TO_MEM:
+	case PTR_TO_BUF: case PTR_TO_FUNC:
+		break;
+	case PTR_TO_FLOW_KEYS:
+		if (known)
+			break;
+		/* fall through */
+	case CONST_PTR_TO_MAP:
+		if (known && smin == 0 && op == 0x00)
+			break;
+		/* fall through */
+	default:
+		verbose(env, "R%d pointer arithmetic on %s prohibited\n",
+			insn->dst_reg, reg_type_str(&ptr, t, sizeof(t)));
+		return -EACCES;
+	}
+	if (!sane_offset(env, &off, &ptr) || !sane_offset(env, &ptr, &ptr))
+		return -EINVAL;
+	*dst = ptr;
+	dst->s32_min = INT32_MIN; dst->s32_max = INT32_MAX;
+	dst->u32_min = 0; dst->u32_max = UINT32_MAX;
+	switch (op) {
+	case 0x00: /* ADD */
+		if (known && (s64)ptr.off + smin == (s64)(s32)(ptr.off + smin)) {
+			dst->off = (s32)(ptr.off + smin);
+			break;
+		}
+		if (__builtin_add_overflow(ptr.smin, smin, &a) ||
+		    __builtin_add_overflow(ptr.smax, smax, &b)) {
+			dst->smin = INT64_MIN; dst->smax = INT64_MAX;
+		} else {
+			dst->smin = a; dst->smax = b;
+		}
+		if (ptr.umin + umin < ptr.umin || ptr.umax + umax < ptr.umax) {
+			dst->umin = 0; dst->umax = UINT64_MAX;
+		} else {
+			dst->umin = ptr.umin + umin; dst->umax = ptr.umax + umax;
+		}
+		dst->var_off = tnum_add(ptr.var_off, off.var_off);
+		if (reg_is_pkt(&ptr)) {
+			dst->id = ++env->id_gen;
+			dst->range = 0;
+		}
+		break;
+	case 0x10: /* SUB */
+		if (ptr_in == &off_in[0] || insn->dst_reg == insn->src_reg ||
+		    (BPF_SRC_X & insn->code && &cur_regs(env)[insn->dst_reg] == off_in)) {
+			verbose(env, "R%d tried to subtract pointer from scalar\n",
+				insn->dst_reg);
+			return -EACCES;
+		}
+		if (ptr.type == PTR_TO_STACK) {
+			verbose(env, "R%d subtraction from stack pointer prohibited\n",
+				insn->dst_reg);
+			return -EACCES;
+		}
+		if (known && (s64)ptr.off - smin == (s64)(s32)(ptr.off - smin)) {
+			dst->off = (s32)(ptr.off - smin);
+			break;
+		}
+		if (__builtin_sub_overflow(ptr.smin, smax, &a) ||
+		    __builtin_sub_overflow(ptr.smax, smin, &b)) {
+			dst->smin = INT64_MIN; dst->smax = INT64_MAX;
+		} else {
+			dst->smin = a; dst->smax = b;
+		}
+		if (ptr.umin < umax) {
+			dst->umin = 0; dst->umax = UINT64_MAX;
+		} else {
+			dst->umin = ptr.umin - umax; dst->umax = ptr.umax - umin;
+		}
+		dst->var_off = tnum_sub(ptr.var_off, off.var_off);
+		if (reg_is_pkt(&ptr)) {
+			dst->id = ++env->id_gen;
+			if (smin < 0)
+				dst->range = 0;
+		}
+		break;
+	case 0x50: case 0x40: case 0xa0:
+		verbose(env, "R%d bitwise operator %s on pointer prohibited\n",
+			insn->dst_reg, alu_str[op >> 4]);
+		return -EACCES;
+	default:
+		verbose(env, "R%d pointer arithmetic with %s operator prohibited\n",
+			insn->dst_reg, alu_str[op >> 4]);
+		return -EACCES;
+	}
+	if (!sane_offset(env, dst, &ptr))
+		return -EINVAL;
+	reg_bounds_sync(dst);
+	return 0;
+}
+
+static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *insn)
+{
+	struct bpf_reg *regs = cur_regs(env), *dst = &regs[insn->dst_reg];
+	u8 op = BPF_OP_(insn->code);
+	bool w64 = BPF_CLASS(insn->code) == BPF_ALU64;
+	struct bpf_reg src;
+
+	if (insn->code & BPF_SRC_X) {
+		src = regs[insn->src_reg];
+	} else {
+		mark_reg_known(&src, w64 ? (u64)(s64)insn->imm : (u32)insn->imm);
+	}
+	if (insn->code & BPF_SRC_X && src.type != SCALAR_VALUE) {
+		if (dst->type != SCALAR_VALUE) {
+			if (op == 0x10) { /* root: pointer - pointer */
+				mark_reg_unknown(dst);
+				return 0;
+			}
+			verbose(env, "R%d pointer %s pointer prohibited\n",
+				insn->dst_reg, alu_str[op >> 4]);
+			return -EACCES;
+		}
+		/* scalar op= pointer */
+		struct bpf_reg s = *dst;
+		if (op == 0x10) {
+			if (BPF_CLASS(insn->code) != BPF_ALU64) {
+				mark_reg_unknown(dst);
+				return 0;
+			}
+			verbose(env, "R%d tried to subtract pointer from scalar\n",
+				insn->dst_reg);
+			return -EACCES;
+		}
+		return adjust_ptr_alu(env, insn, &src, &s);
+	}
+	if (dst->type != SCALAR_VALUE) {
+		struct bpf_reg p = *dst;
+		return adjust_ptr_alu(env, insn, &p, &src);
+	}
+	scalar_alu(dst, &src, op, w64);
+	return 0;
+}
+
+static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
+{
+	struct bpf_reg *regs = cur_regs(env);
+	u8 op = BPF_OP_(insn->code);
+	bool w64 = BPF_CLASS(insn->code) == BPF_ALU64;
+	int err;
+
+	if (op == 0xd0 || op == 0x80) { /* END, NEG */
+		if ((err = check_reg_arg_read(env, insn->dst_reg)) ||
+		    (err = check_reg_dst(env, insn->dst_reg)))
+			return err;
+		struct bpf_reg *d = &regs[insn->dst_reg];
+		if (op == 0x80 && d->type == SCALAR_VALUE) {
+			scalar_alu(d, d, op, w64);
+		} else if (op == 0xd0 && d->type == SCALAR_VALUE &&
+			   !w64 && !(insn->code & BPF_SRC_X) && insn->imm == 64) {
+			mark_reg_unknown(d);
+		} else {
+			mark_reg_unknown(d);
+			if (op == 0xd0 && !(insn->code & BPF_SRC_X) && !w64 && insn->imm < 64) {
+				/* le16/le32 on a little-endian host truncate */
+				coerce_reg_to_size(d, (unsigned)insn->imm / 8);
+			}
+		}
+		return 0;
+	}
+	if (op == 0xb0) { /* MOV */
+		if (insn->code & BPF_SRC_X)
+			if ((err = check_reg_arg_read(env, insn->src_reg)))
+				return err;
+		if ((err = check_reg_dst(env, insn->dst_reg)))
+			return err;
+		struct bpf_reg *d = &regs[insn->dst_reg];
+		if (!(insn->code & BPF_SRC_X)) {
+			mark_reg_known(d, w64 ? (u64)(s64)insn->imm : (u32)insn->imm);
+			return 0;
+		}
+		struct bpf_reg *s = &regs[insn->src_reg];
+		if (w64) {
+			if (insn->off == 0) {
+				if (s->type == SCALAR_VALUE && !s->id &&
+				    !tnum_is_const(s->var_off))
+					s->id = ++env->id_gen;
+				*d = *s;
+			} else if (s->type != SCALAR_VALUE) {
+				mark_reg_unknown(d); /* root: movsx of a pointer */
+			} else {
+				*d = *s;
+				d->id = 0;
+				coerce_reg_to_size_sx(d, (unsigned)insn->off / 8);
+			}
+			return 0;
+		}
+		if (s->type != SCALAR_VALUE) {
+			mark_reg_unknown(d);
+			zext_32_to_64(d);
+			return 0;
+		}
+		if (insn->off == 0) {
+			struct bpf_reg v = *s;
+			v.id = 0;
+			*d = v;
+			coerce_reg_to_size(d, 4);
+		} else {
+			struct bpf_reg v = *s;
+			v.id = 0;
+			coerce_reg_to_size_sx(&v, (unsigned)insn->off / 8);
+			*d = v;
+			coerce_reg_to_size(d, 4);
+		}
+		return 0;
+	}
+	if (op > 0xd0) {
+		verbose(env, "invalid BPF_ALU opcode %x\n", op);
+		return -EINVAL;
+	}
+	if (insn->code & BPF_SRC_X)
+		if ((err = check_reg_arg_read(env, insn->src_reg)))
+			return err;
+	if ((err = check_reg_arg_read(env, insn->dst_reg)))
+		return err;
+	if ((op == 0x30 || op == 0x90) && !(insn->code & BPF_SRC_X) && insn->imm == 0) {
+		verbose(env, "div by zero\n");
+		return -EINVAL;
+	}
+	if ((op == 0x60 || op == 0x70 || op == 0xc0) && !(insn->code & BPF_SRC_X)) {
+		int size = w64 ? 64 : 32;
+		if (insn->imm < 0 || insn->imm >= size) {
+			verbose(env, "invalid shift %d\n", insn->imm);
+			return -EINVAL;
+		}
+	}
+	if ((err = check_reg_dst(env, insn->dst_reg)))
+		return err;
+	return adjust_reg_alu(env, insn);
+}
+
+/* ---- conditional jumps ------------------------------------------------ */
+
+static bool reg_not_null(const struct bpf_reg *r)
+{
+	if (r->flags & PTR_MAYBE_NULL)
+		return false;
+	switch (r->type) {
+	case PTR_TO_SOCKET: case PTR_TO_TCP_SOCK: case PTR_TO_MAP_VALUE:
+	case PTR_TO_MAP_KEY: case PTR_TO_SOCK_COMMON: case PTR_TO_MEM:
+	case PTR_TO_STACK: case PTR_TO_CTX: case CONST_PTR_TO_MAP:
+	case PTR_TO_FUNC: case PTR_TO_PACKET: case PTR_TO_PACKET_META:
+	case PTR_TO_XDP_SOCK: case PTR_TO_BTF_ID: case PTR_TO_BUF:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The branch outcome with pointers involved: only "non-NULL ptr vs 0". */
+static int ptr_branch_taken(const struct bpf_reg *a, const struct bpf_reg *b,
+			    u8 op, bool w32)
+{
+	const struct bpf_reg *p = reg_is_ptr(a) ? a : b, *s = p == a ? b : a;
+
+	if (w32 || reg_is_ptr(s) || !reg_is_const(s, false) || reg_const(s, false))
+		return -1;
+	if (!reg_not_null(p))
+		return -1;
+	if (op == 0x10)
+		return 0;
+	if (op == 0x50)
+		return 1;
+	return -1;
+}
+
+static void find_good_pkt_pointers(struct vstate *st, const struct bpf_reg *dst,
+				   u8 type, bool right_open)
+{
+	if (dst->off < 0 || (dst->off == 0 && right_open))
+		return;
+	if (dst->umax > MAX_PACKET_OFF || dst->umax + (u64)dst->off > MAX_PACKET_OFF)
+		return;
+	int new_range = dst->off;
+	if (right_open)
+		new_range--;
+	u32 id = dst->id;
+	FOR_EACH_REG(st, r, {
+		if (r->type == type && r->id == id && (int)r->range < new_range)
+			r->range = (u32)new_range;
+	});
+}
+
+static bool is_init_pkt(const struct bpf_reg *r, u8 type)
+{
+	return r->type == type && r->off == 0 && tnum_equals_const(r->var_off, 0);
+}
+
+/* Comparisons of packet pointers with pkt_end prove ranges. */
+static bool try_match_pkt(struct verifier_env *env, const struct bpfvm_insn *insn,
+			  struct vstate *this_b, struct vstate *other_b)
+{
+	struct bpf_reg *regs = cur_regs(env);
+	struct bpf_reg d, s;
+
+	if (!(insn->code & BPF_SRC_X) || BPF_CLASS(insn->code) == BPF_JMP32)
+		return false;
+	d = regs[insn->dst_reg];
+	s = regs[insn->src_reg];
+	bool d_pkt = (d.type == PTR_TO_PACKET && s.type == PTR_TO_PACKET_END) ||
+		     (d.type == PTR_TO_PACKET_META && is_init_pkt(&s, PTR_TO_PACKET));
+	bool s_pkt = (d.type == PTR_TO_PACKET_END && s.type == PTR_TO_PACKET) ||
+		     (is_init_pkt(&d, PTR_TO_PACKET) && s.type == PTR_TO_PACKET_META);
+
+	switch (BPF_OP_(insn->code)) {
+	case 0x20: /* JGT */
+		if (d_pkt) find_good_pkt_pointers(this_b, &d, d.type, false);
+		else if (s_pkt) find_good_pkt_pointers(other_b, &s, s.type, true);
+		else return false;
+		return true;
+	case 0xa0: /* JLT */
+		if (d_pkt) find_good_pkt_pointers(other_b, &d, d.type, true);
+		else if (s_pkt) find_good_pkt_pointers(this_b, &s, s.type, false);
+		else return false;
+		return true;
+	case 0x30: /* JGE */
+		if (d_pkt) find_good_pkt_pointers(this_b, &d, d.type, true);
+		else if (s_pkt) find_good_pkt_pointers(other_b, &s, s.type, false);
+		else return false;
+		return true;
+	case 0xb0: /* JLE */
+		if (d_pkt) find_good_pkt_pointers(other_b, &d, d.type, false);
+		else if (s_pkt) find_good_pkt_pointers(this_b, &s, s.type, true);
+		else return false;
+		return true;
+	}
+	return false;
+}
+
+/* Registers that are copies of one scalar (same id) learn together. */
+static void sync_linked(struct vstate *st, const struct bpf_reg *known)
+{
+	if (known->type != SCALAR_VALUE || !known->id)
+		return;
+	struct bpf_reg k = *known;
+	FOR_EACH_REG(st, r, {
+		if (r->type == SCALAR_VALUE && r->id == k.id)
+			*r = k;
+	});
+}
+
+static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *insn,
+			  u32 *insn_idx)
+{
+	struct bpf_reg *regs = cur_regs(env);
+	u8 op = BPF_OP_(insn->code);
+	bool w32 = BPF_CLASS(insn->code) == BPF_JMP32;
+	struct bpf_reg *dst = &regs[insn->dst_reg], src;
+	int err, pred;
+
+	if (op > 0xd0) {
+		verbose(env, "invalid BPF_JMP/JMP32 opcode %x\n", op);
+		return -EINVAL;
+	}
+	if (insn->code & BPF_SRC_X) {
+		if ((err = check_reg_arg_read(env, insn->src_reg)))
+			return err;
+	}
+	if ((err = check_reg_arg_read(env, insn->dst_reg)))
+		return err;
+	if (insn->code & BPF_SRC_X)
+		src = regs[insn->src_reg];
+	else
+		mark_reg_known(&src, (u64)(s64)insn->imm);
+
+	if (dst->type == SCALAR_VALUE && src.type == SCALAR_VALUE)
+		pred = is_branch_taken(dst, &src, op, w32);
+	else if (reg_is_ptr(dst) && reg_is_ptr(&src))
+		pred = -1;
+	else
+		pred = ptr_branch_taken(dst, &src, op, w32);
+	if (pred == 1) {
+		*insn_idx += (u32)insn->off;
+		return 0;
+	}
+	if (pred == 0)
+		return 0;
+
+	if ((err = push_stack(env, *insn_idx + (u32)insn->off + 1, *insn_idx)))
+		return err;
+	struct vstate *other = pushed_state(env);
+	struct bpf_reg *oregs = other->frame[other->curframe]->regs;
+
+	if (dst->type == SCALAR_VALUE && src.type == SCALAR_VALUE) {
+		if (insn->code & BPF_SRC_X) {
+			reg_set_min_max(&oregs[insn->dst_reg], &oregs[insn->src_reg], op, w32);
+			reg_set_min_max(dst, &regs[insn->src_reg], branch_flip(op), w32);
+			if (!w32) {
+				sync_linked(other, &oregs[insn->src_reg]);
+				sync_linked(env->cur, &regs[insn->src_reg]);
+			}
+		} else {
+			struct bpf_reg k1 = src, k2 = src;
+			reg_set_min_max(&oregs[insn->dst_reg], &k1, op, w32);
+			reg_set_min_max(dst, &k2, branch_flip(op), w32);
+		}
+		if (!w32) {
+			sync_linked(other, &oregs[insn->dst_reg]);
+			sync_linked(env->cur, dst);
+		}
+	}
+	if (!w32 && !(insn->code & BPF_SRC_X) && insn->imm == 0 &&
+	    (op == 0x10 || op == 0x50) && (dst->flags & PTR_MAYBE_NULL)) {
+		mark_null_regs(env, env->cur, insn->dst_reg, op == 0x50);
+		mark_null_regs(env, other, insn->dst_reg, op == 0x10);
+	} else {
+		try_match_pkt(env, insn, env->cur, other);
+	}
+	return 0;
+}
+
+/* ---- loads of constants and packets ----------------------------------- */
+
+static int check_ld_imm(struct verifier_env *env, const struct bpfvm_insn *insn,
+			u32 idx)
+{
+	struct bpf_reg *d;
+	int err;
+
+	if ((err = check_reg_dst(env, insn->dst_reg)))
+		return err;
+	d = &cur_regs(env)[insn->dst_reg];
+	if (insn->src_reg == 0) {
+		mark_reg_known(d, bpfvm_lddw_value(insn));
+		return 0;
+	}
+	mark_reg_known(d, 0);
+	switch (insn->src_reg) {
+	case 4: { /* func */
+		d->type = PTR_TO_FUNC;
+		int sp = find_subprog(env, idx + (u32)insn->imm + 1);
+		d->subprog = sp < 0 ? 0 : (u32)sp;
+		return 0;
+	}
+	case 1: case 5:
+		d->type = CONST_PTR_TO_MAP;
+		d->map = env->ldmap[idx];
+		return 0;
+	case 2: case 6:
+		d->type = PTR_TO_MAP_VALUE;
+		d->map = env->ldmap[idx];
+		d->off = insn[1].imm;
+		return 0;
+	}
+	verbose(env, "unrecognized bpf_ld_imm64 insn\n");
+	return -EINVAL;
+}
+
+static int check_resource_leak(struct verifier_env *env, bool check_lock,
+			       const char *prefix)
+{
+	struct vstate *st = env->cur;
+
+	if (check_lock && st->active_lock_id) {
+		verbose(env, "%s cannot be used inside bpf_spin_lock-ed region\n", prefix);
+		return -EINVAL;
+	}
+	if (st->curframe && !check_lock)
+		return 0;
+	if (!st->nrefs)
+		return 0;
+	for (u32 i = 0; i < st->nrefs; i++)
+		verbose(env, "Unreleased reference id=%u alloc_insn=%d\n",
+			st->refs[i].id, st->refs[i].insn_idx);
+	verbose(env, "%s would lead to reference leak\n", prefix);
+	return -EINVAL;
+}
+
+static int check_ld_abs(struct verifier_env *env, const struct bpfvm_insn *insn)
+{
+	const struct bpfvm_prog_type *pt = bpfvm_prog_type(env->opts->prog_type);
+	struct bpf_reg *regs = cur_regs(env);
+	bool ind = BPF_MODE_(insn->code) == 0x40;
+	int err;
+
+	if (!pt || !pt->may_access_skb) {
+		verbose(env, "BPF_LD_[ABS|IND] instructions not allowed for this program type\n");
+		return -EINVAL;
+	}
+	if (insn->dst_reg || insn->off || BPF_SIZE(insn->code) == BPF_DW ||
+	    (!ind && insn->src_reg)) {
+		verbose(env, "BPF_LD_[ABS|IND] uses reserved fields\n");
+		return -EINVAL;
+	}
+	if ((err = check_reg_arg_read(env, 6)))
+		return err;
+	if ((err = check_resource_leak(env, true, "BPF_LD_[ABS|IND]")))
+		return err;
+	if (regs[6].type != PTR_TO_CTX) {
+		verbose(env, "at the time of BPF_LD_ABS|IND R6 != pointer to skb\n");
+		return -EINVAL;
+	}
+	if (ind && (err = check_reg_arg_read(env, insn->src_reg)))
+		return err;
+	for (int i = 0; i <= 5; i++)
+		mark_reg_not_init(&regs[i]);
+	mark_reg_unknown(&regs[0]);
+	return 0;
+}
+
+/* ---- calls and exits ---------------------------------------------------- */
+
+static int check_func_call(struct verifier_env *env, const struct bpfvm_insn *insn,
+			   u32 *insn_idx)
+{
+	struct vstate *st = env->cur;
+	u32 target = *insn_idx + (u32)insn->imm + 1;
+	int sp = find_subprog(env, target);
+
+	if (st->curframe + 1 >= BPFVM_MAX_FRAMES) {
+		verbose(env, "the call stack of %u frames is too deep\n",
+			st->curframe + 2);
+		return -E2BIG;
+	}
+	if (sp < 0) {
+		verbose(env, "verifier bug. No program starts at insn %u\n", target);
+		return -EFAULT;
+	}
+	struct func_state *caller = st->frame[st->curframe];
+	struct func_state *callee = func_new(st->curframe + 1, (int)*insn_idx, (u32)sp);
+	if (!callee)
+		return -ENOMEM;
+	for (int i = 1; i <= 5; i++)
+		callee->regs[i] = caller->regs[i];
+	callee->regs[10].type = PTR_TO_STACK;
+	mark_reg_known(&callee->regs[10], 0);
+	callee->regs[10].type = PTR_TO_STACK;
+	callee->regs[10].frameno = (u8)(st->curframe + 1);
+	for (int i = 0; i <= 5; i++)
+		mark_reg_not_init(&caller->regs[i]);
+	st->curframe++;
+	free(st->frame[st->curframe]);
+	st->frame[st->curframe] = callee;
+	*insn_idx = target - 1;
+	return 0;
+}
+
+static int prepare_func_exit(struct verifier_env *env, u32 *insn_idx)
+{
+	struct vstate *st = env->cur;
+	struct func_state *callee = st->frame[st->curframe];
+	struct func_state *caller = st->frame[st->curframe - 1];
+	struct bpf_reg *r0 = &callee->regs[0];
+
+	if (r0->type == PTR_TO_STACK) {
+		verbose(env, "cannot return stack pointer to the caller\n");
+		return -EINVAL;
+	}
+	if (callee->in_callback) {
+		if (r0->type != SCALAR_VALUE) {
+			verbose(env, "R0 !read_ok\n");
+			return -EACCES;
+		}
+	} else {
+		caller->regs[0] = *r0;
+	}
+	*insn_idx = (u32)callee->callsite;
+	free(callee);
+	st->frame[st->curframe] = NULL;
+	st->curframe--;
+	return 0;
+}
+
+static int check_return_code(struct verifier_env *env)
+{
+	const struct bpfvm_prog_type *pt = bpfvm_prog_type(env->opts->prog_type);
+	struct bpfvm_prog_info info = { env->opts->prog_type,
+					env->opts->expected_attach_type };
+	struct bpfvm_ret_range rr = { 0 };
+	struct bpf_reg *r0 = &cur_regs(env)[0];
+	char t[48];
+	int err;
+
+	if ((err = check_reg_arg_read(env, 0)))
+		return err;
+	if (pt && pt->ret_range)
+		pt->ret_range(&info, &rr);
+	if (!rr.has_range)
+		return 0;
+	if (r0->type != SCALAR_VALUE) {
+		verbose(env, "At program exit the register R0 is not a known value (%s)\n",
+			reg_type_str(r0, t, sizeof(t)));
+		return -EINVAL;
+	}
+	if (r0->smin >= rr.min && r0->smax <= rr.max)
+		return 0;
+	verbose(env, "At program exit the register R0 has");
+	bool unknown = true;
+	if (r0->smin > INT64_MIN) {
+		verbose(env, " smin=%lld", (long long)r0->smin);
+		unknown = false;
+	}
+	if (r0->smax < INT64_MAX) {
+		verbose(env, " smax=%lld", (long long)r0->smax);
+		unknown = false;
+	}
+	if (unknown)
+		verbose(env, " unknown scalar value");
+	verbose(env, " should have been in [%d, %d]\n", rr.min, rr.max);
+	return -EINVAL;
+}
+
+/* ---- memory instructions ------------------------------------------------ */
+
+static bool ptr_type_mismatch_ok(u16 t)
+{
+	switch (t & 0xff) {
+	case PTR_TO_CTX: case PTR_TO_SOCKET: case PTR_TO_SOCK_COMMON:
+	case PTR_TO_TCP_SOCK: case PTR_TO_XDP_SOCK: case PTR_TO_BTF_ID:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static int save_aux_ptr_type(struct verifier_env *env, u32 idx,
+			     const struct bpf_reg *r)
+{
+	u16 t = (u16)(r->type | (r->flags << 8));
+	u16 *prev = &env->aux[idx].ptr_type;
+
+	if (!*prev) {
+		*prev = t;
+		return 0;
+	}
+	if (*prev != t && (!ptr_type_mismatch_ok(t) || !ptr_type_mismatch_ok(*prev))) {
+		verbose(env, "same insn cannot be used with different pointers\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_atomic(struct verifier_env *env, const struct bpfvm_insn *insn,
+			u32 idx)
+{
+	struct bpf_reg *regs = cur_regs(env);
+	int size = (int)bpfvm_access_size(insn->code);
+	int imm = insn->imm, load_reg = -1, err;
+	char t[48];
+
+	if (BPF_SIZE(insn->code) != BPF_W && BPF_SIZE(insn->code) != BPF_DW) {
+		verbose(env, "invalid atomic operand size\n");
+		return -EINVAL;
+	}
+	if ((err = check_reg_arg_read(env, insn->src_reg)) ||
+	    (err = check_reg_arg_read(env, insn->dst_reg)))
+		return err;
+	if (imm == 0xf1 && (err = check_reg_arg_read(env, 0)))
+		return err;
+	const struct bpf_reg *d = &regs[insn->dst_reg];
+	if (d->type == PTR_TO_CTX || reg_is_pkt(d) || d->type == PTR_TO_FLOW_KEYS ||
+	    d->type == PTR_TO_SOCKET || d->type == PTR_TO_SOCK_COMMON ||
+	    d->type == PTR_TO_TCP_SOCK || d->type == PTR_TO_XDP_SOCK) {
+		verbose(env, "BPF_ATOMIC stores into R%d %s is not allowed\n",
+			insn->dst_reg, reg_type_str(d, t, sizeof(t)));
+		return -EACCES;
+	}
+	if (imm & 1) { /* BPF_FETCH */
+		load_reg = imm == 0xf1 ? 0 : insn->src_reg;
+		if ((err = check_reg_dst(env, load_reg)))
+			return err;
+	}
+	if ((err = check_mem_access(env, (int)idx, insn->dst_reg, insn->off, size,
+				    false, -1, true, false)))
+		return err;
+	if (load_reg >= 0 &&
+	    (err = check_mem_access(env, (int)idx, insn->dst_reg, insn->off, size,
+				    false, load_reg, true, false)))
+		return err;
+	return check_mem_access(env, (int)idx, insn->dst_reg, insn->off, size,
+				true, -1, true, false);
+}
+
+static int check_mem_insn(struct verifier_env *env, const struct bpfvm_insn *insn,
+			  u32 idx)
+{
+	u8 cls = BPF_CLASS(insn->code);
+	int size = (int)bpfvm_access_size(insn->code);
+	struct bpf_reg *regs = cur_regs(env);
+	struct bpf_reg ptr;
+	int err;
+
+	if (cls == BPF_LDX) {
+		bool sx = BPF_MODE_(insn->code) == 0x80;
+		if ((err = check_reg_arg_read(env, insn->src_reg)) ||
+		    (err = check_reg_dst(env, insn->dst_reg)))
+			return err;
+		ptr = regs[insn->src_reg];
+		err = check_mem_access(env, (int)idx, insn->src_reg, insn->off, size,
+				       false, insn->dst_reg, false, sx);
+		return err ? err : save_aux_ptr_type(env, idx, &ptr);
+	}
+	if (cls == BPF_STX) {
+		if (BPF_MODE_(insn->code) == 0xc0)
+			return check_atomic(env, insn, idx);
+		if ((err = check_reg_arg_read(env, insn->src_reg)) ||
+		    (err = check_reg_arg_read(env, insn->dst_reg)))
+			return err;
+		ptr = regs[insn->dst_reg];
+		err = check_mem_access(env, (int)idx, insn->dst_reg, insn->off, size,
+				       true, insn->src_reg, false, false);
+		return err ? err : save_aux_ptr_type(env, idx, &ptr);
+	}
+	/* ST */
+	if ((err = check_reg_arg_read(env, insn->dst_reg)))
+		return err;
+	ptr = regs[insn->dst_reg];
+	err = check_mem_access(env, (int)idx, insn->dst_reg, insn->off, size,
+			       true, -1, false, false);
+	return err ? err : save_aux_ptr_type(env, idx, &ptr);
+}
+
+/* ---- the main loop ------------------------------------------------------ */
+
+static int do_check(struct verifier_env *env)
+{
+	u32 idx = 0, prev = 0;
+	char msg[128];
+	int err;
+
+	for (;;) {
+		if (idx >= env->len) {
+			verbose(env, "invalid insn idx %u insn_cnt %u\n", idx, env->len);
+			return -EFAULT;
+		}
+		const struct bpfvm_insn *insn = &env->insns[idx];
+		u8 cls = BPF_CLASS(insn->code);
+
+		if (++env->insn_processed > COMPLEXITY_LIMIT) {
+			verbose(env, "BPF program is too large. Processed %u insn\n",
+				env->insn_processed);
+			return -E2BIG;
+		}
+		env->aux[idx].seen = true;
+		if (env->aux[idx].prune_point) {
+			err = is_state_visited(env, idx);
+			if (err < 0)
+				return err;
+			if (err == 1) {
+				if (env->log.level & 2)
+					verbose(env, "%u: safe\n", idx);
+				goto process_exit;
+			}
+		}
+		if (env->log.level & 3)
+			print_insn(env, idx);
+		if (bpfvm_check_insn(env->insns, env->len, idx, msg, sizeof(msg)) < 0) {
+			verbose(env, "%s\n", msg);
+			return -EINVAL;
+		}
+		(void)prev;
+
+		switch (cls) {
+		case BPF_ALU:
+		case BPF_ALU64:
+			err = check_alu_op(env, insn);
+			break;
+		case BPF_LDX:
+		case BPF_STX:
+		case BPF_ST:
+			err = check_mem_insn(env, insn, idx);
+			break;
+		case BPF_LD:
+			if (BPF_MODE_(insn->code) == 0x20 || BPF_MODE_(insn->code) == 0x40) {
+				err = check_ld_abs(env, insn);
+			} else if (BPF_MODE_(insn->code) == 0x00) {
+				err = check_ld_imm(env, insn, idx);
+				idx++;
+			} else {
+				verbose(env, "invalid BPF_LD mode\n");
+				err = -EINVAL;
+			}
+			break;
+		default: { /* JMP, JMP32 */
+			u8 op = BPF_OP_(insn->code);
+			env->jmps_processed++;
+			if (op == 0x80) {
+				if (env->cur->active_lock_id &&
+				    (insn->src_reg != 0 || insn->imm != 94)) {
+					verbose(env, "function calls are not allowed while holding a lock\n");
+					return -EINVAL;
+				}
+				if (insn->src_reg == 1)
+					err = check_func_call(env, insn, &idx);
+				else if (insn->src_reg == 2) {
+					verbose(env, "calling kernel function is not supported without BTF\n");
+					err = -EINVAL;
+				} else
+					err = check_helper_call(env, (int)idx, &idx);
+				break;
+			}
+			if (op == 0x00) {
+				idx += 1 + (u32)(cls == BPF_JMP ? insn->off : insn->imm);
+				continue;
+			}
+			if (op == 0x90) {
+				struct vstate *st = env->cur;
+				if ((err = check_resource_leak(env, !st->curframe,
+						"BPF_EXIT instruction in main prog")))
+					return err;
+				if (st->curframe) {
+					if ((err = prepare_func_exit(env, &idx)))
+						return err;
+					idx++;
+					continue;
+				}
+				if ((err = check_return_code(env)))
+					return err;
+				goto process_exit;
+			}
+			err = check_cond_jmp(env, insn, &idx);
+		}
+		}
+		if (err)
+			return err;
+		idx++;
+		continue;
+process_exit:
+		update_branch_counts(env, env->cur);
+		err = pop_stack(env, &idx, &prev);
+		if (err == -ENOENT)
+			return 0;
+		if (err)
+			return err;
+		if (env->log.level & 2)
+			verbose(env, "from %u to %u:\n", prev, idx);
+	}
+}
+
+int do_check_main(struct verifier_env *env)
+{
+	struct vstate *st = state_new();
+	struct func_state *f = st ? func_new(0, -1, 0) : NULL;
+	int err;
+
+	if (!f) {
+		free(st);
+		return -ENOMEM;
+	}
+	st->frame[0] = f;
+	st->branches = 1;
+	mark_reg_known(&f->regs[10], 0);
+	f->regs[10].type = PTR_TO_STACK;
+	mark_reg_known(&f->regs[1], 0);
+	f->regs[1].type = PTR_TO_CTX;
+	env->cur = st;
+	err = do_check(env);
+	state_free(env->cur);
+	env->cur = NULL;
+	while (env->stk_len)
+		state_free(env->stk[--env->stk_len].st);
+	return err;
+}

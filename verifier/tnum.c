@@ -1,0 +1,155 @@
+/* Tristate numbers: each bit known 0, known 1 or unknown.  The arithmetic
+ * keeps every value the operands may hold (the kernel's tnum.c semantics,
+ * written afresh from the definitions).
+ * SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include "vinternal.h"
+
+struct tnum tnum_const(u64 v)
+{
+	return (struct tnum){ v, 0 };
+}
+
+/* The smallest tnum holding [min, max]: the bits below the highest bit in
+ * which min and max differ are unknown. */
+struct tnum tnum_range(u64 min, u64 max)
+{
+	u64 chi = min ^ max, delta;
+	unsigned bits = chi ? 64 - (unsigned)__builtin_clzll(chi) : 0;
+
+	if (bits > 63)
+		return TNUM_UNKNOWN;
+	delta = (1ull << bits) - 1;
+	return (struct tnum){ min & ~delta, delta };
+}
+
+struct tnum tnum_shl(struct tnum a, unsigned s)
+{
+	return (struct tnum){ a.value << s, a.mask << s };
+}
+
+struct tnum tnum_shr(struct tnum a, unsigned s)
+{
+	return (struct tnum){ a.value >> s, a.mask >> s };
+}
+
+struct tnum tnum_arshift(struct tnum a, unsigned s, unsigned bits)
+{
+	if (bits == 32)
+		return (struct tnum){ (u32)((s32)(u32)a.value >> s),
+				      (u32)((s32)(u32)a.mask >> s) };
+	return (struct tnum){ (u64)((s64)a.value >> s), (u64)((s64)a.mask >> s) };
+}
+
+struct tnum tnum_add(struct tnum a, struct tnum b)
+{
+	u64 sm = a.mask + b.mask, sv = a.value + b.value;
+	u64 sigma = sm + sv, chi = sigma ^ sv;
+	u64 mu = chi | a.mask | b.mask;
+
+	return (struct tnum){ sv & ~mu, mu };
+}
+
+struct tnum tnum_sub(struct tnum a, struct tnum b)
+{
+	u64 dv = a.value - b.value;
+	u64 alpha = dv + a.mask, beta = dv - b.mask;
+	u64 chi = alpha ^ beta, mu = chi | a.mask | b.mask;
+
+	return (struct tnum){ dv & ~mu, mu };
+}
+
+struct tnum tnum_and(struct tnum a, struct tnum b)
+{
+	u64 alpha = a.value | a.mask, beta = b.value | b.mask;
+	u64 v = a.value & b.value;
+
+	return (struct tnum){ v, alpha & beta & ~v };
+}
+
+struct tnum tnum_or(struct tnum a, struct tnum b)
+{
+	u64 v = a.value | b.value, mu = a.mask | b.mask;
+
+	return (struct tnum){ v, mu & ~v };
+}
+
+struct tnum tnum_xor(struct tnum a, struct tnum b)
+{
+	u64 v = a.value ^ b.value, mu = a.mask | b.mask;
+
+	return (struct tnum){ v & ~mu, mu };
+}
+
+/* Shift-and-add over a's bits: known 1 bits add b, unknown bits add b's
+ * possible bits as unknown. */
+struct tnum tnum_mul(struct tnum a, struct tnum b)
+{
+	struct tnum acc_v = tnum_const(a.value * b.value);
+	struct tnum acc_m = tnum_const(0);
+
+	while (a.value || a.mask) {
+		if (a.value & 1)
+			acc_m = tnum_add(acc_m, (struct tnum){ 0, b.mask });
+		else if (a.mask & 1)
+			acc_m = tnum_add(acc_m, (struct tnum){ 0, b.value | b.mask });
+		a = tnum_shr(a, 1);
+		b = tnum_shl(b, 1);
+	}
+	return tnum_add(acc_v, acc_m);
+}
+
+struct tnum tnum_intersect(struct tnum a, struct tnum b)
+{
+	u64 v = a.value | b.value, mu = a.mask & b.mask;
+
+	return (struct tnum){ v & ~mu, mu };
+}
+
+struct tnum tnum_cast(struct tnum a, unsigned size)
+{
+	u64 keep = size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+
+	return (struct tnum){ a.value & keep, a.mask & keep };
+}
+
+bool tnum_is_aligned(struct tnum a, u64 size)
+{
+	if (!size)
+		return true;
+	return !((a.value | a.mask) & (size - 1));
+}
+
+bool tnum_in(struct tnum a, struct tnum b)
+{
+	if (b.mask & ~a.mask)
+		return false;
+	b.value &= ~a.mask;
+	return a.value == b.value;
+}
+
+struct tnum tnum_subreg(struct tnum a)
+{
+	return tnum_cast(a, 4);
+}
+
+struct tnum tnum_clear_subreg(struct tnum a)
+{
+	return tnum_shl(tnum_shr(a, 32), 32);
+}
+
+struct tnum tnum_with_subreg(struct tnum reg, struct tnum subreg)
+{
+	return tnum_or(tnum_clear_subreg(reg), tnum_subreg(subreg));
+}
+
+struct tnum tnum_const_subreg(struct tnum a, u32 value)
+{
+	return tnum_with_subreg(a, tnum_const(value));
+}
+
+int tnum_strn(char *buf, size_t n, struct tnum a)
+{
+	return snprintf(buf, n, "(%#llx; %#llx)", (unsigned long long)a.value,
+			(unsigned long long)a.mask);
+}
