@@ -897,6 +897,51 @@ END_TEST
 
 
 
+/* Loads through socket pointers: skb->sk (sock_common), sk_fullsock()
+ * (sock) and tcp_sock() (tcp_sock) in a tc program. */
+START_TEST(sock_access_matches_kernel)
+{
+	static const uint8_t sz[4] = { BPF_B, BPF_H, BPF_W, BPF_DW };
+	static const struct { enum bpfvm_sock_kind kind; int helper, end; } socks[] = {
+		{ BPFVM_SOCK_COMMON, 0, (int)sizeof(struct bpf_sock) },
+		{ BPFVM_SOCK, 95 /* sk_fullsock */, (int)sizeof(struct bpf_sock) },
+		{ BPFVM_TCP_SOCK, 96 /* tcp_sock */, 120 },
+	};
+	unsigned bad = 0, checked = 0;
+
+	if (!kernel_ok())
+		return;
+	for (size_t k = 0; k < 3; k++)
+		for (int off = -8; off < socks[k].end + 8; off++)
+			for (int s = 0; s < 4; s++) {
+				struct bpf_insn p[12];
+				unsigned n = 0;
+				bool ours, theirs;
+
+				p[n++] = LDXDW(2, 1, SKB(sk));
+				p[n++] = I(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, socks[k].helper ? 5 : 1, 0);
+				if (socks[k].helper) {
+					p[n++] = MOVX(1, 2);
+					p[n++] = I(BPF_JMP | BPF_CALL, 0, 0, 0, socks[k].helper);
+					p[n++] = I(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2, 0);
+					p[n++] = MOVX(2, 0);
+				}
+				p[n++] = I(BPF_LDX | BPF_MEM | sz[s], 0, 2, off, 0);
+				p[n++] = MOVK(0, 0);
+				p[n++] = EXIT;
+				theirs = kload(BPF_PROG_TYPE_SCHED_CLS, 0, p, n, 1) == 0;
+				ours = bpfvm_sock_access_ok(socks[k].kind, off, 1 << s, NULL);
+				checked++;
+				if (ours != theirs && bad++ < 40)
+					printf("sock kind %d: load off=%d size=%d: kernel %s, table %s\n",
+					       socks[k].kind, off, 1 << s,
+					       theirs ? "accepts" : "rejects", ours ? "accepts" : "rejects");
+			}
+	printf("socket access: %u combinations checked, %u differ\n", checked, bad);
+	ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 START_TEST(test_run_skb_matches_kernel)
 {
 	bool k = kernel_ok();
@@ -1096,6 +1141,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_run_packets_match_kernel);
 	tcase_add_test(t, test_run_unsupported_types);
 	tcase_add_test(t, helper_protos_match_kernel);
+	tcase_add_test(t, sock_access_matches_kernel);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -366,6 +366,55 @@ bool bpfvm_ctx_sock(int off, int size, enum bpfvm_access t,
 	return TABLE_OK(sock_rules, bpf_sock, off, size, t, acc);
 }
 
+/* bpf_sock_common_is_valid_access: a sock_common has no type, protocol,
+ * mark or priority. */
+static bool sock_common_ok(int off, int size, struct bpfvm_ctx_access *acc)
+{
+	if (off >= OFF(bpf_sock, type) && off < END(bpf_sock, priority))
+		return false;
+	return bpfvm_ctx_sock(off, size, BPFVM_ACCESS_READ, acc);
+}
+
+/* bpf_tcp_sock_is_valid_access: u32s, and the two u64 byte counters. */
+static const struct ctx_rule tcp_sock_rules[] = {
+	{ OFF(bpf_tcp_sock, bytes_received), END(bpf_tcp_sock, bytes_acked),
+	  END(bpf_tcp_sock, bytes_acked), SZ8, 0, 0, BPFVM_CTX_SCALAR },
+	{ 0, END(bpf_tcp_sock, icsk_retransmits), END(bpf_tcp_sock, icsk_retransmits),
+	  SZ4, 0, 0, BPFVM_CTX_SCALAR },
+};
+
+/* bpf_xdp_sock_is_valid_access: queue_id only. */
+static const struct ctx_rule xdp_sock_rules[] = {
+	U32W(bpf_xdp_sock, queue_id, SZ4, 0),
+};
+
+bool bpfvm_sock_access_ok(enum bpfvm_sock_kind kind, int off, int size,
+			  struct bpfvm_ctx_access *acc)
+{
+	struct bpfvm_ctx_access tmp;
+
+	if (!acc)
+		acc = &tmp;
+	*acc = (struct bpfvm_ctx_access){ BPFVM_CTX_SCALAR, 0 };
+	if (size <= 0 || size > 8 || (size & (size - 1)))
+		return false;
+	switch (kind) {
+	case BPFVM_SOCK_COMMON:
+		return sock_common_ok(off, size, acc);
+	case BPFVM_SOCK:
+		return bpfvm_ctx_sock(off, size, BPFVM_ACCESS_READ, acc);
+	case BPFVM_TCP_SOCK:
+		if (off < 0 || off >= END(bpf_tcp_sock, icsk_retransmits) || off % size)
+			return false;
+		return rule_ok(find_rule(tcp_sock_rules, 2, off), off, size,
+			       BPFVM_ACCESS_READ, acc);
+	case BPFVM_XDP_SOCK:
+		return TABLE_OK(xdp_sock_rules, bpf_xdp_sock, off, size,
+				BPFVM_ACCESS_READ, acc);
+	}
+	return false;
+}
+
 /* sock_filter_is_valid_access: __sock_filter_check_attach_type on top. */
 bool bpfvm_ctx_cg_sock(int off, int size, enum bpfvm_access t,
 		       const struct bpfvm_prog_info *prog,

@@ -156,4 +156,19 @@ bool bpfvm_ctx_access_ok(const struct bpfvm_prog_info *prog, int off,
 void bpfvm_ctx_convert(const struct bpfvm_prog_info *prog, int off, int size,
 		       enum bpfvm_access t, struct bpfvm_ctx_rewrite *rw);
 
+/* Loads through socket pointers a program got from a helper or the
+ * context (the verifier's check_sock_access): struct bpf_sock behind
+ * PTR_TO_SOCK_COMMON (bpf_sock_common_is_valid_access: no type, protocol,
+ * mark or priority), PTR_TO_SOCKET (bpf_sock_is_valid_access),
+ * struct bpf_tcp_sock behind PTR_TO_TCP_SOCK, struct bpf_xdp_sock behind
+ * PTR_TO_XDP_SOCK.  Loads only: the kernel refuses stores before asking.
+ * false => "R%d invalid %s access off=%d size=%d".  The runtime objects
+ * have the uapi layout (vm/test_run.h: struct bpfvm_sock_md), so accesses
+ * are not rewritten. */
+enum bpfvm_sock_kind {
+	BPFVM_SOCK_COMMON, BPFVM_SOCK, BPFVM_TCP_SOCK, BPFVM_XDP_SOCK
+};
+bool bpfvm_sock_access_ok(enum bpfvm_sock_kind kind, int off, int size,
+			  struct bpfvm_ctx_access *acc);
+
 #endif
