@@ -494,6 +494,8 @@ static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
 
 /* ---- conditional jumps ------------------------------------------------ */
 
+/* Pointers the kernel knows cannot be NULL (reg_not_null: not ctx, stack
+ * or packet pointers, which a comparison with 0 leaves undecided). */
 static bool reg_not_null(const struct bpf_reg *r)
 {
 	if (r->flags & PTR_MAYBE_NULL)
@@ -501,9 +503,6 @@ static bool reg_not_null(const struct bpf_reg *r)
 	switch (r->type) {
 	case PTR_TO_SOCKET: case PTR_TO_TCP_SOCK: case PTR_TO_MAP_VALUE:
 	case PTR_TO_MAP_KEY: case PTR_TO_SOCK_COMMON: case PTR_TO_MEM:
-	case PTR_TO_STACK: case PTR_TO_CTX: case CONST_PTR_TO_MAP:
-	case PTR_TO_FUNC: case PTR_TO_PACKET: case PTR_TO_PACKET_META:
-	case PTR_TO_XDP_SOCK: case PTR_TO_BTF_ID: case PTR_TO_BUF:
 		return true;
 	default:
 		return false;
@@ -536,7 +535,7 @@ static void find_good_pkt_pointers(struct vstate *st, const struct bpf_reg *dst,
 		return;
 	int new_range = dst->off;
 	if (right_open)
-		new_range--;
+		new_range++;
 	u32 id = dst->id;
 	FOR_EACH_REG(st, r, {
 		if (r->type == type && r->id == id && (int)r->range < new_range)
