@@ -178,6 +178,13 @@ static void mark_ptr_or_null_reg(struct verifier_env *env, struct bpf_reg *r,
 		r->type = CONST_PTR_TO_MAP;
 		r->map = env->opts->inner_map ?
 			 env->opts->inner_map(env->opts->map_cookie, r->map) : NULL;
+	} else if (r->type == PTR_TO_MAP_VALUE && r->map &&
+		   r->map->map_type == BPF_MAP_TYPE_XSKMAP) {
+		r->type = PTR_TO_XDP_SOCK;
+	} else if (r->type == PTR_TO_MAP_VALUE && r->map &&
+		   (r->map->map_type == BPF_MAP_TYPE_SOCKMAP ||
+		    r->map->map_type == BPF_MAP_TYPE_SOCKHASH)) {
+		r->type = PTR_TO_SOCKET;
 	}
 	/* a map value holding a spin lock keeps its id (lock pairing) */
 	if (!(r->type == PTR_TO_MAP_VALUE && r->map && r->map->lock_off >= 0))

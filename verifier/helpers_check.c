@@ -357,8 +357,12 @@ static int check_func_arg(struct verifier_env *env, int arg,
 	return 0;
 }
 
-static bool is_acquire(u32 id)
+static bool is_acquire(u32 id, const struct bpfvm_map *map)
 {
+	if (id == FN_map_lookup_elem && map &&
+	    (map->map_type == BPF_MAP_TYPE_SOCKMAP ||
+	     map->map_type == BPF_MAP_TYPE_SOCKHASH))
+		return true;
 	return id == FN_sk_lookup_tcp || id == FN_sk_lookup_udp ||
 	       id == FN_skc_lookup_tcp || id == FN_ringbuf_reserve;
 }
@@ -556,7 +560,7 @@ int check_helper_call(struct verifier_env *env, int insn_idx, u32 *next)
 		r0->id = ++env->id_gen;
 	if (is_ptr_cast(id)) {
 		r0->ref_obj_id = meta.ref_obj_id;
-	} else if (is_acquire(id)) {
+	} else if (is_acquire(id, meta.map)) {
 		int rid = acquire_reference(env, insn_idx);
 		if (rid < 0)
 			return rid;
