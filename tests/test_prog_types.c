@@ -433,12 +433,11 @@ static int ktest_run(int fd, const struct run_in *in, struct run_out *out)
 	return out->err;
 }
 
-/* The verifier's ctx rewrite, done here by hand with the table: every
- * load or store through r1 (which these programs keep as ctx). */
+/* The verifier's ctx rewrite, done here with the table: every load or
+ * store through r1 (which these programs keep as ctx). */
 static size_t to_bpfvm(uint32_t type, const struct bpf_insn *in, size_t n,
 		       struct bpfvm_insn *out)
 {
-	static const uint8_t code_of[9] = { [1] = BPF_B, [2] = BPF_H, [4] = BPF_W, [8] = BPF_DW };
 	struct bpfvm_prog_info pi = { type, 0 };
 
 	for (size_t i = 0; i < n; i++) {
@@ -448,16 +447,8 @@ static size_t to_bpfvm(uint32_t type, const struct bpf_insn *in, size_t n,
 			  BPF_MODE(in[i].code) == BPF_MEM;
 
 		memcpy(&out[i], &in[i], sizeof(out[i]));
-		if (ld || st) {
-			static const int bytes[4] = { 4, 2, 1, 8 };
-			int size = bytes[BPF_SIZE(in[i].code) >> 3];
-			struct bpfvm_ctx_rewrite rw;
-
-			bpfvm_ctx_convert(&pi, in[i].off, size,
-					  ld ? BPFVM_ACCESS_READ : BPFVM_ACCESS_WRITE, &rw);
-			out[i].off = (int16_t)rw.rt_off;
-			out[i].code = (uint8_t)((in[i].code & ~0x18) | code_of[rw.rt_size]);
-		}
+		if (ld || st)
+			bpfvm_ctx_rewrite_insn(&pi, &out[i]);
 	}
 	return n;
 }

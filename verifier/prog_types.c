@@ -11,6 +11,7 @@
 #include <string.h>
 #include <linux/bpf.h>
 
+#include "bpfvm.h"
 #include "ctx_access.h"
 #include "prog_types.h"
 #include "../vm/test_run.h"
@@ -605,4 +606,21 @@ void bpfvm_ctx_convert(const struct bpfvm_prog_info *prog, int off, int size,
 		pt->convert(off, size, t, rw);
 	else
 		identity(off, size, rw);
+}
+
+void bpfvm_ctx_rewrite_insn(const struct bpfvm_prog_info *prog,
+			    struct bpfvm_insn *insn)
+{
+	/* BPF_SIZE: W 0x00, H 0x08, B 0x10, DW 0x18 */
+	static const int bytes[4] = { 4, 2, 1, 8 };
+	static const uint8_t code_of[9] = { [1] = 0x10, [2] = 0x08, [4] = 0x00, [8] = 0x18 };
+	uint8_t cls = insn->code & 0x07;
+	struct bpfvm_ctx_rewrite rw;
+
+	if (cls != 0x01 && cls != 0x02 && cls != 0x03) /* LDX, ST, STX */
+		return;
+	bpfvm_ctx_convert(prog, insn->off, bytes[(insn->code >> 3) & 3],
+			  cls == 0x01 ? BPFVM_ACCESS_READ : BPFVM_ACCESS_WRITE, &rw);
+	insn->off = (int16_t)rw.rt_off;
+	insn->code = (uint8_t)((insn->code & ~0x18) | code_of[rw.rt_size]);
 }

@@ -156,6 +156,16 @@ bool bpfvm_ctx_access_ok(const struct bpfvm_prog_info *prog, int off,
 void bpfvm_ctx_convert(const struct bpfvm_prog_info *prog, int off, int size,
 		       enum bpfvm_access t, struct bpfvm_ctx_rewrite *rw);
 
+/* The fixup after verification (the kernel's convert_ctx_accesses) for one
+ * instruction the verifier saw access the context (LDX / LDX MEMSX / STX /
+ * ST through a PTR_TO_CTX register): its offset and size become those of
+ * bpfvm's runtime context.  One instruction stays one instruction; a
+ * sign-extending load of a field that widens keeps its mode.  (Not
+ * modelled: tc's store to queue_mapping ignoring values >= 0xffff.) */
+struct bpfvm_insn;
+void bpfvm_ctx_rewrite_insn(const struct bpfvm_prog_info *prog,
+			    struct bpfvm_insn *insn);
+
 /* Loads through socket pointers a program got from a helper or the
  * context (the verifier's check_sock_access): struct bpf_sock behind
  * PTR_TO_SOCK_COMMON (bpf_sock_common_is_valid_access: no type, protocol,
