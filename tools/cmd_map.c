@@ -20,6 +20,7 @@ const struct cli_cmd cli_cmd_map = {
 	"map", "create, update and dump maps kept in files, as bpftool map",
 	"Usage: bpfvm map create  FILE type TYPE key KEY_SIZE value VALUE_SIZE \\\n"
 	"                         entries MAX_ENTRIES [name NAME] [flags FLAGS]\n"
+	"       bpfvm map show    FILE\n"
 	"       bpfvm map dump    FILE\n"
 	"       bpfvm map update  FILE [key DATA] [value DATA] [UPDATE_FLAGS]\n"
 	"       bpfvm map lookup  FILE [key DATA]\n"
@@ -269,6 +270,27 @@ static int do_dump(struct ctx *c)
 	return CLI_OK;
 }
 
+/* bpftool's show_map_close_plain (the id is the descriptor's in this
+ * process; no memlock line: bpfvm does not charge memory) */
+static int do_show(struct ctx *c)
+{
+	const struct bpf_map_info *i = &c->mf.info;
+	int err = no_more_args(c);
+
+	if (err)
+		return err;
+	printf("%u: ", i->id);
+	if (i->type < NTYPES)
+		printf("%s  ", type_names[i->type]);
+	else
+		printf("type %u  ", i->type);
+	if (i->name[0])
+		printf("name %.*s  ", (int)sizeof(i->name), i->name);
+	printf("flags 0x%x\n\tkey %uB  value %uB  max_entries %u\n",
+	       i->map_flags, i->key_size, i->value_size, i->max_entries);
+	return CLI_OK;
+}
+
 static int do_update(struct ctx *c)
 {
 	const struct mapfile *m = &c->mf;
@@ -453,6 +475,7 @@ static const struct {
 	bool writes; /* may save: lock the file from load to save */
 } cmds[] = {
 	{ "create", do_create, false }, { "dump", do_dump, false },
+	{ "show", do_show, false }, { "list", do_show, false },
 	{ "update", do_update, true }, { "lookup", do_lookup, false },
 	{ "getnext", do_getnext, false }, { "delete", do_delete, true },
 	{ "peek", do_lookup, false }, { "push", do_update, true },
