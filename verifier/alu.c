@@ -167,6 +167,13 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 		d->id = 0;
 		return;
 	}
+	/* a shift by the width or more: the result is not computed (and,
+	 * as the kernel does, not even zero-extended) */
+	if ((op == OP_LSH || op == OP_RSH || op == OP_ARSH) &&
+	    (!tnum_is_const(tnum_subreg(s->var_off)) || (u32)s->var_off.value >= 32)) {
+		mark_reg_unknown(d);
+		return;
+	}
 	widen(&zd, d, false); widen(&zs, s, false);
 	widen(&sd, d, true);  widen(&ss, s, true);
 	if (!alu64(&zd, &zs, op) || !alu64(&sd, &ss, op)) {

@@ -255,3 +255,35 @@ out:
 	free(stack);
 	return err;
 }
+
+/* Which subprograms may change the packet, directly or through calls. */
+void mark_changes_pkt_data(struct verifier_env *env)
+{
+	bool changed = true;
+
+	for (u32 s = 0; s < env->subprog_cnt; s++)
+		for (u32 i = env->subprog[s].start; i < env->subprog[s + 1].start; i++) {
+			const struct bpfvm_insn *in = &env->insns[i];
+			if (in->code == (BPF_JMP | CODE_CALL) && in->src_reg == 0 &&
+			    helper_changes_pkt_data((u32)in->imm))
+				env->subprog[s].changes_pkt_data = true;
+		}
+	while (changed) {
+		changed = false;
+		for (u32 s = 0; s < env->subprog_cnt; s++) {
+			if (env->subprog[s].changes_pkt_data)
+				continue;
+			for (u32 i = env->subprog[s].start; i < env->subprog[s + 1].start; i++) {
+				int c;
+				if (!is_pseudo_call(&env->insns[i]))
+					continue;
+				c = find_subprog(env, i + (u32)env->insns[i].imm + 1);
+				if (c >= 0 && env->subprog[c].changes_pkt_data) {
+					env->subprog[s].changes_pkt_data = true;
+					changed = true;
+					break;
+				}
+			}
+		}
+	}
+}

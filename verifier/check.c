@@ -123,6 +123,15 @@ void mark_reg_written(struct verifier_env *env, int regno)
 			struct bpf_reg *r = &f_->stack[si_].spilled; body; } \
 	} } while (0)
 
+/* After a helper that may move the packet, its pointers are scalars. */
+void clear_all_pkt_pointers(struct verifier_env *env)
+{
+	FOR_EACH_REG(env->cur, r, {
+		if (reg_is_pkt(r) || r->type == PTR_TO_PACKET_END)
+			mark_reg_unknown(r);
+	});
+}
+
 /* ---- references --------------------------------------------------------- */
 
 int acquire_reference(struct verifier_env *env, int insn_idx)
@@ -785,6 +794,8 @@ static int check_func_call(struct verifier_env *env, const struct bpfvm_insn *in
 		verbose(env, "verifier bug. No program starts at insn %u\n", target);
 		return -EFAULT;
 	}
+	if (env->subprog[sp].changes_pkt_data)
+		clear_all_pkt_pointers(env);
 	struct func_state *caller = st->frame[st->curframe];
 	struct func_state *callee = func_new(st->curframe + 1, (int)*insn_idx, (u32)sp);
 	if (!callee)

@@ -357,6 +357,25 @@ static int check_func_arg(struct verifier_env *env, int arg,
 	return 0;
 }
 
+/* Helpers that may move or resize the packet: every packet pointer is
+ * invalid after them (the kernel's bpf_helper_changes_pkt_data). */
+bool helper_changes_pkt_data(u32 id)
+{
+	switch (id) {
+	case FN_skb_store_bytes: case FN_skb_change_head: case FN_skb_change_tail:
+	case FN_skb_pull_data: case FN_skb_change_proto: case FN_skb_vlan_push:
+	case FN_skb_vlan_pop: case FN_l3_csum_replace: case FN_l4_csum_replace:
+	case FN_xdp_adjust_head: case FN_xdp_adjust_meta: case FN_xdp_adjust_tail:
+	case FN_msg_pull_data: case FN_msg_push_data: case FN_msg_pop_data:
+	case FN_skb_adjust_room: case FN_clone_redirect: case FN_lwt_push_encap:
+	case FN_lwt_seg6_store_bytes: case FN_lwt_seg6_adjust_srh:
+	case FN_lwt_seg6_action: case FN_store_hdr_opt:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static bool is_acquire(u32 id, const struct bpfvm_map *map)
 {
 	if (id == FN_map_lookup_elem && map &&
@@ -501,6 +520,8 @@ int check_helper_call(struct verifier_env *env, int insn_idx, u32 *next)
 	}
 	if (id == FN_loop || id == FN_for_each_map_elem)
 		return enter_callback(env, insn_idx, &meta, next);
+	if (helper_changes_pkt_data(id))
+		clear_all_pkt_pointers(env);
 
 	for (int i = 0; i <= 5; i++)
 		mark_reg_not_init(&regs[i]);

@@ -130,6 +130,7 @@ static int bpf_check(struct verifier_env *env)
 		return err;
 	if ((err = check_cfg(env)))
 		return err;
+	mark_changes_pkt_data(env);
 	if ((err = do_check_main(env)))
 		return err;
 	return check_max_stack_depth(env, 0, 0, 0);

@@ -162,6 +162,7 @@ struct subprog_info {
 	u32 stack_depth;
 	bool has_tail_call;
 	bool has_ld_abs;
+	bool changes_pkt_data; /* it or a callee calls such a helper */
 	bool is_cb;
 };
 
@@ -294,6 +295,10 @@ int check_reg_arg_read(struct verifier_env *env, int regno);
 void mark_reg_written(struct verifier_env *env, int regno);
 int acquire_reference(struct verifier_env *env, int insn_idx);
 int release_reference(struct verifier_env *env, u32 ref_obj_id);
+
+void clear_all_pkt_pointers(struct verifier_env *env);
+bool helper_changes_pkt_data(u32 id);
+void mark_changes_pkt_data(struct verifier_env *env);
 
 /* ---- mem.c ------------------------------------------------------------ */
 /* The load/store at insn idx: regno's pointer + off, size bytes. value_regno
