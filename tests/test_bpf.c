@@ -351,6 +351,37 @@ START_TEST(plain_close_is_noticed)
 }
 END_TEST
 
+/* A dup of a descriptor names the same map with the same rights, as a
+ * dup of a kernel bpf descriptor does; each goes on its own. */
+START_TEST(dup_descriptors)
+{
+	int fd = mcreate(BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
+	ck_assert_int_eq(upd(fd, 1, 11, 0), 0);
+	int d = dup(fd);
+	int d2 = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	ck_assert_int_ge(d, 0);
+	ck_assert_int_ge(d2, 100);
+	uint64_t v = 0;
+	ck_assert_int_eq(look(d, 1, &v), 0);
+	ck_assert_uint_eq(v, 11);
+	ck_assert_int_eq(look(d2, 1, &v), 0);
+	ck_assert_uint_eq(map_id(d), map_id(fd));
+	bpfvm_close(fd);
+	ck_assert_int_eq(upd(d, 2, 22, 0), 0);
+	bpfvm_close(d);
+	ck_assert_int_eq(look(d2, 2, &v), 0);
+	ck_assert_uint_eq(v, 22);
+	bpfvm_close(d2);
+	/* a read-only descriptor's dup is read-only */
+	int ro = mcreate(BPF_MAP_TYPE_HASH, 4, 8, 4, BPF_F_RDONLY);
+	int rd = dup(ro);
+	ck_assert_int_eq(upd(rd, 1, 1, 0), -EPERM);
+	ck_assert_int_eq(look(rd, 1, &v), -ENOENT);
+	bpfvm_close(rd);
+	bpfvm_close(ro);
+}
+END_TEST
+
 START_TEST(wrong_kind_of_descriptor)
 {
 	int m = mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
@@ -1228,15 +1259,16 @@ static struct twin twin_prog(void)
 
 /* The descriptors a step may use: mostly the map's own. */
 struct fds {
-	struct twin map, ro, wo, prog;
+	struct twin map, ro, wo, prog, dup;
 	int file, closed;
 };
 
 static struct twin pick_fd(uint64_t *s, const struct fds *f, int *which)
 {
-	uint64_t r = rnd(s) % 40;
-	*which = r < 33 ? 0 : (int)(r - 32);
+	uint64_t r = rnd(s) % 42;
+	*which = r < 34 ? 0 : (int)(r - 33);
 	switch (*which) {
+	case 8: return f->dup;
 	case 1: return f->ro;
 	case 2: return f->wo;
 	case 3: return f->prog;
@@ -1348,6 +1380,7 @@ static void lockstep_one(size_t t, uint64_t seed)
 	f.ro = twin_reopen(f.map, BPF_F_RDONLY);
 	f.wo = twin_reopen(f.map, BPF_F_WRONLY);
 	f.prog = twin_prog();
+	f.dup = (struct twin){ dup(f.map.k), dup(f.map.v) };
 	f.file = open("/dev/null", O_RDONLY);
 	f.closed = 4000;
 	close(f.closed);
@@ -1533,6 +1566,7 @@ static void lockstep_one(size_t t, uint64_t seed)
 	twin_close(f.ro);
 	twin_close(f.wo);
 	twin_close(f.prog);
+	twin_close(f.dup);
 	close(f.file);
 }
 
@@ -1791,6 +1825,7 @@ static Suite *bpf_suite(void)
 	tcase_add_test(tc, check_attr);
 	tcase_add_test(tc, descriptors_are_real_and_cloexec);
 	tcase_add_test(tc, plain_close_is_noticed);
+	tcase_add_test(tc, dup_descriptors);
 	tcase_add_test(tc, wrong_kind_of_descriptor);
 	tcase_add_test(tc, hash_commands);
 	tcase_add_test(tc, array_and_queue_commands);

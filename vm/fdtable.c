@@ -253,6 +253,23 @@ static void slot_release(struct bpfvm_obj *o)
 	bpfvm_obj_put(o);
 }
 
+/* Room for slot fd (under the write lock): 0 or -ENOMEM. */
+static int grow(int fd)
+{
+	if ((size_t)fd < reg.nslots)
+		return 0;
+	size_t n = reg.nslots ? reg.nslots : 64;
+	while (n <= (size_t)fd)
+		n *= 2;
+	struct slot *v = realloc(reg.slots, n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(v + reg.nslots, 0, (n - reg.nslots) * sizeof(*v));
+	reg.slots = v;
+	reg.nslots = n;
+	return 0;
+}
+
 int bpfvm_fd_install(struct bpfvm_obj *o, uint32_t fmode, int dupfrom)
 {
 	int fd = dupfrom >= 0 ? fcntl(dupfrom, F_DUPFD_CLOEXEC, 0)
@@ -268,19 +285,10 @@ int bpfvm_fd_install(struct bpfvm_obj *o, uint32_t fmode, int dupfrom)
 	}
 	struct bpfvm_obj *stale = NULL;
 	pthread_rwlock_wrlock(&reg.lock);
-	if ((size_t)fd >= reg.nslots) {
-		size_t n = reg.nslots ? reg.nslots : 64;
-		while (n <= (size_t)fd)
-			n *= 2;
-		struct slot *v = realloc(reg.slots, n * sizeof(*v));
-		if (!v) {
-			pthread_rwlock_unlock(&reg.lock);
-			close(fd);
-			return -ENOMEM;
-		}
-		memset(v + reg.nslots, 0, (n - reg.nslots) * sizeof(*v));
-		reg.slots = v;
-		reg.nslots = n;
+	if (grow(fd)) {
+		pthread_rwlock_unlock(&reg.lock);
+		close(fd);
+		return -ENOMEM;
 	}
 	/* a descriptor closed with plain close() whose number came back */
 	stale = reg.slots[fd].obj;
@@ -305,6 +313,42 @@ static void drop_stale(int fd, struct bpfvm_obj *o)
 	slot_release(stale);
 }
 
+/* fd is not in the table: a dup (dup(2), F_DUPFD, SCM_RIGHTS) of one of
+ * our descriptors names the same object with the same rights, as the
+ * kernel's shared file; it gets a slot of its own.  Else EBADF or EINVAL.
+ * On success *s is the slot, with a reference for the caller. */
+static struct bpfvm_obj *adopt(int fd, struct slot *s, int *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		*err = -EBADF;
+		return NULL;
+	}
+	*err = -EINVAL;
+	struct bpfvm_obj *stale = NULL;
+	pthread_rwlock_wrlock(&reg.lock);
+	for (size_t i = 0; i < reg.nslots; i++) {
+		struct slot *o = &reg.slots[i];
+		if (!o->obj || o->dev != st.st_dev || o->ino != st.st_ino)
+			continue;
+		*s = *o;
+		if (grow(fd)) {
+			*err = -ENOMEM;
+			break;
+		}
+		stale = reg.slots[fd].obj; /* raced with another adopt */
+		reg.slots[fd] = *s;
+		bpfvm_obj_get(s->obj); /* the new slot's */
+		__atomic_add_fetch(&s->obj->usercnt, 1, __ATOMIC_RELAXED);
+		bpfvm_obj_get(s->obj); /* the caller's */
+		*err = 0;
+		break;
+	}
+	pthread_rwlock_unlock(&reg.lock);
+	slot_release(stale);
+	return *err ? NULL : s->obj;
+}
+
 struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
 			       int *err)
 {
@@ -320,9 +364,11 @@ struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
 	}
 	pthread_rwlock_unlock(&reg.lock);
 	if (!s.obj) {
-		/* the kernel: EBADF if closed, EINVAL for any other file */
-		*err = fcntl(fd, F_GETFD) < 0 ? -EBADF : -EINVAL;
-		return NULL;
+		/* the kernel: EBADF if closed, EINVAL for any other file, but
+		 * a dup of one of ours is ours */
+		s.obj = adopt(fd, &s, err);
+		if (!s.obj)
+			return NULL;
 	}
 	if (!__atomic_load_n(&reg.nocheck, __ATOMIC_RELAXED)) {
 		struct stat st;

@@ -6,7 +6,9 @@
  * A descriptor is a real file descriptor (a close-on-exec memfd, or a dup
  * of an MMAPABLE array's memfd), remembered with its st_dev/st_ino: a
  * descriptor closed with plain close() is EBADF, and one whose number came
- * back for another file is EINVAL, as the kernel says for that file.
+ * back for another file is EINVAL, as the kernel says for that file.  A
+ * dup of a descriptor (same st_dev/st_ino) names the same object with the
+ * same rights, and gets a slot of its own on first use.
  * SPDX-License-Identifier: MIT */
 #ifndef BPFVM_FDTABLE_H
 #define BPFVM_FDTABLE_H
