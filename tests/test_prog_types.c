@@ -366,6 +366,10 @@ START_TEST(type_table_facts)
 	ck_assert_uint_eq(eat, BPF_CGROUP_INET_SOCK_CREATE);
 	eat = 0;
 	ck_assert_int_eq(bpfvm_prog_check_attach(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, &eat), -EINVAL);
+	/* cgroup_sock's attach type 0 reads as sock_create even unfixed */
+	ck_assert(rd(BPF_PROG_TYPE_CGROUP_SOCK, 0, 0, 4, NULL));
+	ck_assert(wr(BPF_PROG_TYPE_CGROUP_SOCK, 0, 0, 4));
+	ck_assert(!rd(BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET4_POST_BIND, 0, 4, NULL));
 }
 END_TEST
 

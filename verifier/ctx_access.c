@@ -422,6 +422,10 @@ bool bpfvm_ctx_cg_sock(int off, int size, enum bpfvm_access t,
 {
 	uint32_t at = prog->expected_attach_type;
 
+	/* bpf_prog_load_fixup_attach_type: 0 is sock_create, for callers
+	 * that did not go through bpfvm_prog_check_attach */
+	if (at == 0)
+		at = BPF_CGROUP_INET_SOCK_CREATE;
 	if (!bpfvm_ctx_sock(off, size, t, acc))
 		return false;
 	switch (off) {
