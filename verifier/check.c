@@ -320,12 +320,7 @@ static int adjust_ptr_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 		}
 		break;
 	case 0x10: /* SUB */
-		if (ptr_in == &off_in[0] || insn->dst_reg == insn->src_reg ||
-		    (BPF_SRC_X & insn->code && &cur_regs(env)[insn->dst_reg] == off_in)) {
-			verbose(env, "R%d tried to subtract pointer from scalar\n",
-				insn->dst_reg);
-			return -EACCES;
-		}
+		/* scalar -= pointer was refused by the caller */
 		if (ptr.type == PTR_TO_STACK) {
 			verbose(env, "R%d subtraction from stack pointer prohibited\n",
 				insn->dst_reg);
@@ -844,8 +839,7 @@ static int prepare_func_exit(struct verifier_env *env, u32 *insn_idx)
 static int check_return_code(struct verifier_env *env)
 {
 	const struct bpfvm_prog_type *pt = bpfvm_prog_type(env->opts->prog_type);
-	struct bpfvm_prog_info info = { env->opts->prog_type,
-					env->opts->expected_attach_type };
+	struct bpfvm_prog_info info = { env->opts->prog_type, env->attach_type };
 	struct bpfvm_ret_range rr = { 0 };
 	struct bpf_reg *r0 = &cur_regs(env)[0];
 	char t[48];
@@ -1024,6 +1018,10 @@ static int do_check(struct verifier_env *env)
 		}
 		if (env->log.level & 3)
 			print_insn(env, idx);
+		if (insn->code == 0x18 && insn->off) {
+			verbose(env, "BPF_LD_IMM64 uses reserved fields\n");
+			return -EINVAL;
+		}
 		if (bpfvm_check_insn(env->insns, env->len, idx, msg, sizeof(msg)) < 0) {
 			verbose(env, "%s\n", msg);
 			return -EINVAL;

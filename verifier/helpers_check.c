@@ -83,6 +83,7 @@ struct call_meta {
 	s64 const_key; /* -1: not a constant */
 };
 
+/* The kernel's func_id_name without its "bpf_" (the formats add it). */
 static const char *fname(u32 id)
 {
 	const char *n = bpfvm_helper_name(id);
@@ -450,8 +451,7 @@ static int enter_callback(struct verifier_env *env, int insn_idx,
 int check_helper_call(struct verifier_env *env, int insn_idx, u32 *next)
 {
 	const struct bpfvm_insn *insn = &env->insns[insn_idx];
-	struct bpfvm_prog_info info = { env->opts->prog_type,
-					env->opts->expected_attach_type };
+	struct bpfvm_prog_info info = { env->opts->prog_type, env->attach_type };
 	const struct bpfvm_prog_type *pt = bpfvm_prog_type(info.type);
 	u32 id = (u32)insn->imm;
 	struct call_meta meta = { .const_key = -1, .func_id = id };
@@ -459,12 +459,12 @@ int check_helper_call(struct verifier_env *env, int insn_idx, u32 *next)
 	int err;
 
 	if (insn->imm < 0 || id >= BPFVM_FUNC_MAX_ID) {
-		verbose(env, "invalid func %s#%d\n", "unknown", insn->imm);
+		verbose(env, "invalid func unknown#%d\n", insn->imm);
 		return -EINVAL;
 	}
 	const struct bpfvm_helper_proto *fn = bpfvm_helper_proto(&info, id);
 	if (!fn) {
-		verbose(env, "program of this type cannot use helper %s#%u\n",
+		verbose(env, "program of this type cannot use helper bpf_%s#%u\n",
 			fname(id), id);
 		return -EINVAL;
 	}
@@ -487,7 +487,7 @@ int check_helper_call(struct verifier_env *env, int insn_idx, u32 *next)
 		else if (is_null_reg(&regs[meta.release_regno]))
 			err = 0;
 		if (err) {
-			verbose(env, "func %s#%u reference has not been acquired before\n",
+			verbose(env, "func bpf_%s#%u reference has not been acquired before\n",
 				fname(id), id);
 			return err;
 		}
@@ -514,7 +514,7 @@ int check_helper_call(struct verifier_env *env, int insn_idx, u32 *next)
 		break;
 	}
 	if (meta.map && !bpfvm_helper_map_compatible(id, meta.map->map_type, info.type)) {
-		verbose(env, "cannot pass map_type %u into func %s#%u\n",
+		verbose(env, "cannot pass map_type %u into func bpf_%s#%u\n",
 			meta.map->map_type, fname(id), id);
 		return -EINVAL;
 	}

@@ -160,7 +160,8 @@ const char *reg_type_str(const struct bpf_reg *r, char *buf, size_t n)
 	if (r->flags & MEM_ALLOC)
 		pre = "alloc_";
 	snprintf(buf, n, "%s%s%s", pre, type_names[r->type],
-		 (r->flags & PTR_MAYBE_NULL) ? "_or_null" : "");
+		 !(r->flags & PTR_MAYBE_NULL) ? "" :
+		 r->type == PTR_TO_BTF_ID ? "or_null_" : "_or_null");
 	return buf;
 }
 

@@ -218,8 +218,7 @@ static int check_ptr_off_reg(struct verifier_env *env, const struct bpf_reg *r,
 int check_ctx_access(struct verifier_env *env, int insn_idx, int off, int size,
 		     bool write, struct bpf_reg *out)
 {
-	struct bpfvm_prog_info info = { env->opts->prog_type,
-					env->opts->expected_attach_type };
+	struct bpfvm_prog_info info = { env->opts->prog_type, env->attach_type };
 	struct bpfvm_ctx_access acc = { 0 };
 
 	(void)insn_idx;
@@ -539,6 +538,50 @@ static int sock_access(struct verifier_env *env, int regno, int off, int size,
 	return -EACCES;
 }
 
+/* ---- map pointers ----------------------------------------------------------- */
+
+/* The kernel struct behind a map of this type, as its BTF names it. */
+static const char *map_struct_name(u32 type)
+{
+	switch (type) {
+	case BPF_MAP_TYPE_ARRAY: case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_PROG_ARRAY: case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+	case BPF_MAP_TYPE_CGROUP_ARRAY: case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+		return "bpf_array";
+	case BPF_MAP_TYPE_HASH: case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_HASH: case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_HASH_OF_MAPS:
+		return "bpf_htab";
+	case BPF_MAP_TYPE_RINGBUF:
+		return "bpf_ringbuf_map";
+	case BPF_MAP_TYPE_STACK_TRACE:
+		return "bpf_stack_map";
+	case BPF_MAP_TYPE_LPM_TRIE:
+		return "lpm_trie";
+	default:
+		return "bpf_map";
+	}
+}
+
+/* Reads of the map's kernel struct (check_ptr_to_map_access): root may
+ * read at non-negative offsets; what is read is not modelled (no BTF). */
+static int map_ptr_access(struct verifier_env *env, int regno, int off, bool write)
+{
+	const struct bpf_reg *r = &cur_regs(env)[regno];
+	const char *tname = map_struct_name(r->map ? r->map->map_type : 0);
+
+	if (off < 0) {
+		verbose(env, "R%d is %s invalid negative access: off=%d\n", regno,
+			tname, off);
+		return -EACCES;
+	}
+	if (write) {
+		verbose(env, "only read from %s is supported\n", tname);
+		return -EACCES;
+	}
+	return 0;
+}
+
 /* ---- the dispatcher ----------------------------------------------------------- */
 
 int check_mem_access(struct verifier_env *env, int insn_idx, int regno, int off,
@@ -658,13 +701,11 @@ int check_mem_access(struct verifier_env *env, int insn_idx, int regno, int off,
 			mark_reg_unknown(&regs[value_regno]);
 		break;
 	case CONST_PTR_TO_MAP:
-		if (write) {
-			verbose(env, "R%d cannot write into %s\n", regno,
-				reg_type_str(r, t, sizeof(t)));
-			return -EACCES;
-		}
-		verbose(env, "only read from bpf_array is supported\n");
-		return -EACCES;
+		if ((err = map_ptr_access(env, regno, off, write)))
+			return err;
+		if (value_regno >= 0)
+			mark_reg_unknown(&regs[value_regno]);
+		break;
 	default:
 		verbose(env, "R%d invalid mem access '%s'\n", regno,
 			reg_type_str(r, t, sizeof(t)));

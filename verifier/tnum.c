@@ -148,8 +148,12 @@ struct tnum tnum_const_subreg(struct tnum a, u32 value)
 	return tnum_with_subreg(a, tnum_const(value));
 }
 
+/* As the kernel's log shows it: a constant as its value, else
+ * "(0xVALUE; 0xMASK)". */
 int tnum_strn(char *buf, size_t n, struct tnum a)
 {
-	return snprintf(buf, n, "(%#llx; %#llx)", (unsigned long long)a.value,
+	if (tnum_is_const(a))
+		return snprintf(buf, n, "%llu", (unsigned long long)a.value);
+	return snprintf(buf, n, "(0x%llx; 0x%llx)", (unsigned long long)a.value,
 			(unsigned long long)a.mask);
 }

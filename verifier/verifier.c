@@ -62,6 +62,10 @@ static int resolve_ldimm64(struct verifier_env *env)
 			}
 			if (src == 2) {
 				u32 off = (u32)in[1].imm;
+				if (off >= (1u << 29)) {
+					verbose(env, "direct value offset of %u is not allowed\n", off);
+					return -EINVAL;
+				}
 				if (m->map_type != BPF_MAP_TYPE_ARRAY || m->max_entries != 1) {
 					verbose(env, "no direct value access support for this map type\n");
 					return -EINVAL;
@@ -155,7 +159,9 @@ int bpfvm_verify(const struct bpfvm_insn *insns, size_t n,
 		res->err = -E2BIG;
 		return res->err;
 	}
-	if (!bpfvm_prog_type(opts->prog_type)) {
+	u32 attach = opts->expected_attach_type;
+	if (!bpfvm_prog_type(opts->prog_type) ||
+	    bpfvm_prog_check_attach(opts->prog_type, &attach)) {
 		res->err = -EINVAL;
 		return res->err;
 	}
@@ -167,7 +173,9 @@ int bpfvm_verify(const struct bpfvm_insn *insns, size_t n,
 	env->insns = insns;
 	env->len = (u32)n;
 	env->opts = opts;
-	env->strict_alignment = (opts->prog_flags & BPF_F_STRICT_ALIGNMENT) != 0;
+	env->attach_type = attach;
+	env->strict_alignment = (opts->prog_flags & BPF_F_STRICT_ALIGNMENT) &&
+				!(opts->prog_flags & BPF_F_ANY_ALIGNMENT);
 	vlog_init(&env->log, opts);
 	env->aux = calloc(n, sizeof(*env->aux));
 	env->ldmap = calloc(n, sizeof(*env->ldmap));

@@ -222,6 +222,7 @@ struct verifier_env {
 	u32 insn_idx, prev_insn_idx;
 	u32 pass_cnt;
 	bool strict_alignment;
+	u32 attach_type; /* expected_attach_type after the kernel's fixup */
 	bool seen_direct_write;
 	struct vlog log;
 	/* scratch for states_equal id maps */
