@@ -549,8 +549,8 @@ static void find_good_pkt_pointers(struct vstate *st, const struct bpf_reg *dst,
 		new_range++;
 	u32 id = dst->id;
 	FOR_EACH_REG(st, r, {
-		if (r->type == type && r->id == id && (int)r->range < new_range)
-			r->range = (u32)new_range;
+		if (r->type == type && r->id == id && r->range < new_range)
+			r->range = new_range;
 	});
 }
 
@@ -559,45 +559,107 @@ static bool is_init_pkt(const struct bpf_reg *r, u8 type)
 	return r->type == type && r->off == 0 && tnum_equals_const(r->var_off, 0);
 }
 
-/* Comparisons of packet pointers with pkt_end prove ranges. */
+/* The other side of a comparison with pkt_end: this register is at or
+ * beyond the end (the kernel's mark_pkt_end). */
+static void mark_pkt_end(struct vstate *st, int regno, bool beyond)
+{
+	struct bpf_reg *r = &st->frame[st->curframe]->regs[regno];
+
+	if (r->type == PTR_TO_PACKET)
+		r->range = beyond ? BEYOND_PKT_END : AT_PKT_END;
+}
+
+/* Comparisons of packet pointers with pkt_end prove ranges: in the branch
+ * where pkt' <= end every copy of pkt gets range off (off+1 for <). */
 static bool try_match_pkt(struct verifier_env *env, const struct bpfvm_insn *insn,
 			  struct vstate *this_b, struct vstate *other_b)
 {
 	struct bpf_reg *regs = cur_regs(env);
 	struct bpf_reg d, s;
+	int dr = insn->dst_reg, sr = insn->src_reg;
 
 	if (!(insn->code & BPF_SRC_X) || BPF_CLASS(insn->code) == BPF_JMP32)
 		return false;
-	d = regs[insn->dst_reg];
-	s = regs[insn->src_reg];
+	d = regs[dr];
+	s = regs[sr];
 	bool d_pkt = (d.type == PTR_TO_PACKET && s.type == PTR_TO_PACKET_END) ||
 		     (d.type == PTR_TO_PACKET_META && is_init_pkt(&s, PTR_TO_PACKET));
 	bool s_pkt = (d.type == PTR_TO_PACKET_END && s.type == PTR_TO_PACKET) ||
 		     (is_init_pkt(&d, PTR_TO_PACKET) && s.type == PTR_TO_PACKET_META);
 
+	if (!d_pkt && !s_pkt)
+		return false;
 	switch (BPF_OP_(insn->code)) {
 	case 0x20: /* JGT */
-		if (d_pkt) find_good_pkt_pointers(this_b, &d, d.type, false);
-		else if (s_pkt) find_good_pkt_pointers(other_b, &s, s.type, true);
-		else return false;
+		if (d_pkt) {
+			find_good_pkt_pointers(this_b, &d, d.type, false);
+			mark_pkt_end(other_b, dr, true);
+		} else {
+			find_good_pkt_pointers(other_b, &s, s.type, true);
+			mark_pkt_end(this_b, sr, false);
+		}
 		return true;
 	case 0xa0: /* JLT */
-		if (d_pkt) find_good_pkt_pointers(other_b, &d, d.type, true);
-		else if (s_pkt) find_good_pkt_pointers(this_b, &s, s.type, false);
-		else return false;
+		if (d_pkt) {
+			find_good_pkt_pointers(other_b, &d, d.type, true);
+			mark_pkt_end(this_b, dr, false);
+		} else {
+			find_good_pkt_pointers(this_b, &s, s.type, false);
+			mark_pkt_end(other_b, sr, true);
+		}
 		return true;
 	case 0x30: /* JGE */
-		if (d_pkt) find_good_pkt_pointers(this_b, &d, d.type, true);
-		else if (s_pkt) find_good_pkt_pointers(other_b, &s, s.type, false);
-		else return false;
+		if (d_pkt) {
+			find_good_pkt_pointers(this_b, &d, d.type, true);
+			mark_pkt_end(other_b, dr, false);
+		} else {
+			find_good_pkt_pointers(other_b, &s, s.type, false);
+			mark_pkt_end(this_b, sr, true);
+		}
 		return true;
 	case 0xb0: /* JLE */
-		if (d_pkt) find_good_pkt_pointers(other_b, &d, d.type, false);
-		else if (s_pkt) find_good_pkt_pointers(this_b, &s, s.type, true);
-		else return false;
+		if (d_pkt) {
+			find_good_pkt_pointers(other_b, &d, d.type, false);
+			mark_pkt_end(this_b, dr, true);
+		} else {
+			find_good_pkt_pointers(this_b, &s, s.type, true);
+			mark_pkt_end(other_b, sr, false);
+		}
 		return true;
 	}
 	return false;
+}
+
+/* A packet pointer known to be at or past the end decides comparisons
+ * with pkt_end (is_pkt_ptr_branch_taken). */
+static int pkt_branch_taken(const struct bpf_reg *d, const struct bpf_reg *s, u8 op)
+{
+	const struct bpf_reg *pkt;
+
+	if (s->type == PTR_TO_PACKET_END) {
+		pkt = d;
+	} else if (d->type == PTR_TO_PACKET_END) {
+		pkt = s;
+		switch (op) {
+		case 0x20: op = 0xa0; break;
+		case 0xa0: op = 0x20; break;
+		case 0x30: op = 0xb0; break;
+		case 0xb0: op = 0x30; break;
+		}
+	} else {
+		return -1;
+	}
+	if (pkt->range >= 0)
+		return -1;
+	switch (op) {
+	case 0xb0: case 0x20: /* <=, > */
+		if (pkt->range == BEYOND_PKT_END)
+			return op == 0x20;
+		break;
+	case 0xa0: case 0x30: /* <, >= */
+		return op == 0x30;
+	}
+	return -1;
 }
 
 /* Registers that are copies of one scalar (same id) learn together. */
@@ -636,8 +698,12 @@ static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *ins
 	else
 		mark_reg_known(&src, (u64)(s64)insn->imm);
 
+	bool pkt_any = (reg_is_pkt(dst) || dst->type == PTR_TO_PACKET_END) &&
+		       (reg_is_pkt(&src) || src.type == PTR_TO_PACKET_END);
 	if (dst->type == SCALAR_VALUE && src.type == SCALAR_VALUE)
 		pred = is_branch_taken(dst, &src, op, w32);
+	else if (pkt_any && !w32)
+		pred = pkt_branch_taken(dst, &src, op);
 	else if (reg_is_ptr(dst) && reg_is_ptr(&src))
 		pred = -1;
 	else

@@ -169,7 +169,11 @@ static int packet_access(struct verifier_env *env, int regno, int off, int size,
 		verbose(env, "R%d min value is negative, either use unsigned index or do a if (index >=0) check.\n", regno);
 		return -EACCES;
 	}
-	if (mem_bounds(env, regno, off, size, r->range, zero_ok)) {
+	if (r->range < 0) {
+		verbose(env, "R%d offset is outside of the packet\n", regno);
+		return -EINVAL;
+	}
+	if (mem_bounds(env, regno, off, size, (u32)r->range, zero_ok)) {
 		verbose(env, "R%d offset is outside of the packet\n", regno);
 		return -EACCES;
 	}

@@ -58,7 +58,7 @@ static int resolve_ldimm64(struct verifier_env *env)
 					verbose(env, "fd %d is not pointing to valid bpf_map\n", in->imm);
 				else
 					verbose(env, "fd_idx without fd_array is invalid\n");
-				return src == 1 || src == 2 ? -EBADF : -EPROTO;
+				return -EINVAL;
 			}
 			if (src == 2) {
 				u32 off = (u32)in[1].imm;

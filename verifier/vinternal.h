@@ -94,7 +94,8 @@ struct bpf_reg {
 	u32 id;        /* shared by copies: NULL checks and ranges apply to all */
 	u32 ref_obj_id; /* acquired reference this pointer holds */
 	union {
-		u32 range;    /* packet: bytes proven readable past off */
+		s32 range;    /* packet: bytes proven readable past off, or
+				 AT_PKT_END / BEYOND_PKT_END */
 		u32 mem_size; /* PTR_TO_MEM */
 	};
 	struct bpfvm_map *map; /* map pointer / map value / map key */
@@ -105,6 +106,9 @@ struct bpf_reg {
 	s32 s32_min, s32_max;
 	u32 u32_min, u32_max;
 };
+
+#define AT_PKT_END (-1)     /* the pointer is >= pkt_end */
+#define BEYOND_PKT_END (-2) /* the pointer is > pkt_end */
 
 /* ---- stack ------------------------------------------------------------- */
 
