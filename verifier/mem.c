@@ -394,8 +394,13 @@ static int stack_write_var(struct verifier_env *env, struct func_state *f,
 
 	for (s64 i = min_off; i < max_off; i++) {
 		int slot = (int)(-i - 1), spi = slot / 8;
-		u8 *t = &f->stack[spi].type[slot % 8];
-		mark_reg_not_init(&f->stack[spi].spilled);
+		struct stack_slot *sl = &f->stack[spi];
+		u8 *t = &sl->type[slot % 8];
+		/* zero over a spilled zero keeps the spill */
+		if (zero && *t == STACK_SPILL && sl->type[7] == STACK_SPILL &&
+		    reg_is_zero(&sl->spilled))
+			continue;
+		mark_reg_not_init(&sl->spilled);
 		*t = (zero && *t == STACK_ZERO) ? STACK_ZERO : STACK_MISC;
 	}
 	return 0;
@@ -517,17 +522,18 @@ static int sock_access(struct verifier_env *env, int regno, int off, int size,
 	}
 	switch (r->type) {
 	case PTR_TO_SOCK_COMMON:
-		/* struct bpf_sock up to dst_port's end is the common part */
-		ok = off + size <= 44 && bpfvm_ctx_sock(off, size, BPFVM_ACCESS_READ, &acc);
+		/* struct bpf_sock but type, protocol, mark, priority */
+		ok = !(off >= 8 && off < 24) &&
+		     bpfvm_ctx_sock(off, size, BPFVM_ACCESS_READ, &acc);
 		break;
 	case PTR_TO_SOCKET:
 		ok = bpfvm_ctx_sock(off, size, write ? BPFVM_ACCESS_WRITE : BPFVM_ACCESS_READ, &acc);
 		break;
 	case PTR_TO_TCP_SOCK:
-		/* struct bpf_tcp_sock: u32 fields then u64 counters from 56 */
-		ok = off >= 0 && off + size <= 112 &&
-		     ((off < 56 && size == 4 && !(off % 4)) ||
-		      (off >= 56 && size == 8 && !(off % 8)));
+		/* struct bpf_tcp_sock: u32 fields but bytes_received and
+		 * bytes_acked (u64 at 80, 88), up to icsk_retransmits (108) */
+		ok = off >= 0 && off < 112 && size > 0 && !(off % size) &&
+		     size == ((off == 80 || off == 88) ? 8 : 4);
 		break;
 	case PTR_TO_XDP_SOCK:
 		ok = off == 0 && size == 4;
@@ -699,6 +705,13 @@ int check_mem_access(struct verifier_env *env, int insn_idx, int regno, int off,
 		if (off < 0) {
 			verbose(env, "R%d invalid tracepoint buffer access: off=%d, size=%d\n",
 				regno, off, size);
+			return -EACCES;
+		}
+		if (!tnum_is_const(r->var_off) || r->var_off.value) {
+			char tn[48];
+			tnum_strn(tn, sizeof(tn), r->var_off);
+			verbose(env, "R%d invalid variable buffer offset: off=%d, var_off=%s\n",
+				regno, off, tn);
 			return -EACCES;
 		}
 		if (!write && value_regno >= 0)
