@@ -1509,6 +1509,211 @@ START_TEST(run_hook_packet)
 }
 END_TEST
 
+/* ---- the run's scope and holds ------------------------------------------- */
+
+/* What the scope hooks and the releases saw, in order: 'E' enter, 'X' exit,
+ * a letter per release (the held item's). */
+struct item {
+	struct scope_log *log;
+	char name;
+};
+
+struct scope_log {
+	char seq[64];
+	size_t n;
+	int enters, exits;
+	uint64_t last_token;
+	int64_t release_pc[BPFVM_RUN_HOLDS + 1];
+	struct item items[BPFVM_RUN_HOLDS + 1];
+	bool abort_in_hook;
+};
+
+static void log_event(struct scope_log *l, char c)
+{
+	if (l->n + 1 < sizeof l->seq)
+		l->seq[l->n++] = c;
+	l->seq[l->n] = 0;
+}
+
+static uint64_t log_enter(void *cookie, struct bpfvm_call *call)
+{
+	struct scope_log *l = cookie;
+	ck_assert_ptr_nonnull(call->run);
+	log_event(l, 'E');
+	return 0x5eed0000u + (uint64_t)++l->enters;
+}
+
+static void log_exit(void *cookie, struct bpfvm_call *call, uint64_t token)
+{
+	struct scope_log *l = cookie;
+	(void)call;
+	log_event(l, 'X');
+	l->exits++;
+	l->last_token = token;
+}
+
+static void log_release(struct bpfvm_call *call, void *obj, int64_t pc)
+{
+	(void)call;
+	struct item *it = obj;
+	log_event(it->log, it->name);
+	it->log->release_pc[it - it->log->items] = pc;
+}
+
+/* #300 hold(i), #301 drop(i): items of the cookie's log */
+static uint64_t hold_item(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			  uint64_t r5, struct bpfvm_call *call)
+{
+	(void)r2, (void)r3, (void)r4, (void)r5;
+	struct scope_log *l = bpfvm_call_cookie(call);
+	return (uint64_t)(int64_t)bpfvm_call_hold(call, &l->items[r1],
+						   log_release);
+}
+
+static uint64_t drop_item(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			  uint64_t r5, struct bpfvm_call *call)
+{
+	(void)r2, (void)r3, (void)r4, (void)r5;
+	struct scope_log *l = bpfvm_call_cookie(call);
+	return bpfvm_call_drop(call, &l->items[r1]);
+}
+
+static void abort_hook(void *cookie, struct bpfvm_call *call, void *ctx,
+		       size_t ctx_len)
+{
+	(void)ctx, (void)ctx_len;
+	struct scope_log *l = cookie;
+	if (l->abort_in_hook)
+		bpfvm_call_abort(call, "no context");
+}
+
+static struct bpfvm *scoped(const struct bpfvm_insn *p, size_t n,
+			    struct scope_log *l)
+{
+	memset(l, 0, sizeof *l);
+	for (size_t i = 0; i < LEN(l->items); i++)
+		l->items[i] = (struct item){ l, (char)('a' + i) };
+	struct bpfvm *vm = load(p, n);
+	bpfvm_register_helper(vm, 300, hold_item, l);
+	bpfvm_register_helper(vm, 301, drop_item, l);
+	bpfvm_set_run_scope(vm, log_enter, log_exit, l);
+	return vm;
+}
+
+/* Run in mode m; the log's sequence must be want, and exit must have got
+ * enter's value. */
+static struct bpfvm_result scoped_run(struct bpfvm *vm, struct scope_log *l,
+				      size_t m, const char *want, int line)
+{
+	l->n = 0;
+	l->seq[0] = 0;
+	uint64_t ctx = 0;
+	struct bpfvm_result r;
+	bpfvm_set_dispatch(vm, modes[m].d);
+	bpfvm_set_checked(vm, modes[m].checked);
+	if (m % 2)
+		bpfvm_run(vm, &ctx, sizeof ctx, &r);
+	else
+		bpfvm_run_mem(vm, &ctx, sizeof ctx, &r);
+	ck_assert_msg(!strcmp(l->seq, want), "line %d mode %zu: '%s', want "
+		      "'%s' (%s)", line, m, l->seq, want, r.msg);
+	ck_assert_int_eq(l->enters, l->exits);
+	ck_assert_uint_eq(l->last_token, 0x5eed0000u + (uint64_t)l->enters);
+	return r;
+}
+
+START_TEST(run_scope_and_holds)
+{
+	struct scope_log l;
+	/* a ends held, b is dropped: a released (pc of its call), then the
+	 * scope's exit; a drop of what is not held is false */
+	const struct bpfvm_insn ok[] = {
+		MOV64_K(1, 0), CALL(300), MOV64_K(1, 1), CALL(300),
+		MOV64_K(1, 1), CALL(301), MOV64_X(6, 0),
+		MOV64_K(1, 1), CALL(301), ALU64_K(LSH, 6, 4),
+		ALU64_X(OR, 0, 6), EXIT,
+	};
+	struct bpfvm *vm = scoped(ok, LEN(ok), &l);
+	for (size_t m = 0; m < LEN(modes); m++) {
+		struct bpfvm_result r = scoped_run(vm, &l, m, "EaX", __LINE__);
+		ck_assert_int_eq(r.error, 0);
+		ck_assert_uint_eq(r.r0, 0x10);
+		ck_assert_int_eq(l.release_pc[0], 1);
+	}
+	bpfvm_destroy(vm);
+
+	/* runs that fail release too, latest first: an unknown helper, the
+	 * budget, a fault (checked), a helper stopping the run */
+	const struct bpfvm_insn unknown[] = {
+		MOV64_K(1, 0), CALL(300), MOV64_K(1, 2), CALL(300),
+		CALL(999), EXIT,
+	};
+	vm = scoped(unknown, LEN(unknown), &l);
+	for (size_t m = 0; m < LEN(modes); m++)
+		ck_assert_int_eq(scoped_run(vm, &l, m, "EcaX", __LINE__).error,
+				 -EINVAL);
+	bpfvm_destroy(vm);
+	const struct bpfvm_insn forever[] = {
+		MOV64_K(1, 3), CALL(300), JA_(-1), EXIT,
+	};
+	vm = scoped(forever, LEN(forever), &l);
+	bpfvm_set_budget(vm, 1000);
+	for (size_t m = 0; m < LEN(modes); m++)
+		ck_assert_int_eq(scoped_run(vm, &l, m, "EdX", __LINE__).error,
+				 -ELOOP);
+	bpfvm_destroy(vm);
+	const struct bpfvm_insn fault[] = {
+		MOV64_K(1, 4), CALL(300), LDX(DW, 0, 6, 0), EXIT,
+	};
+	vm = scoped(fault, LEN(fault), &l);
+	for (size_t m = 2; m < LEN(modes); m++)
+		ck_assert_int_eq(scoped_run(vm, &l, m, "EeX", __LINE__).error,
+				 -EFAULT);
+	bpfvm_destroy(vm);
+	const struct bpfvm_insn abort_[] = {
+		MOV64_K(1, 5), CALL(300), CALL(6), EXIT,
+	};
+	vm = scoped(abort_, LEN(abort_), &l);
+	bpfvm_register_helper(vm, 6, aborter, NULL);
+	for (size_t m = 0; m < LEN(modes); m++)
+		ck_assert_int_eq(scoped_run(vm, &l, m, "EfX", __LINE__).error,
+				 -EINVAL);
+	/* a run hook that stops the run before its first instruction: the
+	 * scope still closes (bpfvm_run only calls the run hook) */
+	bpfvm_set_run_hook(vm, abort_hook, &l);
+	l.abort_in_hook = true;
+	for (size_t m = 1; m < LEN(modes); m += 2)
+		ck_assert_int_eq(scoped_run(vm, &l, m, "EX", __LINE__).error,
+				 -EINVAL);
+	bpfvm_destroy(vm);
+
+	/* BPFVM_RUN_HOLDS at most: the next is -ENOSPC; all released,
+	 * latest first; r0 = the failures */
+	const struct bpfvm_insn many[] = {
+		MOV64_K(6, 0), MOV64_K(7, 0),
+		MOV64_X(1, 6), CALL(300), ALU64_X(SUB, 7, 0),
+		ALU64_K(ADD, 6, 1), JMP_K(JLE, 6, BPFVM_RUN_HOLDS, -5),
+		MOV64_X(0, 7), EXIT,
+	};
+	vm = scoped(many, LEN(many), &l);
+	char want[BPFVM_RUN_HOLDS + 3] = "E";
+	for (int i = BPFVM_RUN_HOLDS - 1; i >= 0; i--)
+		want[strlen(want)] = (char)('a' + i);
+	strcat(want, "X");
+	for (size_t m = 0; m < LEN(modes); m++) {
+		struct bpfvm_result r = scoped_run(vm, &l, m, want, __LINE__);
+		ck_assert_int_eq(r.error, 0);
+		ck_assert_uint_eq(r.r0, ENOSPC); /* one failure of -ENOSPC */
+	}
+	/* no scope: runs as before, holds still released */
+	bpfvm_set_run_scope(vm, NULL, NULL, NULL);
+	l.n = 0;
+	ck_assert_int_eq(run1(vm, 0, NULL, 0).error, 0);
+	ck_assert_uint_eq(l.n, BPFVM_RUN_HOLDS);
+	bpfvm_destroy(vm);
+}
+END_TEST
+
 /* ---- the kernel as the oracle -------------------------------------------- */
 
 /* The parts of union bpf_attr used here (uapi layout; the rest zero), so
@@ -1711,6 +1916,7 @@ int main(void)
 	tcase_add_test(tc, trace_printk_string);
 	tcase_add_test(tc, current_task_helpers);
 	tcase_add_test(tc, run_hook_packet);
+	tcase_add_test(tc, run_scope_and_holds);
 	tcase_add_test(tc, kernel_differential);
 	suite_add_tcase(s, tc);
 

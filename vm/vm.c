@@ -295,7 +295,27 @@ void bpfvm_set_run_hook(struct bpfvm *vm, bpfvm_run_hook_fn fn, void *cookie)
 	vm->run_cookie = cookie;
 }
 
+void bpfvm_set_run_scope(struct bpfvm *vm, bpfvm_run_enter_fn enter,
+			 bpfvm_run_exit_fn exit, void *cookie)
+{
+	vm->enter_fn = enter;
+	vm->exit_fn = exit;
+	vm->scope_cookie = cookie;
+}
+
 /* ---- running ------------------------------------------------------------ */
+
+/* The end of every run that began: what it still holds, latest first,
+ * then the scope. */
+static void end_run(const struct bpfvm *vm, struct bpfvm_run *r)
+{
+	while (r->nholds) {
+		const struct bpfvm_hold *h = &r->holds[--r->nholds];
+		h->release(&r->call, h->obj, h->pc);
+	}
+	if (vm->exit_fn)
+		vm->exit_fn(vm->scope_cookie, &r->call, r->scope);
+}
 
 static int run(const struct bpfvm *vm, void *ctx, size_t ctx_len, void *mem,
 	       size_t mem_len, uint64_t r1, uint64_t r2,
@@ -328,21 +348,24 @@ static int run(const struct bpfvm *vm, void *ctx, size_t ctx_len, void *mem,
 	uint64_t budget = vm->budget_set ? vm->budget
 			  : vm->checked ? BPFVM_DEFAULT_BUDGET : 0;
 	r.budget = budget ? budget : UINT64_MAX;
+	if (vm->enter_fn)
+		r.scope = vm->enter_fn(vm->scope_cookie, &r.call);
 	if (mem) {
 		r.pkt = mem;
 		r.pkt_len = mem_len;
 	} else if (vm->run_fn) {
 		vm->run_fn(vm->run_cookie, &r.call, ctx, ctx_len);
-		if (res->error)
-			return res->error;
 	}
-	/* unverified code may read what it never wrote: make that the same
-	 * on every run */
-	if (r.checked)
-		memset(r.stack, 0, sizeof r.stack);
-
-	const uint64_t args[5] = { r1, r2, 0, 0, 0 };
-	uint64_t r0 = bpfvm_interp(&r, 0, args, BPFVM_STACK_TOP(&r));
+	uint64_t r0 = 0;
+	if (!res->error) {
+		/* unverified code may read what it never wrote: make that
+		 * the same on every run */
+		if (r.checked)
+			memset(r.stack, 0, sizeof r.stack);
+		const uint64_t args[5] = { r1, r2, 0, 0, 0 };
+		r0 = bpfvm_interp(&r, 0, args, BPFVM_STACK_TOP(&r));
+	}
+	end_run(vm, &r);
 	/* counted by the slow builds only (checked, budget or trace): the
 	 * fast path does no per-instruction bookkeeping, insns stays 0 */
 	res->insns = r.insns;
@@ -406,6 +429,31 @@ int bpfvm_call_add_region(struct bpfvm_call *call, void *p, size_t len,
 	r->regions[r->nregions++] = (struct bpfvm_region){ (uintptr_t)p, len,
 							  writable };
 	return 0;
+}
+
+int bpfvm_call_hold(struct bpfvm_call *call, void *obj,
+		    bpfvm_release_fn release)
+{
+	struct bpfvm_run *r = call->run;
+	if (r->nholds >= BPFVM_RUN_HOLDS)
+		return -ENOSPC;
+	r->holds[r->nholds++] = (struct bpfvm_hold){ obj, release,
+						    r->call_pc };
+	return 0;
+}
+
+bool bpfvm_call_drop(struct bpfvm_call *call, void *obj)
+{
+	struct bpfvm_run *r = call->run;
+	/* latest first: the usual order of giving back */
+	for (unsigned i = r->nholds; i--;)
+		if (r->holds[i].obj == obj) {
+			memmove(&r->holds[i], &r->holds[i + 1],
+				(r->nholds - i - 1) * sizeof r->holds[0]);
+			r->nholds--;
+			return true;
+		}
+	return false;
 }
 
 void bpfvm_call_set_packet(struct bpfvm_call *call, void *data, size_t len)

@@ -50,6 +50,19 @@ typedef void (*bpfvm_run_hook_fn)(void *cookie, struct bpfvm_call *call,
 				  void *ctx, size_t ctx_len);
 void bpfvm_set_run_hook(struct bpfvm *vm, bpfvm_run_hook_fn fn, void *cookie);
 
+/* A run's scope, for a layer with per-run resources (maps/helpers.c: the
+ * maps' epoch, the kernel's RCU read side).  enter is called before
+ * anything else of every run, bpfvm_run and bpfvm_run_mem alike; exit after
+ * everything, however the run ends (EXIT, an error, the budget, a fault, a
+ * failing run hook), once the run's holds (below) are released; exit gets
+ * enter's value.  Separate from the run hook, which is the program type's:
+ * the two layers set theirs independently. */
+typedef uint64_t (*bpfvm_run_enter_fn)(void *cookie, struct bpfvm_call *call);
+typedef void (*bpfvm_run_exit_fn)(void *cookie, struct bpfvm_call *call,
+				  uint64_t token);
+void bpfvm_set_run_scope(struct bpfvm *vm, bpfvm_run_enter_fn enter,
+			 bpfvm_run_exit_fn exit, void *cookie);
+
 struct bpfvm {
 	struct bpfvm_insn *insns;   /* the program as given */
 	struct bpfvm_dinsn *prog;   /* decoded, same indices */
@@ -76,6 +89,9 @@ struct bpfvm {
 	void *trace_cookie;
 	bpfvm_run_hook_fn run_fn;
 	void *run_cookie;
+	bpfvm_run_enter_fn enter_fn;
+	bpfvm_run_exit_fn exit_fn;
+	void *scope_cookie;
 
 	uint64_t rnd;               /* get_prandom_u32: atomic Weyl counter */
 	char err[256];
@@ -84,8 +100,20 @@ struct bpfvm {
 /* ---- per-run state ------------------------------------------------------ */
 
 #define BPFVM_RUN_REGIONS 32
+#define BPFVM_RUN_HOLDS 16
 
 struct bpfvm_run;
+struct bpfvm_call;
+
+/* Something a helper took for the run (a spin lock, a ring-buffer sample),
+ * released by the run's end unless the program gave it back first. */
+typedef void (*bpfvm_release_fn)(struct bpfvm_call *call, void *obj,
+				 int64_t pc);
+struct bpfvm_hold {
+	void *obj;
+	bpfvm_release_fn release;
+	int64_t pc; /* the helper call that took it */
+};
 
 /* What a helper sees: the run and the cookie of the helper being called. */
 struct bpfvm_call {
@@ -121,10 +149,14 @@ struct bpfvm_run {
 	unsigned depth;             /* index of the current frame */
 	unsigned base_depth;        /* EXIT at this depth ends the (callback) run */
 	unsigned nregions;
+	unsigned nholds;
+	uint64_t scope;             /* the run scope's enter value */
 
-	/* not zeroed: valid up to depth / nregions, or while trace_pending */
+	/* not zeroed: valid up to depth / nregions / nholds, or while
+	 * trace_pending */
 	struct bpfvm_frame frames[BPFVM_MAX_FRAMES];
 	struct bpfvm_region regions[BPFVM_RUN_REGIONS];
+	struct bpfvm_hold holds[BPFVM_RUN_HOLDS];
 	size_t trace_pc;
 	const struct bpfvm_insn *trace_insn;
 	uint64_t trace_before[11];
@@ -152,6 +184,17 @@ bool bpfvm_call_check_mem(struct bpfvm_call *call, uint64_t p, size_t len,
 /* The packet LD_ABS/LD_IND read (also a writable region in checked mode).
  * For the run hook. */
 void bpfvm_call_set_packet(struct bpfvm_call *call, void *data, size_t len);
+
+/* The run now holds obj: unless bpfvm_call_drop() takes it back first,
+ * release(call, obj, pc) runs when the run ends, however it ends (latest
+ * taken first, before the scope's exit; pc: the helper call that took it;
+ * the release may stop a run that ended well, e.g. checked mode's "a lock
+ * still held").  0, or -ENOSPC with BPFVM_RUN_HOLDS held already. */
+int bpfvm_call_hold(struct bpfvm_call *call, void *obj,
+		    bpfvm_release_fn release);
+
+/* Take obj back from the run's holds: true if the run held it. */
+bool bpfvm_call_drop(struct bpfvm_call *call, void *obj);
 
 /* Run the subprogram `fn` (a BPF_PSEUDO_FUNC value) in a new frame with
  * r1-r5 = args, for callback helpers (bpf_loop, for_each_map_elem).  0 and
