@@ -1671,6 +1671,150 @@ START_TEST(prog_load_lockstep)
 }
 END_TEST
 
+/* A BTF blob: int, struct bpf_spin_lock { int val; }, long, and
+ * struct val { int cnt; struct bpf_spin_lock lock; long data; }. */
+static size_t spin_lock_btf(uint8_t *blob)
+{
+	static const char str[] = "\0int\0bpf_spin_lock\0val\0cnt\0lock\0data\0long";
+	enum { S_INT = 1, S_BSL = 5, S_VAL = 19, S_CNT = 23, S_LOCK = 27,
+	       S_DATA = 32, S_LONG = 37 };
+	static const uint32_t types[] = {
+		S_INT, 1u << 24, 4, 32,                      /* [1] int */
+		S_BSL, 4u << 24 | 1, 4, S_VAL, 1, 0,         /* [2] bpf_spin_lock */
+		S_LONG, 1u << 24, 8, 64,                     /* [3] long */
+		S_VAL, 4u << 24 | 3, 16,                     /* [4] struct val */
+		S_CNT, 1, 0, S_LOCK, 2, 32, S_DATA, 3, 64,
+	};
+	uint32_t hdr[6] = { 0x0001eb9f, 24, 0, sizeof(types), sizeof(types),
+			    sizeof(str) };
+	memcpy(blob, hdr, 24);
+	memcpy(blob + 24, types, sizeof(types));
+	memcpy(blob + 24 + sizeof(types), str, sizeof(str));
+	return 24 + sizeof(types) + sizeof(str);
+}
+
+static int btf_load_in(bpf_fn f, const uint8_t *blob, size_t n)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.btf = PTR(blob);
+	a.btf_size = (uint32_t)n;
+	return f(BPF_BTF_LOAD, &a, sizeof(a));
+}
+
+/* bpf_spin_lock in map values, found through BTF, in both worlds:
+ * which maps may have one, BPF_F_LOCK copies, freeze, info. */
+START_TEST(btf_spin_lock_lockstep)
+{
+	if (!kernel_ok("btf_spin_lock_lockstep"))
+		return;
+	uint8_t blob[512];
+	size_t n = spin_lock_btf(blob);
+	struct twin btf = { btf_load_in(kcall, blob, n), btf_load_in(vcall, blob, n) };
+	ck_assert_int_ge(btf.k, 0);
+	ck_assert_int_ge(btf.v, 0);
+	/* a broken blob */
+	blob[0] = 0;
+	ck_assert_int_eq(btf_load_in(vcall, blob, n), -EINVAL);
+	ck_assert_int_eq(btf_load_in(kcall, blob, n), -EINVAL);
+	static const struct { uint32_t type, ks, vs, kid, vid, flags; } cases[] = {
+		{ BPF_MAP_TYPE_HASH, 4, 16, 1, 4, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 16, 1, 4, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 12, 1, 4, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 16, 0, 4, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 16, 0, 4, 0 },
+		{ BPF_MAP_TYPE_QUEUE, 0, 16, 0, 4, 0 },
+		{ BPF_MAP_TYPE_HASH, 8, 16, 1, 4, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 16, 1, 9, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 16, 9, 4, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, 1, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 4, 1, 2, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 16, 1, 4, BPF_F_RDONLY_PROG },
+		{ BPF_MAP_TYPE_PERCPU_HASH, 4, 16, 1, 4, 0 },
+		{ BPF_MAP_TYPE_LRU_HASH, 4, 16, 1, 4, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 16, 3, 4, 0 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 8, 1, 3, 0 },
+		{ BPF_MAP_TYPE_HASH, 4, 16, 1, 4, BPF_F_NO_PREALLOC },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(*cases); c++) {
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.map_type = cases[c].type;
+		a.key_size = cases[c].ks;
+		a.value_size = cases[c].vs;
+		a.max_entries = 4;
+		a.map_flags = cases[c].flags;
+		a.btf_key_type_id = cases[c].kid;
+		a.btf_value_type_id = cases[c].vid;
+		a.btf_fd = (uint32_t)btf.k;
+		int rk = kcall(BPF_MAP_CREATE, &a, sizeof(a));
+		a.btf_fd = (uint32_t)btf.v;
+		int rv = vcall(BPF_MAP_CREATE, &a, sizeof(a));
+		ck_assert_msg((rk >= 0 && rv >= 0) || rk == rv,
+			      "case %zu: kernel %d, bpfvm %d", c, rk, rv);
+		if (rk < 0)
+			continue;
+		struct twin m = { rk, rv };
+		uint64_t seed = c + 1;
+		for (int step = 0; step < 200; step++) {
+			uint32_t k = (uint32_t)(rnd(&seed) % 5);
+			uint8_t v[2][16], in[16];
+			for (int i = 0; i < 16; i++)
+				in[i] = (uint8_t)rnd(&seed);
+			uint64_t fl = rnd(&seed) % 2 ? BPF_F_LOCK : 0;
+			int cmd = rnd(&seed) % 2 ? BPF_MAP_UPDATE_ELEM : BPF_MAP_LOOKUP_ELEM;
+			if (cmd == BPF_MAP_UPDATE_ELEM && rnd(&seed) % 2)
+				fl |= BPF_EXIST;
+			memset(v, 0x5a, sizeof(v));
+			int r[2];
+			for (int w = 0; w < 2; w++)
+				r[w] = op_in(w ? vcall : kcall, cmd, w ? m.v : m.k, &k,
+					     cmd == BPF_MAP_UPDATE_ELEM ? in : v[w], fl);
+			ck_assert_msg(r[0] == r[1], "case %zu step %d cmd %d: kernel %d, bpfvm %d",
+				      c, step, cmd, r[0], r[1]);
+			ck_assert_msg(!memcmp(v[0], v[1], cases[c].vs),
+				      "case %zu step %d: bytes differ", c, step);
+		}
+		union bpf_attr f;
+		memset(&f, 0, sizeof(f));
+		f.map_fd = (uint32_t)m.k;
+		int fk = kcall(BPF_MAP_FREEZE, &f, sizeof(f));
+		f.map_fd = (uint32_t)m.v;
+		ck_assert_int_eq(vcall(BPF_MAP_FREEZE, &f, sizeof(f)), fk);
+		struct bpf_map_info ik, iv;
+		uint32_t lk = sizeof(ik), lv = sizeof(iv);
+		memset(&ik, 0, sizeof(ik));
+		memset(&iv, 0, sizeof(iv));
+		ck_assert_int_eq(info_in(kcall, m.k, &ik, &lk), 0);
+		ck_assert_int_eq(info_in(vcall, m.v, &iv, &lv), 0);
+		ck_assert_uint_eq(ik.btf_key_type_id, iv.btf_key_type_id);
+		ck_assert_uint_eq(ik.btf_value_type_id, iv.btf_value_type_id);
+		ck_assert_uint_ne(iv.btf_id, 0);
+		twin_close(m);
+	}
+	/* a map keeps its BTF: the BTF descriptor may go first */
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_HASH;
+	a.key_size = 4;
+	a.value_size = 16;
+	a.max_entries = 4;
+	a.btf_key_type_id = 1;
+	a.btf_value_type_id = 4;
+	a.btf_fd = (uint32_t)btf.v;
+	int m = vbpf(BPF_MAP_CREATE, &a);
+	twin_close(btf);
+	uint8_t v[16] = { 1 };
+	uint32_t k = 0;
+	ck_assert_int_eq(op(BPF_MAP_UPDATE_ELEM, m, &k, v, BPF_F_LOCK), 0);
+	a.btf_fd = (uint32_t)btf.v; /* closed now */
+	ck_assert_int_eq(vbpf(BPF_MAP_CREATE, &a), -EBADF);
+	a.btf_fd = (uint32_t)m; /* a map, not BTF */
+	ck_assert_int_eq(vbpf(BPF_MAP_CREATE, &a), -EINVAL);
+	bpfvm_close(m);
+}
+END_TEST
+
 /* MAP_CREATE with random parameters, in both worlds: the errno of every
  * bad one, and for good ones the same info. */
 START_TEST(create_lockstep)
@@ -1772,6 +1916,7 @@ START_TEST(attr_bytes_lockstep)
 		{ BPF_PROG_GET_NEXT_ID, 0 }, { BPF_MAP_GET_FD_BY_ID, 4 },
 		{ BPF_PROG_GET_FD_BY_ID, 4 }, { BPF_PROG_TEST_RUN, 64 },
 		{ BPF_MAP_CREATE, 96 }, { BPF_PROG_LOAD, 168 },
+		{ BPF_BTF_LOAD, 16 },
 	};
 	struct twin m = { mcreate_in(kcall, BPF_MAP_TYPE_HASH, 4, 4, 4, 0),
 			  mcreate(BPF_MAP_TYPE_HASH, 4, 4, 4, 0) };
@@ -1787,6 +1932,7 @@ START_TEST(attr_bytes_lockstep)
 				int at = cmds[c].cmd >= BPF_MAP_LOOKUP_BATCH &&
 					 cmds[c].cmd <= BPF_MAP_DELETE_BATCH ? 36 : 0;
 				if (cmds[c].cmd != BPF_MAP_GET_NEXT_ID &&
+				    cmds[c].cmd != BPF_BTF_LOAD &&
 				    cmds[c].cmd != BPF_PROG_GET_NEXT_ID &&
 				    cmds[c].cmd != BPF_MAP_GET_FD_BY_ID &&
 				    cmds[c].cmd != BPF_PROG_GET_FD_BY_ID)
@@ -1847,6 +1993,7 @@ static Suite *bpf_suite(void)
 	tcase_add_test(tc, attr_bytes_lockstep);
 	tcase_add_test(tc, create_lockstep);
 	tcase_add_test(tc, prog_load_lockstep);
+	tcase_add_test(tc, btf_spin_lock_lockstep);
 	tcase_add_test(tc, lockstep_with_kernel);
 	suite_add_tcase(s, tc);
 	return s;

@@ -95,6 +95,7 @@ static const struct bpfvm_fd_array_ops slot_ops = {
 static void map_release(struct bpfvm_obj *o)
 {
 	bpfvm_map_put(map_of(o));
+	bpfvm_map_btf_free(o->priv);
 }
 
 /* The kernel empties a program array when its last descriptor goes, which
@@ -143,15 +144,17 @@ static int offload(const union bpf_attr *a)
 }
 
 /* What map_create checks after the type's own checks, in its order. */
-static int create_extras(const union bpfvm_attr *attr, uint32_t token_flag)
+static int create_extras(const union bpfvm_attr *attr, struct bpfvm_map *map,
+			 struct bpfvm_map_btf **btf)
 {
 	const union bpf_attr *a = &attr->a;
 	if (a->map_ifindex)
 		return offload(a);
-	(void)token_flag; /* checked before the type's checks */
-	if (a->btf_key_type_id || a->btf_value_type_id ||
-	    a->btf_vmlinux_value_type_id)
-		return foreign_fd((int)a->btf_fd); /* no BTF objects yet */
+	int err;
+	if ((a->btf_key_type_id || a->btf_value_type_id ||
+	     a->btf_vmlinux_value_type_id) &&
+	    (err = bpfvm_map_btf(map, a, btf)))
+		return err;
 	/* excl_prog_hash (a SHA-256 a program must match): size checked */
 	if (bpfvm_attr_u64(attr, 88) ? bpfvm_attr_u32(attr, 80) != 32
 				     : bpfvm_attr_u32(attr, 80) != 0)
@@ -209,17 +212,16 @@ static int map_create(union bpfvm_attr *attr, union bpf_attr *uattr)
 	if (err)
 		return err;
 	bpfvm_map_set_epoch(map, bpfvm_obj_epoch());
-	if ((err = create_extras(attr, token_flag))) {
+	struct bpfvm_map_btf *btf = NULL;
+	struct bpfvm_obj *o = NULL;
+	if ((err = create_extras(attr, map, &btf)) ||
+	    !(o = calloc(1, sizeof(*o)))) {
+		bpfvm_map_btf_free(btf);
 		bpfvm_map_put(map);
-		return err;
-	}
-	struct bpfvm_obj *o = calloc(1, sizeof(*o));
-	if (!o) {
-		bpfvm_map_put(map);
-		return -ENOMEM;
+		return err ? err : -ENOMEM;
 	}
 	*o = (struct bpfvm_obj){ .kind = BPFVM_OBJ_MAP, .refcnt = 1, .ptr = map,
-				 .release = map_release,
+				 .priv = btf, .release = map_release,
 				 .user_gone = map_user_gone };
 	err = bpfvm_obj_register(o);
 	int fd = err ? err : map_new_fd(o, fmode_of(a->map_flags));
@@ -601,6 +603,13 @@ static int map_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
 	u.i.map_flags = map->map_flags;
 	u.i.map_extra = map->map_extra;
 	memcpy(u.i.name, map->name, sizeof(u.i.name));
+	if (o->priv) {
+		uint32_t ids[3];
+		bpfvm_map_btf_ids(o->priv, ids);
+		u.i.btf_id = ids[0];
+		u.i.btf_key_type_id = ids[1];
+		u.i.btf_value_type_id = ids[2];
+	}
 	bpfvm_info_out(attr, uattr, &u, (uint32_t)len);
 	return 0;
 }
@@ -612,8 +621,11 @@ static int obj_info(union bpfvm_attr *attr, union bpf_attr *uattr)
 					   &err);
 	if (!o)
 		return err;
-	err = o->kind == BPFVM_OBJ_MAP ? map_info(o, attr, uattr)
-				       : bpfvm_prog_info(o, attr, uattr);
+	switch (o->kind) {
+	case BPFVM_OBJ_MAP: err = map_info(o, attr, uattr); break;
+	case BPFVM_OBJ_PROG: err = bpfvm_prog_info(o, attr, uattr); break;
+	default: err = bpfvm_btf_info(o, attr, uattr); break;
+	}
 	bpfvm_obj_put(o);
 	return err;
 }
@@ -627,6 +639,12 @@ static int prog_load(union bpfvm_attr *attr, union bpf_attr *uattr)
 static int prog_test_run(union bpfvm_attr *attr, union bpf_attr *uattr)
 {
 	return bpfvm_prog_test_run_cmd(attr, uattr);
+}
+
+static int btf_load(union bpfvm_attr *attr, union bpf_attr *uattr)
+{
+	(void)uattr;
+	return bpfvm_btf_load_cmd(attr);
 }
 
 /* ---- the command table -------------------------------------------------------- */
@@ -652,6 +670,7 @@ static const struct cmd cmds[] = {
 	[BPF_PROG_GET_FD_BY_ID] = { prog_fd_by_id, END(prog_id) },
 	[BPF_MAP_GET_FD_BY_ID] = { map_fd_by_id, END(open_flags) },
 	[BPF_OBJ_GET_INFO_BY_FD] = { obj_info, END(info.info) },
+	[BPF_BTF_LOAD] = { btf_load, 40 }, /* btf_token_fd */
 	[BPF_MAP_LOOKUP_AND_DELETE_ELEM] = { map_lookup_and_delete, END(flags) },
 	[BPF_MAP_FREEZE] = { map_freeze, END(map_fd) },
 	[BPF_MAP_LOOKUP_BATCH] = { lookup_batch, END(batch.flags) },

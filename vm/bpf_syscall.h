@@ -42,6 +42,16 @@ static inline void *bpfvm_uptr(uint64_t p)
 #define BPFVM_F_TOKEN_FD (1u << 16)
 #define BPFVM_ENOTSUPP 524
 
+/* BTF (bpf_btf.c): BTF_LOAD; a map's BTF (btf_fd, key and value type
+ * ids: checked, and its spin lock given to the map); BTF info. */
+struct bpfvm_map;
+struct bpfvm_map_btf;
+int bpfvm_btf_load_cmd(union bpfvm_attr *attr);
+int bpfvm_map_btf(struct bpfvm_map *map, const union bpf_attr *a,
+		  struct bpfvm_map_btf **out);
+void bpfvm_map_btf_ids(const struct bpfvm_map_btf *mb, uint32_t ids[3]);
+void bpfvm_map_btf_free(struct bpfvm_map_btf *mb);
+
 /* The kernel's object name rule (bpf_obj_name_cpy): 0 or -EINVAL. */
 int bpfvm_obj_name(char dst[BPF_OBJ_NAME_LEN], const char *src);
 
@@ -51,6 +61,8 @@ int bpfvm_prog_test_run_cmd(union bpfvm_attr *attr, union bpf_attr *uattr);
 struct bpfvm_obj;
 int bpfvm_prog_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
 		    union bpf_attr *uattr);
+int bpfvm_btf_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
+		   union bpf_attr *uattr);
 
 /* OBJ_GET_INFO_BY_FD's info_len rule: the caller's bytes past the last
  * field's end must be zero (E2BIG); then min(len, size) of them are read

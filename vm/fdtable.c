@@ -40,7 +40,7 @@ static struct {
 	pthread_rwlock_t lock;
 	struct slot *slots;
 	size_t nslots;
-	struct ids ids[3]; /* by kind */
+	struct ids ids[4]; /* by kind */
 	int nocheck;       /* atomic */
 	/* the kernel's RCU for everything bpf(2) made: runs enter it */
 	pthread_once_t once;

@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-enum bpfvm_obj_kind { BPFVM_OBJ_MAP = 1, BPFVM_OBJ_PROG = 2 };
+enum bpfvm_obj_kind { BPFVM_OBJ_MAP = 1, BPFVM_OBJ_PROG = 2, BPFVM_OBJ_BTF = 3 };
 
 /* What a descriptor may do (the kernel's FMODE_CAN_READ/WRITE). */
 #define BPFVM_FMODE_READ 1u
