@@ -1191,6 +1191,32 @@ static void rewrite_ctx(uint32_t type, struct bpfvm_insn *p, size_t n)
 	}
 }
 
+/* expected_attach_type at load: which values each type takes (0 = all
+ * pass, -EINVAL) as the kernel's bpf_prog_load_check_attach decides. */
+START_TEST(attach_types_match_kernel)
+{
+	unsigned bad = 0;
+
+	if (!kernel_ok())
+		return;
+	for (uint32_t type = 1; type < BPFVM_PROG_TYPE_MAX; type++) {
+		if (!bpfvm_prog_type(type))
+			continue;
+		for (uint32_t at = 0; at < 60; at++) {
+			static const struct bpf_insn p[2] = { MOVK(0, 1), EXIT };
+			uint32_t fixed = at;
+			int ours = bpfvm_prog_check_attach(type, &fixed);
+			int theirs = kload(type, at, p, 2, 1);
+
+			if ((ours == 0) != (theirs == 0) && bad++ < 40)
+				printf("%s: expected_attach_type %u: kernel %d, table %d (%s)\n",
+				       bpfvm_prog_type(type)->name, at, theirs, ours, klog);
+		}
+	}
+	ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 /* Accepted corpus programs of the packet types, without maps, run through
  * bpfvm_test_run with the corpus's 64-byte packets: the retval must be the
  * one Linux 6.18 gave.  Programs that call helpers bpfvm does not provide
@@ -1332,6 +1358,7 @@ static Suite *suite(void)
 	tcase_add_test(t, helper_protos_match_kernel);
 	tcase_add_test(t, sock_access_matches_kernel);
 	tcase_add_test(t, corpus_test_runs_match_kernel);
+	tcase_add_test(t, attach_types_match_kernel);
 	suite_add_tcase(s, t);
 	return s;
 }

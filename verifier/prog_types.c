@@ -578,6 +578,9 @@ int bpfvm_prog_check_attach(uint32_t type, uint32_t *eat)
 		       *eat == BPF_CGROUP_GETSOCKOPT ? 0 : -EINVAL;
 	case BPF_PROG_TYPE_SK_LOOKUP:
 		return *eat == BPF_SK_LOOKUP ? 0 : -EINVAL;
+	case BPF_PROG_TYPE_SK_REUSEPORT:
+		return *eat == 0 || *eat == BPF_SK_REUSEPORT_SELECT ||
+		       *eat == BPF_SK_REUSEPORT_SELECT_OR_MIGRATE ? 0 : -EINVAL;
 	}
 	return 0;
 }

@@ -144,7 +144,9 @@ const struct bpfvm_prog_type *bpfvm_prog_type_by_name(const char *name);
  * for *expected_attach_type: 0 (cgroup_sock's 0 becomes
  * BPF_CGROUP_INET_SOCK_CREATE, as in the kernel), or -EINVAL when the type
  * needs an attach type and this one is not among those allowed
- * (cgroup_sock, cgroup_sock_addr, cgroup_skb, cgroup_sockopt, sk_lookup). */
+ * (cgroup_sock, cgroup_sock_addr, cgroup_skb, cgroup_sockopt, sk_lookup,
+ * sk_reuseport); other types take any value.  Checked against the kernel
+ * for every modelled type and attach types 0-59. */
 int bpfvm_prog_check_attach(uint32_t type, uint32_t *expected_attach_type);
 
 /* Convenience wrappers over the table, for the verifier: the whole check
