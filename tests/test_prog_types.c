@@ -596,6 +596,16 @@ static const struct bpf_insn xdp_rw[] = {
 	EXIT,
 };
 
+/* lwt: the packet after the Ethernet header, mark and cb written */
+static const struct bpf_insn lwt_rw[] = {
+	LDXW(2, 1, SKB(data)), LDXW(3, 1, SKB(data_end)),
+	MOVX(0, 3), SUBX(0, 2),
+	LDXW(5, 1, SKB(len)), LSHK(5, 16), ADDX(0, 5),
+	LDXW(5, 1, SKB(protocol)), LSHK(5, 32), ADDX(0, 5),
+	MOVK(5, 9), STXW(1, 5, SKB(mark)), STXW(1, 5, SKB(cb[0])),
+	EXIT,
+};
+
 #define N(p) (sizeof(p) / sizeof(p[0]))
 
 /* ---- helper prototypes against the kernel ------------------------------------ */
@@ -950,6 +960,9 @@ START_TEST(test_run_skb_matches_kernel)
 	same_run("tc rw", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
 	same_run("act rw", BPF_PROG_TYPE_SCHED_ACT, tc_rw, N(tc_rw), &in, k);
 	same_run("cg fields", BPF_PROG_TYPE_CGROUP_SKB, cg_fields, N(cg_fields), &in, k);
+	same_run("lwt_in", BPF_PROG_TYPE_LWT_IN, lwt_rw, N(lwt_rw), &in, k);
+	same_run("lwt_out", BPF_PROG_TYPE_LWT_OUT, lwt_rw, N(lwt_rw), &in, k);
+	same_run("lwt_xmit", BPF_PROG_TYPE_LWT_XMIT, lwt_rw, N(lwt_rw), &in, k);
 	in.repeat = 100;
 	same_run("tc repeat", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
 	in.repeat = 1;
@@ -963,6 +976,7 @@ START_TEST(test_run_skb_matches_kernel)
 	same_run("sf ctx", BPF_PROG_TYPE_SOCKET_FILTER, sf_fields, N(sf_fields), &in, k);
 	same_run("tc ctx", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
 	same_run("cg ctx", BPF_PROG_TYPE_CGROUP_SKB, cg_fields, N(cg_fields), &in, k);
+	same_run("lwt ctx", BPF_PROG_TYPE_LWT_XMIT, lwt_rw, N(lwt_rw), &in, k);
 	in.ctx_size_out = 20;   /* too small: ENOSPC, truncated */
 	same_run("ctx_out small", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
 	in.ctx_size_out = sizeof(ctx);
