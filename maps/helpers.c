@@ -51,17 +51,19 @@ struct vset {
 };
 
 /* The per-VM state, the helpers' cookie.  Read-only once attached but for
- * the value sets and the ring-buffer samples reserved and not yet
- * submitted (checked runs). */
+ * the value sets.  What a run takes (spin locks, ring-buffer samples) is
+ * the run's (bpfvm_call_hold), so a stopped run leaves nothing behind. */
 struct state {
 	size_t n;
 	struct bpfvm_map **maps;
 	struct area *areas;
 	struct vset *sets; /* per map */
-	pthread_mutex_t lock;
-	void **samples;
-	size_t nsamples, cap;
+	/* the maps' epoch domains, each entered for every run (run scope) */
+	struct bpfvm_epoch **doms;
+	unsigned ndoms;
 };
+
+#define MAX_DOMS 64 /* one bit of the scope's token each */
 
 /* ---- which helper may use which map type (checked runs) --------------- */
 
@@ -292,10 +294,10 @@ static int expose(struct bpfvm_call *call, struct bpfvm_map *m, void *v)
 	if (!call->run->checked || !v || of_maps(m))
 		return 0;
 	struct state *s = state_of(call);
-	/* checked mode asks the first program's region hook: after a tail
-	 * call this program's maps are not its own */
-	const struct bpfvm *root = call->run->root;
-	bool hooked = root->region_fn == region && root->region_cookie == s;
+	/* checked mode asks the running program's region hook (and the first
+	 * program's): this state's, unless the embedder replaced it */
+	const struct bpfvm *vm = call->run->vm;
+	bool hooked = vm->region_fn == region && vm->region_cookie == s;
 	for (size_t i = 0; hooked && i < s->n; i++) {
 		if (s->maps[i] != m)
 			continue;
@@ -416,40 +418,20 @@ static uint64_t map_lookup_percpu_elem(uint64_t r1, uint64_t r2, uint64_t r3,
 
 /* ---- #130-134: the ring buffer ------------------------------------------ */
 
-/* Checked runs: the samples reserved and not yet submitted or discarded,
- * so a forged pointer never reaches the map layer (which finds the ring
- * from the sample's header). */
-static int sample_add(struct state *s, void *p)
+/* A sample reserved is the run's until submitted or discarded (checked
+ * runs: only such a sample may be, so a forged pointer never reaches the
+ * map layer, which finds the ring from the sample's header).  One the run
+ * ended with is discarded, else the ring would stay stuck behind it; for a
+ * checked run that ended well that is the verifier's "unreleased
+ * reference". */
+static void sample_release(struct bpfvm_call *call, void *p, int64_t pc)
 {
-	int err = 0;
-	pthread_mutex_lock(&s->lock);
-	if (s->nsamples == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 8;
-		void **n = realloc(s->samples, cap * sizeof(*n));
-		if (n) {
-			s->samples = n;
-			s->cap = cap;
-		} else {
-			err = -ENOMEM;
-		}
-	}
-	if (!err)
-		s->samples[s->nsamples++] = p;
-	pthread_mutex_unlock(&s->lock);
-	return err;
-}
-
-static int sample_take(struct state *s, void *p)
-{
-	int found = 0;
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->nsamples && !found; i++)
-		if (s->samples[i] == p) {
-			s->samples[i] = s->samples[--s->nsamples];
-			found = 1;
-		}
-	pthread_mutex_unlock(&s->lock);
-	return found;
+	bpfvm_ringbuf_discard(p, 0);
+	struct bpfvm_run *run = call->run;
+	if (run->checked)
+		bpfvm_run_fail(run, -EINVAL, pc, "ringbuf_reserve: sample "
+			       "neither submitted nor discarded by the end of "
+			       "the run (discarded)");
 }
 
 static uint64_t ringbuf_output(uint64_t r1, uint64_t r2, uint64_t r3,
@@ -473,11 +455,15 @@ static uint64_t ringbuf_reserve(uint64_t r1, uint64_t r2, uint64_t r3,
 	if (!m)
 		return 0;
 	void *p = bpfvm_ringbuf_reserve(m, r2, r3);
-	if (!p || !call->run->checked)
-		return (uint64_t)(uintptr_t)p;
+	if (!p)
+		return 0;
+	int held = !bpfvm_call_hold(call, p, sample_release);
+	if (!call->run->checked)
+		return (uint64_t)(uintptr_t)p; /* trusted, held or not */
 	/* a sample the run cannot use is given back: NULL, as when full */
-	if ((r2 && bpfvm_call_add_region(call, p, (size_t)r2, true)) ||
-	    sample_add(state_of(call), p)) {
+	if (!held || (r2 && bpfvm_call_add_region(call, p, (size_t)r2, true))) {
+		if (held)
+			bpfvm_call_drop(call, p);
 		bpfvm_ringbuf_discard(p, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
@@ -488,7 +474,7 @@ static uint64_t commit(struct bpfvm_call *call, uint64_t r1, uint64_t r2,
 		       int discard)
 {
 	void *p = (void *)(uintptr_t)r1;
-	if (call->run->checked && !sample_take(state_of(call), p)) {
+	if (!bpfvm_call_drop(call, p) && call->run->checked) {
 		bpfvm_run_fail(call->run, -EINVAL, call->run->call_pc,
 			       "ringbuf_%s: 0x%" PRIx64 " is no sample "
 			       "reserved and pending", discard ? "discard"
@@ -539,6 +525,19 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A lock taken is the run's until unlocked; one the run ended with is
+ * unlocked, else the next BPF_F_LOCK copy would wait for ever; for a
+ * checked run that ended well, that is the verifier's "bpf_spin_unlock is
+ * missing". */
+static void lock_release(struct bpfvm_call *call, void *l, int64_t pc)
+{
+	bpfvm_spin_unlock(l);
+	struct bpfvm_run *run = call->run;
+	if (run->checked)
+		bpfvm_run_fail(run, -EINVAL, pc, "spin_lock: still held at the "
+			       "end of the run (released)");
+}
+
 /* Checked runs: the verifier's promises (a lock in memory the program
  * owns, released before the next is taken) are not there, so a lock that
  * stays held stops the run rather than hang it. */
@@ -574,10 +573,20 @@ static uint64_t spin_lock(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 			  uint64_t r5, struct bpfvm_call *call)
 {
 	(void)r2, (void)r3, (void)r4, (void)r5;
-	if (call->run->checked)
-		checked_lock(call, r1);
-	else
-		bpfvm_spin_lock((void *)(uintptr_t)r1);
+	void *l = (void *)(uintptr_t)r1;
+	if (!call->run->checked) {
+		bpfvm_spin_lock(l);
+		bpfvm_call_hold(call, l, lock_release); /* trusted if full */
+		return 0;
+	}
+	if (checked_lock(call, r1))
+		return 0;
+	if (bpfvm_call_hold(call, l, lock_release)) {
+		bpfvm_spin_unlock(l);
+		bpfvm_run_fail(call->run, -E2BIG, call->run->call_pc,
+			       "spin_lock: more than %d locks and samples "
+			       "held", BPFVM_RUN_HOLDS);
+	}
 	return 0;
 }
 
@@ -585,18 +594,14 @@ static uint64_t spin_unlock(uint64_t r1, uint64_t r2, uint64_t r3,
 			    uint64_t r4, uint64_t r5, struct bpfvm_call *call)
 {
 	(void)r2, (void)r3, (void)r4, (void)r5;
-	if (call->run->checked) {
-		if (!MEM(r1, 4, true))
-			return 0;
-		if (r1 % 4 || !__atomic_load_n((uint32_t *)(uintptr_t)r1,
-					       __ATOMIC_RELAXED)) {
-			bpfvm_run_fail(call->run, -EINVAL, call->run->call_pc,
-				       "spin_unlock: 0x%" PRIx64 " is no lock "
-				       "held", r1);
-			return 0;
-		}
+	void *l = (void *)(uintptr_t)r1;
+	if (!bpfvm_call_drop(call, l) && call->run->checked) {
+		bpfvm_run_fail(call->run, -EINVAL, call->run->call_pc,
+			       "spin_unlock: 0x%" PRIx64 " is no lock this run "
+			       "holds", r1);
+		return 0;
 	}
-	bpfvm_spin_unlock((void *)(uintptr_t)r1);
+	bpfvm_spin_unlock(l);
 	return 0;
 }
 
@@ -658,6 +663,27 @@ static uint64_t for_each_map_elem(uint64_t r1, uint64_t r2, uint64_t r3,
 }
 
 /* ---- hooks -------------------------------------------------------------- */
+
+/* Every run is inside the epochs of the maps (the kernel's RCU read side):
+ * an element a run may hold is not reused, nor a program or map it may
+ * reach freed, before it ends.  Token bit i: domain i's. */
+static uint64_t scope_enter(void *cookie, struct bpfvm_call *call)
+{
+	(void)call;
+	const struct state *s = cookie;
+	uint64_t token = 0;
+	for (unsigned i = 0; i < s->ndoms; i++)
+		token |= (uint64_t)(bpfvm_epoch_enter(s->doms[i]) & 1) << i;
+	return token;
+}
+
+static void scope_exit(void *cookie, struct bpfvm_call *call, uint64_t token)
+{
+	(void)call;
+	const struct state *s = cookie;
+	for (unsigned i = 0; i < s->ndoms; i++)
+		bpfvm_epoch_exit(s->doms[i], (unsigned)(token >> i) & 1);
+}
 
 /* bpf_tail_call: the program in slot index of a program array attached to
  * this VM; anything else falls through. */
@@ -746,8 +772,7 @@ static void state_free(struct state *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		vset_free(&s->sets[i]);
-	pthread_mutex_destroy(&s->lock);
-	free(s->samples);
+	free(s->doms);
 	free(s->sets);
 	free(s->areas);
 	free(s->maps);
@@ -772,6 +797,8 @@ void bpfvm_map_helpers_detach(struct bpfvm *vm)
 		bpfvm_set_tail_call_hook(vm, NULL, NULL);
 	if (vm->region_cookie == s)
 		bpfvm_set_region_hook(vm, NULL, NULL);
+	if (vm->scope_cookie == s)
+		bpfvm_set_run_scope(vm, NULL, NULL, NULL);
 	state_free(s);
 }
 
@@ -789,8 +816,9 @@ int bpfvm_map_helpers_attach(struct bpfvm *vm, struct bpfvm_map *const *maps,
 	s->maps = calloc(n ? n : 1, sizeof(*s->maps));
 	s->areas = calloc(n ? n : 1, sizeof(*s->areas));
 	s->sets = calloc(n ? n : 1, sizeof(*s->sets));
-	if (!s->maps || !s->areas || !s->sets ||
-	    pthread_mutex_init(&s->lock, NULL)) {
+	s->doms = calloc(n ? n : 1, sizeof(*s->doms));
+	if (!s->maps || !s->areas || !s->sets || !s->doms) {
+		free(s->doms);
 		free(s->sets);
 		free(s->areas);
 		free(s->maps);
@@ -807,6 +835,20 @@ int bpfvm_map_helpers_attach(struct bpfvm *vm, struct bpfvm_map *const *maps,
 		}
 	}
 	s->n = n;
+	/* the distinct epoch domains (the bpf(2) layer's maps share one) */
+	for (size_t i = 0; i < n; i++) {
+		struct bpfvm_epoch *d = maps[i]->epoch;
+		unsigned k = 0;
+		while (d && k < s->ndoms && s->doms[k] != d)
+			k++;
+		if (!d || k < s->ndoms)
+			continue;
+		if (s->ndoms == MAX_DOMS) {
+			state_free(s);
+			return -EINVAL;
+		}
+		s->doms[s->ndoms++] = d;
+	}
 	bpfvm_map_helpers_detach(vm);
 	for (size_t i = 0; i < NTABLE; i++) {
 		int err = bpfvm_register_helper(vm, table[i].id, table[i].fn,
@@ -821,5 +863,7 @@ int bpfvm_map_helpers_attach(struct bpfvm *vm, struct bpfvm_map *const *maps,
 	}
 	bpfvm_set_tail_call_hook(vm, tail_call, s);
 	bpfvm_set_region_hook(vm, region, s);
+	if (s->ndoms)
+		bpfvm_set_run_scope(vm, scope_enter, scope_exit, s);
 	return 0;
 }

@@ -14,7 +14,9 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "bpfvm_bpf.h"
 #include "vm_internal.h"
+#include "../maps/helpers.h"
 
 /* ---- encoding ----------------------------------------------------------- */
 
@@ -1714,6 +1716,219 @@ START_TEST(run_scope_and_holds)
 }
 END_TEST
 
+/* ---- map helpers: what stopped runs leave behind ----------------------- */
+
+static struct bpfvm_map *mkmap(uint32_t type, uint32_t key, uint32_t value,
+			       uint32_t entries, uint32_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.map_type = type;
+	a.key_size = key;
+	a.value_size = value;
+	a.max_entries = entries;
+	a.map_flags = flags;
+	struct bpfvm_map *m = NULL;
+	ck_assert_int_eq(bpfvm_map_create(&a, &m), 0);
+	return m;
+}
+
+/* A program on the maps given (ld_imm64 of a map: its address). */
+static struct bpfvm *with_maps(const struct bpfvm_insn *p, size_t n,
+			       struct bpfvm_map **maps, size_t nmaps,
+			       bool checked)
+{
+	struct bpfvm *vm = load(p, n);
+	bpfvm_set_checked(vm, checked);
+	ck_assert_int_eq(bpfvm_map_helpers_attach(vm, maps, nmaps), 0);
+	return vm;
+}
+
+static void unload_maps(struct bpfvm *vm)
+{
+	bpfvm_map_helpers_detach(vm);
+	bpfvm_destroy(vm);
+}
+
+struct locked_update {
+	struct bpfvm_map *m;
+	int err, done; /* done: atomic */
+};
+
+static void *update_locked(void *arg)
+{
+	struct locked_update *u = arg;
+	uint32_t k = 0;
+	uint64_t v[2] = { 0, 0x600d };
+	u->err = bpfvm_map_update_elem(u->m, &k, v, BPF_F_LOCK);
+	__atomic_store_n(&u->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A BPF_F_LOCK update of m's value 0 completes within 5 s (it waits for
+ * ever on a lock left held). */
+static void lock_is_free(struct bpfvm_map *m, int line)
+{
+	struct locked_update u = { m, -1, 0 };
+	pthread_t t;
+	pthread_create(&t, NULL, update_locked, &u);
+	for (int i = 0; i < 500 && !__atomic_load_n(&u.done, __ATOMIC_ACQUIRE);
+	     i++)
+		usleep(10000);
+	ck_assert_msg(__atomic_load_n(&u.done, __ATOMIC_ACQUIRE),
+		      "line %d: BPF_F_LOCK update still waiting on the lock",
+		      line);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(u.err, 0);
+}
+
+static int take_u64(void *ctx, void *data, size_t size)
+{
+	ck_assert_uint_eq(size, 8);
+	memcpy(ctx, data, 8);
+	return 0;
+}
+
+/* lookup(m, key 0) into r0; to `miss` (an offset from the jump) if NULL */
+#define LOOKUP0(m, miss)                                                     \
+	ST(W, 10, -4, 0), LDDW(1, (uintptr_t)(m)), MOV64_X(2, 10),           \
+	ALU64_K(ADD, 2, -4), CALL(1), JMP_K(JEQ, 0, 0, miss)
+
+START_TEST(stopped_runs_release)
+{
+	/* value { struct bpf_spin_lock; u32 pad; u64 n } */
+	struct bpfvm_map *am = mkmap(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0);
+	ck_assert_int_eq(bpfvm_map_set_spin_lock(am, 0), 0);
+	struct bpfvm_map *rb = mkmap(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
+	struct bpfvm_map *maps[] = { am, rb };
+	uint32_t k0 = 0;
+	const uint32_t *lockw = bpfvm_map_lookup_prog(am, &k0, 0);
+	ck_assert_ptr_nonnull(lockw);
+
+	/* the lock taken, then the run stops: a fault (checked), the budget
+	 * (both modes), or exit with the lock held (checked: the verifier's
+	 * "bpf_spin_unlock is missing") */
+	const struct bpfvm_insn fault[] = {
+		LOOKUP0(am, 3), MOV64_X(1, 0), CALL(93), LDX(DW, 0, 6, 0),
+		EXIT,
+	};
+	const struct bpfvm_insn loop[] = {
+		LOOKUP0(am, 3), MOV64_X(1, 0), CALL(93), JA_(-1), EXIT,
+	};
+	const struct bpfvm_insn held[] = {
+		LOOKUP0(am, 3), MOV64_X(1, 0), CALL(93), MOV64_K(0, 1), EXIT,
+	};
+	struct {
+		const struct bpfvm_insn *p;
+		size_t n;
+		bool checked;
+		int err;
+	} lock_cases[] = {
+		{ fault, LEN(fault), true, -EFAULT },
+		{ loop, LEN(loop), false, -ELOOP },
+		{ loop, LEN(loop), true, -ELOOP },
+		{ held, LEN(held), true, -EINVAL },
+		{ held, LEN(held), false, 0 },
+	};
+	for (size_t i = 0; i < LEN(lock_cases); i++) {
+		struct bpfvm *vm = with_maps(lock_cases[i].p, lock_cases[i].n,
+					     maps, 2, lock_cases[i].checked);
+		bpfvm_set_budget(vm, 10000);
+		struct bpfvm_result r;
+		ck_assert_int_eq(bpfvm_run(vm, NULL, 0, &r), lock_cases[i].err);
+		if (lock_cases[i].err == -EINVAL)
+			ck_assert_msg(strstr(r.msg, "insn 8: spin_lock: still "
+					     "held"), "%s", r.msg);
+		ck_assert_uint_eq(__atomic_load_n(lockw, __ATOMIC_ACQUIRE), 0);
+		lock_is_free(am, (int)i);
+		unload_maps(vm);
+	}
+
+	/* a sample reserved, then the run stops: discarded, so what comes
+	 * after it reaches the consumer (the ring stays stuck otherwise) */
+	const struct bpfvm_insn rfault[] = {
+		LDDW(1, (uintptr_t)rb), MOV64_K(2, 8), MOV64_K(3, 0),
+		CALL(131), JMP_K(JEQ, 0, 0, 1), LDX(DW, 0, 6, 0), EXIT,
+	};
+	const struct bpfvm_insn rloop[] = {
+		LDDW(1, (uintptr_t)rb), MOV64_K(2, 8), MOV64_K(3, 0),
+		CALL(131), JMP_K(JEQ, 0, 0, 1), JA_(-1), EXIT,
+	};
+	const struct bpfvm_insn rheld[] = {
+		LDDW(1, (uintptr_t)rb), MOV64_K(2, 8), MOV64_K(3, 0),
+		CALL(131), JMP_K(JEQ, 0, 0, 1), MOV64_K(0, 1), EXIT,
+	};
+	const struct bpfvm_insn output[] = {
+		ST(DW, 10, -8, 0x5a5a), LDDW(1, (uintptr_t)rb),
+		MOV64_X(2, 10), ALU64_K(ADD, 2, -8), MOV64_K(3, 8),
+		MOV64_K(4, 0), CALL(130), EXIT,
+	};
+	struct {
+		const struct bpfvm_insn *p;
+		size_t n;
+		bool checked;
+		int err;
+	} rb_cases[] = {
+		{ rfault, LEN(rfault), true, -EFAULT },
+		{ rloop, LEN(rloop), false, -ELOOP },
+		{ rloop, LEN(rloop), true, -ELOOP },
+		{ rheld, LEN(rheld), true, -EINVAL },
+		{ rheld, LEN(rheld), false, 0 },
+	};
+	struct bpfvm *out = with_maps(output, LEN(output), maps, 2, true);
+	for (size_t i = 0; i < LEN(rb_cases); i++) {
+		struct bpfvm *vm = with_maps(rb_cases[i].p, rb_cases[i].n,
+					     maps, 2, rb_cases[i].checked);
+		bpfvm_set_budget(vm, 10000);
+		struct bpfvm_result r;
+		ck_assert_int_eq(bpfvm_run(vm, NULL, 0, &r), rb_cases[i].err);
+		if (rb_cases[i].err == -EINVAL)
+			ck_assert_msg(strstr(r.msg, "insn 4: ringbuf_reserve: "
+					     "sample neither submitted"),
+				      "%s", r.msg);
+		ck_assert_int_eq(bpfvm_run(out, NULL, 0, &r), 0);
+		ck_assert_uint_eq(r.r0, 0);
+		uint64_t got = 0;
+		ck_assert_int_eq(bpfvm_ringbuf_consume(rb, take_u64, &got), 1);
+		ck_assert_uint_eq(got, 0x5a5a);
+		unload_maps(vm);
+	}
+	unload_maps(out);
+
+	/* checked: a sample or a lock this run does not hold cannot be
+	 * given back (one of another run, say) */
+	const struct bpfvm_insn keep[] = {
+		LDDW(1, (uintptr_t)rb), MOV64_K(2, 8), MOV64_K(3, 0),
+		CALL(131), EXIT,
+	};
+	struct bpfvm *k = with_maps(keep, LEN(keep), maps, 2, false);
+	struct bpfvm_result r;
+	ck_assert_int_eq(bpfvm_run(k, NULL, 0, &r), 0); /* discarded at exit */
+	ck_assert_uint_ne(r.r0, 0);
+	char text[16];
+	snprintf(text, sizeof text, "%llx", (unsigned long long)r.r0);
+	const struct bpfvm_insn submit[] = {
+		LDDW(1, r.r0), MOV64_K(2, 0), CALL(132), EXIT,
+	};
+	struct bpfvm *sv = with_maps(submit, LEN(submit), maps, 2, true);
+	ck_assert_int_eq(bpfvm_run(sv, NULL, 0, &r), -EINVAL);
+	ck_assert_msg(strstr(r.msg, "is no sample reserved") &&
+		      strstr(r.msg, text), "%s", r.msg);
+	unload_maps(sv);
+	unload_maps(k);
+	const struct bpfvm_insn unlock[] = {
+		LOOKUP0(am, 2), MOV64_X(1, 0), CALL(94), EXIT,
+	};
+	struct bpfvm *uv = with_maps(unlock, LEN(unlock), maps, 2, true);
+	ck_assert_int_eq(bpfvm_run(uv, NULL, 0, &r), -EINVAL);
+	ck_assert_msg(strstr(r.msg, "is no lock this run holds"), "%s", r.msg);
+	unload_maps(uv);
+
+	bpfvm_map_put(am);
+	bpfvm_map_put(rb);
+}
+END_TEST
+
 /* ---- the kernel as the oracle -------------------------------------------- */
 
 /* The parts of union bpf_attr used here (uapi layout; the rest zero), so
@@ -1917,6 +2132,7 @@ int main(void)
 	tcase_add_test(tc, current_task_helpers);
 	tcase_add_test(tc, run_hook_packet);
 	tcase_add_test(tc, run_scope_and_holds);
+	tcase_add_test(tc, stopped_runs_release);
 	tcase_add_test(tc, kernel_differential);
 	suite_add_tcase(s, tc);
 

@@ -135,7 +135,9 @@ static int ldimm64(void *cookie, unsigned src, int32_t imm, int32_t imm2,
 /* Map helpers (maps/helpers.h): bpf_map_lookup_elem and friends, tail
  * calls and checked mode's view of values, for the maps the program uses
  * (a prog array's slots are the targets' struct bpfvm *, as slot_get in
- * bpf_syscall.c gives them). */
+ * bpf_syscall.c gives them).  The maps carry the registry's epoch domain
+ * (map_create), so every run of the program, however started, enters it:
+ * what the program can reach outlives the run (the kernel's RCU). */
 static int attach_map_helpers(struct prog *p)
 {
 	struct bpfvm_map *maps[MAX_USED_MAPS];
@@ -253,15 +255,12 @@ int bpfvm_prog_test_run_cmd(union bpfvm_attr *attr, union bpf_attr *uattr)
 		memcpy(data, bpfvm_uptr(a->test.data_in), size);
 	uint32_t repeat = a->test.repeat ? a->test.repeat : 1;
 	struct bpfvm_result res;
-	struct bpfvm_epoch *d = bpfvm_obj_epoch();
-	unsigned tok = d ? bpfvm_epoch_enter(d) : 0;
+	/* each run is inside the maps' epoch (the map helpers' run scope) */
 	uint64_t t0 = now_ns();
 	err = 0;
 	for (uint32_t i = 0; i < repeat && !err; i++)
 		err = bpfvm_run_mem(p->vm, data, size, &res);
 	uint64_t mean = (now_ns() - t0) / repeat;
-	if (d)
-		bpfvm_epoch_exit(d, tok);
 	if (err)
 		goto out; /* a fault the verifier would have refused */
 	/* bpf_test_finish: data_size_out 0 takes everything */
@@ -327,11 +326,8 @@ int bpfvm_bpf_prog_run(int fd, void *ctx, size_t ctx_len,
 	struct bpfvm_obj *o = bpfvm_fd_get(fd, BPFVM_OBJ_PROG, NULL, &err);
 	if (!o)
 		return err;
-	struct bpfvm_epoch *d = bpfvm_obj_epoch();
-	unsigned tok = d ? bpfvm_epoch_enter(d) : 0;
+	/* inside the maps' epoch: the map helpers' run scope enters it */
 	err = bpfvm_run(o->ptr, ctx, ctx_len, res);
-	if (d)
-		bpfvm_epoch_exit(d, tok);
 	bpfvm_obj_put(o);
 	return err;
 }
