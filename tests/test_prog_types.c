@@ -947,6 +947,34 @@ START_TEST(sock_access_matches_kernel)
 }
 END_TEST
 
+/* Which types have a test run at all (ENOTSUPP otherwise). */
+START_TEST(kernel_test_run_flags_match_kernel)
+{
+	static const struct bpf_insn p[2] = { MOVK(0, 1), EXIT };
+	struct run_in in = { pkt_ip4, sizeof(pkt_ip4), 0, NULL, 0, 0, 1 };
+	unsigned bad = 0;
+
+	if (!kernel_ok())
+		return;
+	for (size_t kk = 0; kk < NKINDS; kk++) {
+		const struct bpfvm_prog_type *pt = bpfvm_prog_type(kinds[kk].type);
+		static struct run_out out;
+		int fd = kload_fd(kinds[kk].type, kinds[kk].eat, p, 2, 1);
+
+		ck_assert_msg(fd >= 0, "%s: %s", pt->name, klog);
+		ktest_run(fd, &in, &out);
+		close(fd);
+		if ((out.err != -524) != pt->kernel_test_run && bad++ < 40)
+			printf("%s: kernel test run answers %d, table says %s\n", pt->name,
+			       out.err, pt->kernel_test_run ? "has one" : "none");
+		/* bpfvm's own: the kernel's answer where bpfvm has a test run */
+		if (pt->has_test_run)
+			ck_assert_msg(pt->kernel_test_run, "%s", pt->name);
+	}
+	ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 START_TEST(test_run_skb_matches_kernel)
 {
 	bool k = kernel_ok();
@@ -1373,6 +1401,7 @@ static Suite *suite(void)
 	tcase_add_test(t, sock_access_matches_kernel);
 	tcase_add_test(t, corpus_test_runs_match_kernel);
 	tcase_add_test(t, attach_types_match_kernel);
+	tcase_add_test(t, kernel_test_run_flags_match_kernel);
 	suite_add_tcase(s, t);
 	return s;
 }
