@@ -20,8 +20,10 @@
  * the program's own files.  A map lives while a descriptor or a loaded
  * program uses it.  A descriptor closed with plain close() is noticed
  * (EBADF, or EINVAL once its number names another file) at the price of
- * one fstat per call; bpfvm_bpf_set_fd_check(false) drops that check for
- * embedders who close only through bpfvm_close().
+ * one lseek per call (the file's offset is a cookie; do not read or write
+ * these descriptors); bpfvm_bpf_set_fd_check(false) drops that check for
+ * embedders who close only through bpfvm_close().  A dup of a descriptor
+ * names the same object.
  *
  * Pointers in attr are plain pointers of this process: NULL is EFAULT
  * where the kernel would fault, any other bad pointer is the caller's bug.

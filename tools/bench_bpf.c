@@ -1,7 +1,7 @@
 /* ns per operation through bpfvm_bpf() beside the same operation through
  * the kernel's bpf(2), alternating in one run: hash and array, update and
  * lookup over 50k keys (the issue's benchmark).  bpfvm is measured twice:
- * with the per-call descriptor check (one fstat: the default) and without
+ * with the per-call descriptor check (one lseek: the default) and without
  * (bpfvm_bpf_set_fd_check(false)).  Best of N rounds.
  * Run: BUILD/bpfvm-bench-bpf [rounds]
  * SPDX-License-Identifier: MIT */

@@ -19,7 +19,13 @@ struct slot {
 	uint32_t fmode;
 	dev_t dev;
 	ino_t ino;
+	uint64_t cookie; /* the file's offset: ours, and no other file's */
 };
+
+/* Every file we make is given an offset no other file of the process is
+ * likely to sit at: one lseek (the cheapest system call there is) then
+ * tells whether a descriptor still is that file.  Dups share the offset. */
+#define COOKIE_BASE (1ull << 60)
 
 /* One id space: live objects in id order (ids only grow, as the kernel's
  * cyclic idr until it wraps at INT_MAX, which we do not reach). */
@@ -42,6 +48,7 @@ static struct {
 	size_t nslots;
 	struct ids ids[4]; /* by kind */
 	int nocheck;       /* atomic */
+	uint64_t cookies;  /* cookies given so far */
 	/* the kernel's RCU for everything bpf(2) made: runs enter it */
 	pthread_once_t once;
 	struct bpfvm_epoch *epoch;
@@ -285,16 +292,21 @@ int bpfvm_fd_install(struct bpfvm_obj *o, uint32_t fmode, int dupfrom)
 	}
 	struct bpfvm_obj *stale = NULL;
 	pthread_rwlock_wrlock(&reg.lock);
-	if (grow(fd)) {
+	/* a dup keeps the cookie its file has (under the lock: one file) */
+	off_t cookie = lseek(fd, 0, SEEK_CUR);
+	if (cookie < (off_t)COOKIE_BASE)
+		cookie = lseek(fd, (off_t)(COOKIE_BASE + ++reg.cookies), SEEK_SET);
+	if (cookie < 0 || grow(fd)) {
 		pthread_rwlock_unlock(&reg.lock);
 		close(fd);
-		return -ENOMEM;
+		return cookie < 0 ? -EMFILE : -ENOMEM;
 	}
 	/* a descriptor closed with plain close() whose number came back */
 	stale = reg.slots[fd].obj;
 	bpfvm_obj_get(o);
 	__atomic_add_fetch(&o->usercnt, 1, __ATOMIC_RELAXED);
-	reg.slots[fd] = (struct slot){ o, fmode, st.st_dev, st.st_ino };
+	reg.slots[fd] = (struct slot){ o, fmode, st.st_dev, st.st_ino,
+				       (uint64_t)cookie };
 	pthread_rwlock_unlock(&reg.lock);
 	slot_release(stale);
 	return fd;
@@ -371,12 +383,12 @@ struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
 			return NULL;
 	}
 	if (!__atomic_load_n(&reg.nocheck, __ATOMIC_RELAXED)) {
-		struct stat st;
+		off_t off = lseek(fd, 0, SEEK_CUR);
 		int bad = 0;
-		if (fstat(fd, &st) < 0)
+		if (off < 0 && errno == EBADF)
 			bad = -EBADF;
-		else if (st.st_dev != s.dev || st.st_ino != s.ino)
-			bad = -EINVAL;
+		else if (off < 0 || (uint64_t)off != s.cookie)
+			bad = -EINVAL; /* another file (a pipe: ESPIPE) */
 		if (bad) {
 			drop_stale(fd, s.obj);
 			bpfvm_obj_put(s.obj);

@@ -4,7 +4,8 @@
  * lock, and two id spaces (maps, programs) as the kernel's idr.
  *
  * A descriptor is a real file descriptor (a close-on-exec memfd, or a dup
- * of an MMAPABLE array's memfd), remembered with its st_dev/st_ino: a
+ * of an MMAPABLE array's memfd), remembered with its st_dev/st_ino and a
+ * cookie set as the file's offset: a
  * descriptor closed with plain close() is EBADF, and one whose number came
  * back for another file is EINVAL, as the kernel says for that file.  A
  * dup of a descriptor (same st_dev/st_ino) names the same object with the
@@ -70,7 +71,8 @@ struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
 int bpfvm_fd_close(int fd);
 
 /* Whether fd is checked against the file it was made for on every use
- * (one fstat: about half a microsecond here).  On by default. */
+ * (one lseek: the file's offset is a cookie; a quarter of a microsecond
+ * here).  On by default. */
 void bpfvm_fd_set_check(int on);
 
 #endif
