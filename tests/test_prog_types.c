@@ -975,6 +975,51 @@ START_TEST(kernel_test_run_flags_match_kernel)
 }
 END_TEST
 
+/* A store through a packet pointer from the context: allowed exactly
+ * where the table says RW ("cannot write into packet" otherwise). */
+START_TEST(packet_writes_match_kernel)
+{
+	static const struct { uint32_t type, eat; int data, end, size; } ptypes[] = {
+		{ BPF_PROG_TYPE_SCHED_CLS, 0, 76, 80, 4 },
+		{ BPF_PROG_TYPE_SCHED_ACT, 0, 76, 80, 4 },
+		{ BPF_PROG_TYPE_XDP, 0, 0, 4, 4 },
+		{ BPF_PROG_TYPE_CGROUP_SKB, 0, 76, 80, 4 },
+		{ BPF_PROG_TYPE_LWT_IN, 0, 76, 80, 4 },
+		{ BPF_PROG_TYPE_LWT_OUT, 0, 76, 80, 4 },
+		{ BPF_PROG_TYPE_LWT_XMIT, 0, 76, 80, 4 },
+		{ BPF_PROG_TYPE_LWT_SEG6LOCAL, 0, 76, 80, 4 },
+		{ BPF_PROG_TYPE_SK_SKB, 0, 76, 80, 4 },
+		{ BPF_PROG_TYPE_FLOW_DISSECTOR, 0, 76, 80, 4 },
+		{ BPF_PROG_TYPE_SK_MSG, 0, 0, 8, 8 },
+		{ BPF_PROG_TYPE_SK_REUSEPORT, 0, 0, 8, 8 },
+		{ BPF_PROG_TYPE_SOCK_OPS, 0, 192, 200, 8 },
+		{ BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_CGROUP_SETSOCKOPT, 8, 16, 8 },
+	};
+	unsigned bad = 0;
+
+	if (!kernel_ok())
+		return;
+	for (size_t i = 0; i < sizeof(ptypes) / sizeof(ptypes[0]); i++) {
+		uint8_t sz = ptypes[i].size == 8 ? BPF_DW : BPF_W;
+		struct bpf_insn p[] = {
+			I(BPF_LDX | BPF_MEM | sz, 2, 1, ptypes[i].data, 0),
+			I(BPF_LDX | BPF_MEM | sz, 3, 1, ptypes[i].end, 0),
+			MOVX(4, 2), ADDK(4, 1),
+			JGTX(4, 3, 2),
+			MOVK(5, 1), STXB(2, 5, 0),
+			MOVK(0, 1), EXIT,
+		};
+		const struct bpfvm_prog_type *pt = bpfvm_prog_type(ptypes[i].type);
+		int err = kload(ptypes[i].type, ptypes[i].eat, p, N(p), 1);
+
+		if ((err == 0) != (pt->pkt_access == BPFVM_PKT_RW) && bad++ < 20)
+			printf("%s: packet store: kernel %d (%s), table %d\n", pt->name, err,
+			       klog, pt->pkt_access);
+	}
+	ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 START_TEST(test_run_skb_matches_kernel)
 {
 	bool k = kernel_ok();
@@ -1402,6 +1447,7 @@ static Suite *suite(void)
 	tcase_add_test(t, corpus_test_runs_match_kernel);
 	tcase_add_test(t, attach_types_match_kernel);
 	tcase_add_test(t, kernel_test_run_flags_match_kernel);
+	tcase_add_test(t, packet_writes_match_kernel);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -78,9 +78,10 @@ struct bpfvm_prog_info {
 struct bpfvm_ctx_access {
 	uint8_t reg_type;       /* enum bpfvm_ctx_reg, for loads */
 	uint8_t field_size;     /* size of the whole field: a load smaller than it
-				   is a narrow load (convert reads the field and
-				   shifts), the kernel's ctx_field_size; 0 = the
-				   access size itself */
+				   is a narrow load (the kernel's ctx_field_size;
+				   0 = the access size itself).  bpfvm's runtime
+				   contexts keep the fields in place, so a narrow
+				   load needs no shift */
 };
 
 /* How an accepted access is rewritten for bpfvm's runtime context (the
@@ -103,7 +104,9 @@ struct bpfvm_ret_range {
 	int32_t min, max;
 };
 
-/* Direct packet access (the kernel's may_access_direct_pkt_data). */
+/* Direct packet access (the kernel's may_access_direct_pkt_data): whether
+ * a store through a packet pointer is allowed (RW) or "cannot write into
+ * packet" (READ, NONE); loads through one are always allowed. */
 enum bpfvm_pkt_access { BPFVM_PKT_NONE, BPFVM_PKT_READ, BPFVM_PKT_RW };
 
 struct bpfvm_prog_type {
@@ -114,7 +117,8 @@ struct bpfvm_prog_type {
 	uint32_t rt_ctx_size;   /* runtime context struct size (vm/test_run.h) */
 	bool may_access_skb;    /* LD_ABS / LD_IND allowed */
 	uint8_t pkt_access;     /* enum bpfvm_pkt_access */
-	bool has_test_run;      /* BPF_PROG_TEST_RUN implemented by bpfvm */
+	bool has_test_run;      /* bpfvm_test_run implements it (socket filter,
+				   tc, xdp, cgroup_skb, lwt_in/out/xmit) */
 	bool kernel_test_run;   /* the kernel implements one (else ENOTSUPP) */
 
 	/* The kernel's is_valid_access: may a ctx access of `size` bytes at
@@ -128,7 +132,7 @@ struct bpfvm_prog_type {
 			struct bpfvm_ctx_rewrite *rw);
 	/* May this type call helper `id` at all (get_func_proto != NULL)? */
 	bool (*helper_allowed)(uint32_t id, const struct bpfvm_prog_info *prog);
-	/* The r0 rule at exit, from the expected attach type. */
+	/* The r0 rule at exit, from the expected attach type; NULL: none. */
 	void (*ret_range)(const struct bpfvm_prog_info *prog,
 			  struct bpfvm_ret_range *r);
 };
