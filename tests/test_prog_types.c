@@ -720,6 +720,10 @@ static bool ret_kind_ok(const struct bpfvm_helper_proto *hp)
  * fp-64 for memory, 8 for sizes, ctx, a callback); call; r0 = ret_ok;
  * exit; the callback returns 0.  `mutate` (1-5): that argument gets the
  * wrong kind instead (a scalar for a pointer, a pointer for a size). */
+/* When set, memory arguments point into the packet (tc, xdp) rather than
+ * the stack: r7 = data, checked 64 bytes long against data_end. */
+static struct { bool on; int data, end; } pkt_mem;
+
 static int build_call(const struct bpfvm_helper_proto *hp, uint32_t id,
 		      uint32_t prog_type, int fds[64], int ret_ok, int mutate,
 		      struct bpf_insn *p, unsigned *n, bool *mutated)
@@ -728,9 +732,19 @@ static int build_call(const struct bpfvm_helper_proto *hp, uint32_t id,
 	int func_at = -1;
 
 	*mutated = false;
+	int pkt_jmp = -1;
+
 	p[k++] = MOVX(6, 1);
 	for (int o = 8; o <= 64; o += 8)
 		p[k++] = I(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -o, 0);
+	if (pkt_mem.on) {
+		p[k++] = LDXW(7, 1, pkt_mem.data);
+		p[k++] = LDXW(8, 1, pkt_mem.end);
+		p[k++] = MOVX(9, 7);
+		p[k++] = ADDK(9, 64);
+		pkt_jmp = (int)k;
+		p[k++] = JGTX(9, 8, 0);
+	}
 	for (int a = 0; a < 5; a++) {
 		uint32_t t = hp->args[a], base = BPFVM_BASE_TYPE(t);
 		uint8_t r = (uint8_t)(a + 1);
@@ -775,6 +789,10 @@ static int build_call(const struct bpfvm_helper_proto *hp, uint32_t id,
 				*mutated = true;
 				break;
 			}
+			if (pkt_mem.on && base != BPFVM_ARG_PTR_TO_STACK) {
+				p[k++] = MOVX(r, 7);
+				break;
+			}
 			p[k++] = MOVX(r, 10);
 			p[k++] = ADDK(r, -64);
 			break;
@@ -808,6 +826,8 @@ static int build_call(const struct bpfvm_helper_proto *hp, uint32_t id,
 		p[k++] = I(BPF_JMP | BPF_CALL, 0, 0, 0, rb ? 133 /* ringbuf_discard */
 							     : 86 /* sk_release */);
 	}
+	if (pkt_jmp >= 0)
+		p[pkt_jmp].off = (int16_t)(k - (unsigned)pkt_jmp - 1);
 	p[k++] = MOVK(0, ret_ok);
 	p[k++] = EXIT;
 	if (func_at >= 0) {
@@ -1016,6 +1036,67 @@ START_TEST(packet_writes_match_kernel)
 			printf("%s: packet store: kernel %d (%s), table %d\n", pt->name, err,
 			       klog, pt->pkt_access);
 	}
+	ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
+/* pkt_access: a helper may take packet memory exactly when its
+ * prototype says so ("helper access to the packet is not allowed"). */
+START_TEST(helper_pkt_access_matches_kernel)
+{
+	static const struct { uint32_t type; int data, end; } where[] = {
+		{ BPF_PROG_TYPE_SCHED_CLS, 76, 80 }, { BPF_PROG_TYPE_XDP, 0, 4 },
+	};
+	unsigned bad = 0, built = 0;
+	int fds[64];
+
+	if (!kernel_ok())
+		return;
+	memset(fds, -1, sizeof(fds));
+	for (size_t w = 0; w < 2; w++) {
+		struct bpfvm_prog_info pi = { where[w].type, 0 };
+
+		pkt_mem.on = true;
+		pkt_mem.data = where[w].data;
+		pkt_mem.end = where[w].end;
+		for (uint32_t id = 1; id < BPFVM_FUNC_MAX_ID; id++) {
+			const struct bpfvm_helper_proto *hp = bpfvm_helper_proto(&pi, id);
+			struct bpf_insn p[64];
+			unsigned n;
+			bool mutated, mem = false, pkt_ok;
+			int err;
+
+			if (!hp || (hp->flags & BPFVM_PROTO_MIGHT_SLEEP))
+				continue;
+			for (int a = 0; a < 5; a++) {
+				uint32_t b = BPFVM_BASE_TYPE(hp->args[a]);
+				mem |= b == BPFVM_ARG_PTR_TO_MEM || b == BPFVM_ARG_PTR_TO_MAP_KEY ||
+				       b == BPFVM_ARG_PTR_TO_MAP_VALUE;
+			}
+			if (!mem || (BPFVM_BASE_TYPE(hp->ret) != BPFVM_RET_INTEGER &&
+				     BPFVM_BASE_TYPE(hp->ret) != BPFVM_RET_VOID &&
+				     hp->ret != BPFVM_RET_PTR_TO_MAP_VALUE_OR_NULL &&
+				     hp->ret != BPFVM_RET_PTR_TO_SOCKET_OR_NULL &&
+				     hp->ret != BPFVM_RET_PTR_TO_SOCK_COMMON_OR_NULL))
+				continue;
+			if (build_call(hp, id, pi.type, fds, 0, 0, p, &n, &mutated) != BUILD_OK)
+				continue;
+			built++;
+			err = kload(pi.type, 0, p, n, 1);
+			pkt_ok = hp->flags & BPFVM_PROTO_PKT_ACCESS;
+			if ((err == 0) != pkt_ok && bad++ < 30)
+				printf("%s: bpf_%s#%u with packet memory: kernel %d (%s), table %s\n",
+				       bpfvm_prog_type(pi.type)->name, hp->name, id, err,
+				       err ? strrchr(klog, '\n') ? "see log" : klog : "",
+				       pkt_ok ? "pkt_access" : "no pkt_access");
+		}
+	}
+	pkt_mem.on = false;
+	for (int i = 0; i < 64; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	printf("helper packet access: %u calls, %u differ\n", built, bad);
+	ck_assert_uint_gt(built, 20);
 	ck_assert_uint_eq(bad, 0);
 }
 END_TEST
@@ -1448,6 +1529,7 @@ static Suite *suite(void)
 	tcase_add_test(t, attach_types_match_kernel);
 	tcase_add_test(t, kernel_test_run_flags_match_kernel);
 	tcase_add_test(t, packet_writes_match_kernel);
+	tcase_add_test(t, helper_pkt_access_matches_kernel);
 	suite_add_tcase(s, t);
 	return s;
 }
