@@ -1929,6 +1929,154 @@ START_TEST(stopped_runs_release)
 }
 END_TEST
 
+/* ---- checked mode after a tail call ------------------------------------- */
+
+/* The running program's regions count: its static ones and its region
+ * hook's, beside the first program's. */
+START_TEST(tail_call_regions)
+{
+	uint8_t hooked[16] = { 40 };
+	uint64_t ro[1] = { 2 }, mine[1] = { 100 };
+	const struct bpfvm_insn target[] = {
+		LDDW(1, (uintptr_t)hooked), LDX(B, 0, 1, 0),
+		LDDW(2, (uintptr_t)ro), LDX(DW, 3, 2, 0), ALU64_X(ADD, 0, 3),
+		LDDW(4, (uintptr_t)mine), LDX(DW, 3, 4, 0), ALU64_X(ADD, 0, 3),
+		EXIT,
+	};
+	const struct bpfvm_insn writes[] = {
+		LDDW(2, (uintptr_t)ro), ST(DW, 2, 0, 9), MOV64_K(0, 0), EXIT,
+	};
+	const struct bpfvm_insn first[] = {
+		MOV64_K(2, 0), MOV64_K(3, 0), CALL(12), MOV64_K(0, 1), EXIT,
+	};
+	struct bpfvm *t = load(target, LEN(target));
+	bpfvm_set_region_hook(t, hook_allows, hooked);
+	bpfvm_add_region(t, ro, sizeof ro, false);
+	struct bpfvm *w = load(writes, LEN(writes));
+	bpfvm_add_region(w, ro, sizeof ro, false);
+	struct bpfvm *vm = load(first, LEN(first));
+	bpfvm_add_region(vm, mine, sizeof mine, false); /* still the run's */
+	struct tail_ctx tc = { t, 0 };
+	bpfvm_set_tail_call_hook(vm, tail_hook, &tc);
+	for (size_t m = 0; m < LEN(modes); m++) {
+		struct bpfvm_result r = run1(vm, m, NULL, 0);
+		ck_assert_msg(r.error == 0, "mode %zu: %s", m, r.msg);
+		ck_assert_uint_eq(r.r0, 142);
+	}
+	/* read-only in the target's regions stays read-only */
+	tc.slot0 = w;
+	for (size_t m = 2; m < LEN(modes); m++) {
+		struct bpfvm_result r = run1(vm, m, NULL, 0);
+		ck_assert_int_eq(r.error, -EFAULT);
+		ck_assert_msg(strstr(r.msg, "insn 2: invalid write of 8 bytes") &&
+			      strstr(r.msg, "(read-only region)"), "%s", r.msg);
+	}
+	/* and without the tail call the first program may not touch them */
+	const struct bpfvm_insn direct[] = {
+		LDDW(1, (uintptr_t)hooked), LDX(B, 0, 1, 0), EXIT,
+	};
+	ck_assert_int_eq(bpfvm_load(vm, direct, LEN(direct)), 0);
+	for (size_t m = 2; m < LEN(modes); m++)
+		ck_assert_int_eq(run1(vm, m, NULL, 0).error, -EFAULT);
+	bpfvm_destroy(vm);
+	bpfvm_destroy(w);
+	bpfvm_destroy(t);
+}
+END_TEST
+
+/* ---- bpf(2) ------------------------------------------------------------- */
+
+static int sys_map(uint32_t type, uint32_t key, uint32_t value,
+		   uint32_t entries, uint32_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.map_type = type;
+	a.key_size = key;
+	a.value_size = value;
+	a.max_entries = entries;
+	a.map_flags = flags;
+	int fd = bpfvm_bpf(BPF_MAP_CREATE, &a, sizeof a);
+	ck_assert_msg(fd >= 0, "MAP_CREATE: %s", strerror(errno));
+	return fd;
+}
+
+static int sys_elem(int cmd, int fd, const void *key, const void *value,
+		    uint64_t flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.map_fd = (uint32_t)fd;
+	a.key = (uintptr_t)key;
+	a.value = (uintptr_t)value;
+	a.flags = flags;
+	return bpfvm_bpf(cmd, &a, sizeof a) ? -errno : 0;
+}
+
+static int sys_prog(const struct bpfvm_insn *p, size_t n)
+{
+	char log[512] = "";
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	a.insns = (uintptr_t)p;
+	a.insn_cnt = (uint32_t)n;
+	a.license = (uintptr_t)"GPL";
+	a.log_buf = (uintptr_t)log;
+	a.log_size = sizeof log;
+	a.log_level = 1;
+	int fd = bpfvm_bpf(BPF_PROG_LOAD, &a, sizeof a);
+	ck_assert_msg(fd >= 0, "PROG_LOAD: %s\n%s", strerror(errno), log);
+	return fd;
+}
+
+/* ld_imm64 of a map descriptor, and of the address of its value + off */
+#define LD_MAP_FD(d, fd) INSN(0x18, d, 1, 0, fd), INSN(0, 0, 0, 0, 0)
+#define LD_MAP_VALUE(d, fd, off) INSN(0x18, d, 2, 0, fd), INSN(0, 0, 0, 0, off)
+
+/* A tail-called program's ld_imm64 map value and its own maps' values
+ * are its to use in checked mode (PROG_LOAD runs programs checked). */
+START_TEST(tail_call_map_values)
+{
+	int arr = sys_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	int hash = sys_map(BPF_MAP_TYPE_HASH, 4, 8, 4, BPF_F_NO_PREALLOC);
+	int pa = sys_map(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+	uint32_t k0 = 0, k = 1;
+	uint64_t v = 40;
+	ck_assert_int_eq(sys_elem(BPF_MAP_UPDATE_ELEM, arr, &k0, &v, 0), 0);
+	v = 2;
+	ck_assert_int_eq(sys_elem(BPF_MAP_UPDATE_ELEM, hash, &k, &v, 0), 0);
+	/* the array's value through ld_imm64 (read, then 41 written), hash
+	 * value 1 through lookup; r0 = their sum */
+	const struct bpfvm_insn target[] = {
+		LD_MAP_VALUE(6, arr, 0), LDX(DW, 7, 6, 0), ST(DW, 6, 0, 41),
+		ST(W, 10, -4, 1), LD_MAP_FD(1, hash), MOV64_X(2, 10),
+		ALU64_K(ADD, 2, -4), CALL(1), JMP_K(JEQ, 0, 0, 3),
+		LDX(DW, 0, 0, 0), ALU64_X(ADD, 0, 7), EXIT,
+		MOV64_K(0, -1), EXIT,
+	};
+	const struct bpfvm_insn first[] = {
+		LD_MAP_FD(2, pa), MOV64_K(3, 0), CALL(12), MOV64_K(0, 1), EXIT,
+	};
+	int tfd = sys_prog(target, LEN(target));
+	int ffd = sys_prog(first, LEN(first));
+	ck_assert_int_eq(sys_elem(BPF_MAP_UPDATE_ELEM, pa, &k0, &tfd, 0), 0);
+	for (int i = 0; i < 2; i++) {
+		struct bpfvm_result r;
+		ck_assert_int_eq(bpfvm_bpf_prog_run(ffd, NULL, 0, &r), 0);
+		ck_assert_msg(r.error == 0, "%s", r.msg);
+		ck_assert_uint_eq(r.r0, 42 + (uint64_t)i);
+	}
+	ck_assert_int_eq(sys_elem(BPF_MAP_LOOKUP_ELEM, arr, &k0, &v, 0), 0);
+	ck_assert_uint_eq(v, 41);
+	bpfvm_close(ffd);
+	bpfvm_close(tfd);
+	bpfvm_close(pa);
+	bpfvm_close(hash);
+	bpfvm_close(arr);
+}
+END_TEST
+
 /* ---- the kernel as the oracle -------------------------------------------- */
 
 /* The parts of union bpf_attr used here (uapi layout; the rest zero), so
@@ -2133,6 +2281,8 @@ int main(void)
 	tcase_add_test(tc, run_hook_packet);
 	tcase_add_test(tc, run_scope_and_holds);
 	tcase_add_test(tc, stopped_runs_release);
+	tcase_add_test(tc, tail_call_regions);
+	tcase_add_test(tc, tail_call_map_values);
 	tcase_add_test(tc, kernel_differential);
 	suite_add_tcase(s, tc);
 

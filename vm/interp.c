@@ -252,7 +252,24 @@ static inline bool within(uint64_t a, size_t len, uintptr_t base,
 	return base && a >= base && a - base <= blen && len <= blen - (a - base);
 }
 
-/* Region lookup.  *ro is set when [a, a+len) is in a read-only region. */
+/* A VM's static regions (bpfvm_add_region). */
+static bool vm_regions(const struct bpfvm *vm, uint64_t a, size_t len,
+		       bool write, bool *ro)
+{
+	for (size_t i = 0; i < vm->nregions; i++) {
+		const struct bpfvm_region *r = &vm->regions[i];
+		if (within(a, len, r->base, r->len)) {
+			if (!write || r->writable)
+				return true;
+			*ro = true;
+		}
+	}
+	return false;
+}
+
+/* Region lookup.  *ro is set when [a, a+len) is in a read-only region.
+ * After a tail call the program running is run->vm's: its own regions
+ * (e.g. its ld_imm64 map values) count, beside the first program's. */
 static bool find_region(const struct bpfvm_run *run, uint64_t a, size_t len,
 			bool write, bool *ro)
 {
@@ -265,15 +282,9 @@ static bool find_region(const struct bpfvm_run *run, uint64_t a, size_t len,
 	    within(a, len, (uintptr_t)run->mem, run->mem_len) ||
 	    within(a, len, (uintptr_t)run->pkt, run->pkt_len))
 		return true;
-	const struct bpfvm *vm = run->root;
-	for (size_t i = 0; i < vm->nregions; i++) {
-		const struct bpfvm_region *r = &vm->regions[i];
-		if (within(a, len, r->base, r->len)) {
-			if (!write || r->writable)
-				return true;
-			*ro = true;
-		}
-	}
+	if (vm_regions(run->root, a, len, write, ro) ||
+	    (run->vm != run->root && vm_regions(run->vm, a, len, write, ro)))
+		return true;
 	for (unsigned i = 0; i < run->nregions; i++) {
 		const struct bpfvm_region *r = &run->regions[i];
 		if (within(a, len, r->base, r->len)) {
@@ -291,8 +302,17 @@ bool bpfvm_access_ok(const struct bpfvm_run *run, uint64_t addr, size_t len,
 	bool ro = false;
 	if (find_region(run, addr, len, write, &ro))
 		return true;
-	const struct bpfvm *vm = run->root;
-	return !ro && vm->region_fn &&
+	if (ro)
+		return false;
+	/* the first program's hook, then (after a tail call) the running
+	 * program's, unless it is the same hook */
+	const struct bpfvm *root = run->root, *vm = run->vm;
+	if (root->region_fn &&
+	    root->region_fn(root->region_cookie, addr, len, write))
+		return true;
+	return vm != root && vm->region_fn &&
+	       (vm->region_fn != root->region_fn ||
+		vm->region_cookie != root->region_cookie) &&
 	       vm->region_fn(vm->region_cookie, addr, len, write);
 }
 
