@@ -28,7 +28,7 @@ const struct cli_cmd cli_cmd_map = {
 	"       bpfvm map delete  FILE  key DATA\n"
 	"       bpfvm map peek    FILE\n"
 	"       bpfvm map push    FILE value DATA\n"
-	"       bpfvm map pop     FILE\n"
+	"       bpfvm map pop     FILE [key DATA]\n"
 	"       bpfvm map enqueue FILE value DATA   (push)\n"
 	"       bpfvm map dequeue FILE              (pop)\n"
 	"       bpfvm map help\n"
