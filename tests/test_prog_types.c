@@ -23,6 +23,7 @@
 /* ---- bpf(2), with an expected attach type --------------------------------- */
 
 static char klog[1 << 16];
+static const char *klicense = "GPL";
 
 static int kload_fd(uint32_t type, uint32_t eat, const struct bpf_insn *insns,
 		    unsigned n, int log_level)
@@ -35,7 +36,7 @@ static int kload_fd(uint32_t type, uint32_t eat, const struct bpf_insn *insns,
 	a.expected_attach_type = eat;
 	a.insns = (uintptr_t)insns;
 	a.insn_cnt = n;
-	a.license = (uintptr_t)"GPL";
+	a.license = (uintptr_t)klicense;
 	klog[0] = 0;
 	if (log_level) {
 		a.log_level = (uint32_t)log_level;
@@ -1101,6 +1102,49 @@ START_TEST(helper_pkt_access_matches_kernel)
 }
 END_TEST
 
+/* gpl_only: a non-GPL program may not call the helper ("cannot call
+ * GPL-restricted function from non-GPL compatible program"). */
+START_TEST(helper_gpl_only_matches_kernel)
+{
+	static const uint32_t types[] = { BPF_PROG_TYPE_KPROBE, BPF_PROG_TYPE_SCHED_CLS,
+		BPF_PROG_TYPE_XDP, BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_TRACEPOINT };
+	unsigned bad = 0, built = 0;
+	int fds[64];
+
+	if (!kernel_ok())
+		return;
+	memset(fds, -1, sizeof(fds));
+	klicense = "Proprietary";
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		struct bpfvm_prog_info pi = { types[t], 0 };
+
+		for (uint32_t id = 1; id < BPFVM_FUNC_MAX_ID; id++) {
+			const struct bpfvm_helper_proto *hp = bpfvm_helper_proto(&pi, id);
+			struct bpf_insn p[64];
+			unsigned n;
+			bool mutated, gpl;
+
+			if (!hp || build_call(hp, id, pi.type, fds, 0, 0, p, &n, &mutated) != BUILD_OK)
+				continue;
+			built++;
+			kload(pi.type, 0, p, n, 1);
+			gpl = strstr(klog, "GPL-restricted") != NULL;
+			if (gpl != !!(hp->flags & BPFVM_PROTO_GPL_ONLY) && bad++ < 30)
+				printf("%s: bpf_%s#%u: kernel %s, table %s\n",
+				       bpfvm_prog_type(pi.type)->name, hp->name, id,
+				       gpl ? "gpl_only" : "not gpl_only",
+				       gpl ? "not gpl_only" : "gpl_only");
+		}
+	}
+	klicense = "GPL";
+	for (int i = 0; i < 64; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	printf("helper gpl_only: %u calls, %u differ\n", built, bad);
+	ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 START_TEST(test_run_skb_matches_kernel)
 {
 	bool k = kernel_ok();
@@ -1530,6 +1574,7 @@ static Suite *suite(void)
 	tcase_add_test(t, kernel_test_run_flags_match_kernel);
 	tcase_add_test(t, packet_writes_match_kernel);
 	tcase_add_test(t, helper_pkt_access_matches_kernel);
+	tcase_add_test(t, helper_gpl_only_matches_kernel);
 	suite_add_tcase(s, t);
 	return s;
 }
