@@ -623,6 +623,9 @@ static int kmap(uint32_t type, uint32_t key, uint32_t value, uint32_t max)
 	return (int)syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof(a));
 }
 
+/* >= 0: every map argument is maps[force_map] (map compatibility test) */
+static int force_map = -1;
+
 /* A map the helper takes: the first type it insists on, else a hash map. */
 static int map_for(uint32_t id, uint32_t prog_type, int fds[64])
 {
@@ -634,7 +637,22 @@ static int map_for(uint32_t id, uint32_t prog_type, int fds[64])
 		{ BPF_MAP_TYPE_SOCKMAP, 4, 4, 1 }, { BPF_MAP_TYPE_SOCKHASH, 4, 4, 1 },
 		{ BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1 }, { BPF_MAP_TYPE_QUEUE, 0, 8, 1 },
 		{ BPF_MAP_TYPE_CGROUP_STORAGE, 12, 8, 0 }, { BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1 },
+		{ BPF_MAP_TYPE_ARRAY, 4, 8, 1 }, { BPF_MAP_TYPE_STACK, 0, 8, 1 },
+		{ BPF_MAP_TYPE_CPUMAP, 4, 4, 1 }, { BPF_MAP_TYPE_XSKMAP, 4, 4, 1 },
+		{ BPF_MAP_TYPE_DEVMAP_HASH, 4, 4, 1 }, { BPF_MAP_TYPE_BLOOM_FILTER, 0, 8, 1 },
+		{ BPF_MAP_TYPE_PERCPU_HASH, 8, 8, 1 }, { BPF_MAP_TYPE_LRU_HASH, 8, 8, 1 },
 	};
+	if (force_map < -1)     /* -2 - i: the type of maps[i], 0 past the end */
+		return -2 - force_map < (int)(sizeof(maps) / sizeof(maps[0])) ?
+		       (int)maps[-2 - force_map].type : 0;
+	if (force_map >= 0) {
+		if ((size_t)force_map >= sizeof(maps) / sizeof(maps[0]))
+			return -1;
+		if (fds[force_map] < 0)
+			fds[force_map] = kmap(maps[force_map].type, maps[force_map].key,
+					      maps[force_map].value, maps[force_map].max);
+		return fds[force_map];
+	}
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		if (!bpfvm_helper_map_compatible(id, maps[i].type, prog_type))
 			continue;
@@ -1145,6 +1163,71 @@ START_TEST(helper_gpl_only_matches_kernel)
 }
 END_TEST
 
+/* check_map_func_compatibility: each helper taking a map, with each kind
+ * of map: "cannot pass map_type N into func" exactly where the table says
+ * no.  (Other refusals, a queue's zero-sized key say, are not counted.) */
+START_TEST(helper_map_compat_matches_kernel)
+{
+	static const uint32_t types[] = { BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_XDP,
+		BPF_PROG_TYPE_KPROBE, BPF_PROG_TYPE_SOCKET_FILTER };
+	unsigned bad = 0, compared = 0;
+	int fds[64];
+
+	if (!kernel_ok())
+		return;
+	memset(fds, -1, sizeof(fds));
+	for (int m = 0; m < 64; m++) {
+		uint32_t map_type;
+
+		force_map = -2 - m;
+		map_type = (uint32_t)map_for(0, 0, fds);
+		if (!map_type)
+			break;
+		force_map = m;
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+			struct bpfvm_prog_info pi = { types[t], 0 };
+
+			for (uint32_t id = 1; id < BPFVM_FUNC_MAX_ID; id++) {
+				const struct bpfvm_helper_proto *hp = bpfvm_helper_proto(&pi, id);
+				struct bpf_insn p[64];
+				unsigned n;
+				bool mutated, has_map = false, theirs, ours;
+				int err;
+
+				if (!hp || (hp->flags & BPFVM_PROTO_MIGHT_SLEEP))
+					continue;
+				for (int a = 0; a < 5; a++)
+					has_map |= hp->args[a] == BPFVM_ARG_CONST_MAP_PTR;
+				if (!has_map || build_call(hp, id, pi.type, fds, 0, 0, p, &n,
+							   &mutated) != BUILD_OK)
+					continue;
+				if (n > 2 && p[n - 1].code == (BPF_JMP | BPF_EXIT) &&
+				    p[n - 3].code == (BPF_JMP | BPF_EXIT))
+					continue;  /* callbacks need BTF */
+				err = kload(pi.type, 0, p, n, 1);
+				theirs = !strstr(klog, "cannot pass map_type");
+				if (err && theirs)
+					continue;  /* refused for another reason */
+				ours = bpfvm_helper_map_compatible(id, map_type, pi.type);
+				compared++;
+				if (ours != theirs && bad++ < 30)
+					printf("%s: bpf_%s#%u with map type %u: kernel %s, table %s\n",
+					       bpfvm_prog_type(pi.type)->name, hp->name, id, map_type,
+					       theirs ? "takes it" : "refuses",
+					       ours ? "takes it" : "refuses");
+			}
+		}
+	}
+	force_map = -1;
+	for (int i = 0; i < 64; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	printf("helper map compatibility: %u compared, %u differ\n", compared, bad);
+	ck_assert_uint_gt(compared, 100);
+	ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 START_TEST(test_run_skb_matches_kernel)
 {
 	bool k = kernel_ok();
@@ -1575,6 +1658,7 @@ static Suite *suite(void)
 	tcase_add_test(t, packet_writes_match_kernel);
 	tcase_add_test(t, helper_pkt_access_matches_kernel);
 	tcase_add_test(t, helper_gpl_only_matches_kernel);
+	tcase_add_test(t, helper_map_compat_matches_kernel);
 	suite_add_tcase(s, t);
 	return s;
 }
