@@ -2077,6 +2077,119 @@ START_TEST(tail_call_map_values)
 }
 END_TEST
 
+/* The kernel's RCU promise through bpf(2): a NO_PREALLOC hash element a
+ * run holds is not reused while the run goes on, however the run is
+ * started (bpfvm_bpf_prog_run, PROG_TEST_RUN): the program keeps reading
+ * the value's canary while another thread deletes and re-adds the keys
+ * with new canaries.  Reused under it, the canary would change. */
+#define CANARY_LOOPS 2000
+
+struct churn {
+	int prog, map;
+	int stop;             /* atomic */
+	uint64_t r0_count[3]; /* runs that returned 0 (kept), 1 (changed), 2 */
+	uint64_t updates;
+	bool test_run;
+	int err;
+};
+
+static void *canary_reader(void *arg)
+{
+	struct churn *c = arg;
+	uint8_t data[16] = { 0 };
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t r0;
+		int err;
+		if (c->test_run) {
+			union bpf_attr a;
+			memset(&a, 0, sizeof a);
+			a.test.prog_fd = (uint32_t)c->prog;
+			a.test.data_in = (uintptr_t)data;
+			a.test.data_size_in = sizeof data;
+			err = bpfvm_bpf(BPF_PROG_TEST_RUN, &a, sizeof a) ? -errno
+									 : 0;
+			r0 = a.test.retval;
+		} else {
+			struct bpfvm_result r;
+			err = bpfvm_bpf_prog_run(c->prog, NULL, 0, &r);
+			r0 = r.r0;
+		}
+		if (err || r0 > 2) {
+			c->err = err ? err : -1;
+			break;
+		}
+		c->r0_count[r0]++;
+	}
+	return NULL;
+}
+
+static void *canary_writer(void *arg)
+{
+	struct churn *c = arg;
+	for (uint64_t i = 1; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); i++) {
+		uint32_t k = (uint32_t)(i & 7);
+		uint64_t canary = i * 0x9e3779b97f4a7c15ull;
+		sys_elem(BPF_MAP_DELETE_ELEM, c->map, &k, NULL, 0);
+		if (sys_elem(BPF_MAP_UPDATE_ELEM, c->map, &k, &canary, 0))
+			c->err = -2;
+		/* and a replacement: the old element leaves too */
+		canary = ~canary;
+		if (sys_elem(BPF_MAP_UPDATE_ELEM, c->map, &k, &canary, 0))
+			c->err = -3;
+		c->updates++;
+	}
+	return NULL;
+}
+
+START_TEST(epoch_no_prealloc_reuse)
+{
+	int map = sys_map(BPF_MAP_TYPE_HASH, 4, 8, 16, BPF_F_NO_PREALLOC);
+	/* r0: 0 the canary held, 1 it changed, 2 no such key */
+	const struct bpfvm_insn p[] = {
+		CALL(7), ALU64_K(AND, 0, 7), STX(W, 10, 0, -4),
+		LD_MAP_FD(1, map), MOV64_X(2, 10), ALU64_K(ADD, 2, -4),
+		CALL(1), JMP_K(JEQ, 0, 0, 10),
+		LDX(DW, 7, 0, 0), MOV64_K(8, CANARY_LOOPS),
+		LDX(DW, 9, 0, 0), JMP_X(JNE, 9, 7, 4),
+		ALU64_K(ADD, 8, -1), JMP_K(JNE, 8, 0, -4),
+		MOV64_K(0, 0), EXIT,
+		MOV64_K(0, 1), EXIT,
+		MOV64_K(0, 2), EXIT,
+	};
+	int prog = sys_prog(p, LEN(p));
+	struct churn readers[2] = {
+		{ .prog = prog, .map = map, .test_run = false },
+		{ .prog = prog, .map = map, .test_run = true },
+	};
+	struct churn writer = { .prog = prog, .map = map };
+	pthread_t th[3];
+	pthread_create(&th[0], NULL, canary_writer, &writer);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[1 + i], NULL, canary_reader, &readers[i]);
+	usleep(400000);
+	__atomic_store_n(&writer.stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		__atomic_store_n(&readers[i].stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(writer.err, 0);
+	ck_assert_uint_gt(writer.updates, 100);
+	for (int i = 0; i < 2; i++) {
+		struct churn *c = &readers[i];
+		ck_assert_int_eq(c->err, 0);
+		ck_assert_msg(c->r0_count[1] == 0, "%s: %llu of %llu runs saw "
+			      "their element reused", i ? "PROG_TEST_RUN"
+							: "bpfvm_bpf_prog_run",
+			      (unsigned long long)c->r0_count[1],
+			      (unsigned long long)(c->r0_count[0] +
+						   c->r0_count[1]));
+		ck_assert_uint_gt(c->r0_count[0], 20);
+	}
+	bpfvm_close(prog);
+	bpfvm_close(map);
+}
+END_TEST
+
 /* ---- the kernel as the oracle -------------------------------------------- */
 
 /* The parts of union bpf_attr used here (uapi layout; the rest zero), so
@@ -2283,6 +2396,7 @@ int main(void)
 	tcase_add_test(tc, stopped_runs_release);
 	tcase_add_test(tc, tail_call_regions);
 	tcase_add_test(tc, tail_call_map_values);
+	tcase_add_test(tc, epoch_no_prealloc_reuse);
 	tcase_add_test(tc, kernel_differential);
 	suite_add_tcase(s, tc);
 
