@@ -396,10 +396,15 @@ static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 				insn->dst_reg);
 			return -EACCES;
 		}
+		mark_chain_precision(env, insn->dst_reg);
 		return adjust_ptr_alu(env, insn, &src, &s);
 	}
 	if (dst->type != SCALAR_VALUE) {
 		struct bpf_reg p = *dst;
+		if (insn->code & BPF_SRC_X) {
+			mark_chain_precision(env, insn->src_reg);
+			src = regs[insn->src_reg];
+		}
 		return adjust_ptr_alu(env, insn, &p, &src);
 	}
 	scalar_alu(dst, &src, op, w64);
@@ -708,6 +713,13 @@ static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *ins
 		pred = -1;
 	else
 		pred = ptr_branch_taken(dst, &src, op, w32);
+	if (pred >= 0) {
+		/* the range decided the branch: it matters */
+		if (dst->type == SCALAR_VALUE)
+			mark_chain_precision(env, insn->dst_reg);
+		if ((insn->code & BPF_SRC_X) && src.type == SCALAR_VALUE)
+			mark_chain_precision(env, insn->src_reg);
+	}
 	if (pred == 1) {
 		*insn_idx += (u32)insn->off;
 		return 0;
@@ -917,6 +929,8 @@ static int check_return_code(struct verifier_env *env)
 		pt->ret_range(&info, &rr);
 	if (!rr.has_range)
 		return 0;
+	if (r0->type == SCALAR_VALUE)
+		mark_chain_precision(env, 0);
 	if (r0->type != SCALAR_VALUE) {
 		verbose(env, "At program exit the register R0 is not a known value (%s)\n",
 			reg_type_str(r0, t, sizeof(t)));
@@ -1055,6 +1069,7 @@ static int check_mem_insn(struct verifier_env *env, const struct bpfvm_insn *ins
 static int do_check(struct verifier_env *env)
 {
 	u32 idx = 0, prev = 0;
+	bool have_prev = false;
 	char msg[128];
 	int err;
 
@@ -1065,6 +1080,7 @@ static int do_check(struct verifier_env *env)
 		}
 		const struct bpfvm_insn *insn = &env->insns[idx];
 		u8 cls = BPF_CLASS(insn->code);
+		u32 cur_idx = idx;
 
 		if (++env->insn_processed > COMPLEXITY_LIMIT) {
 			verbose(env, "BPF program is too large. Processed %u insn\n",
@@ -1072,6 +1088,13 @@ static int do_check(struct verifier_env *env)
 			return -E2BIG;
 		}
 		env->aux[idx].seen = true;
+		env->insn_idx = idx;
+		env->prev_insn_idx = prev;
+		/* how this insn was reached, for backtracking */
+		if (have_prev && idx != prev + (env->insns[prev].code == 0x18 ? 2 : 1) &&
+		    hist_push(env->cur, idx, prev, 0))
+			return -ENOMEM;
+		have_prev = true;
 		if (env->aux[idx].prune_point) {
 			err = is_state_visited(env, idx);
 			if (err < 0)
@@ -1092,7 +1115,6 @@ static int do_check(struct verifier_env *env)
 			verbose(env, "%s\n", msg);
 			return -EINVAL;
 		}
-		(void)prev;
 
 		switch (cls) {
 		case BPF_ALU:
@@ -1134,6 +1156,7 @@ static int do_check(struct verifier_env *env)
 				break;
 			}
 			if (op == 0x00) {
+				prev = idx;
 				idx += 1 + (u32)(cls == BPF_JMP ? insn->off : insn->imm);
 				continue;
 			}
@@ -1143,6 +1166,7 @@ static int do_check(struct verifier_env *env)
 						"BPF_EXIT instruction in main prog")))
 					return err;
 				if (st->curframe) {
+					prev = idx;
 					if ((err = prepare_func_exit(env, &idx)))
 						return err;
 					idx++;
@@ -1157,6 +1181,7 @@ static int do_check(struct verifier_env *env)
 		}
 		if (err)
 			return err;
+		prev = cur_idx;
 		idx++;
 		continue;
 process_exit:

@@ -162,6 +162,7 @@ static int check_mem_size_reg(struct verifier_env *env, int regno, bool write,
 	const struct bpf_reg *r = &cur_regs(env)[regno];
 
 	meta->msize_max = r->umax;
+	mark_chain_precision(env, regno);
 	if (r->smin < 0) {
 		verbose(env, "R%d min value is negative, either use unsigned or 'var &= const'\n", regno);
 		return -EACCES;
@@ -200,6 +201,7 @@ static s64 const_map_key(struct verifier_env *env, const struct bpf_reg *key,
 		spills++;
 	if (spills != key_size || !tnum_is_const(s->spilled.var_off))
 		return -1;
+	mark_slot_precision(env, key->frameno, (u32)spi);
 	return (s64)s->spilled.var_off.value;
 }
 
@@ -345,6 +347,7 @@ static int check_func_arg(struct verifier_env *env, int arg,
 			return -EACCES;
 		}
 		meta->mem_size = (u32)r->var_off.value;
+		mark_chain_precision(env, regno);
 		break;
 	case BPFVM_ARG_PTR_TO_CONST_STR:
 		if (!r->map || !(r->map->map_flags & BPF_F_RDONLY_PROG)) {

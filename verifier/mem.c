@@ -346,8 +346,11 @@ static int stack_write_fixed(struct verifier_env *env, struct func_state *f,
 	bool is_st = BPF_CLASS(insn->code) == BPF_ST;
 	struct stack_slot *s = &f->stack[spi];
 
+	u32 hflags = HIST_STACK | f->frameno << 8 | (u32)spi << 16;
 	if (r && !(off % 8) && r->type == SCALAR_VALUE) {
 		bool fits = reg_width(r) <= 8 * size;
+		if (hist_push(env->cur, (u32)insn_idx, env->prev_insn_idx, hflags))
+			return -ENOMEM;
 		if (fits && !r->id && !tnum_is_const(r->var_off))
 			r->id = ++env->id_gen;
 		spill_reg(f, spi, r, size);
@@ -355,6 +358,8 @@ static int stack_write_fixed(struct verifier_env *env, struct func_state *f,
 			s->spilled.id = 0;
 	} else if (!r && !(off % 8) && is_st) {
 		struct bpf_reg k;
+		if (hist_push(env->cur, (u32)insn_idx, env->prev_insn_idx, hflags))
+			return -ENOMEM;
 		mark_reg_known(&k, (u64)(s64)insn->imm);
 		spill_reg(f, spi, &k, size);
 	} else if (r && r->type != SCALAR_VALUE && r->type != NOT_INIT) {
@@ -366,6 +371,8 @@ static int stack_write_fixed(struct verifier_env *env, struct func_state *f,
 			verbose(env, "cannot spill pointers to stack into stack frame of the caller\n");
 			return -EINVAL;
 		}
+		if (hist_push(env->cur, (u32)insn_idx, env->prev_insn_idx, hflags))
+			return -ENOMEM;
 		spill_reg(f, spi, r, size);
 	} else {
 		u8 type = STACK_MISC;
@@ -429,6 +436,9 @@ static int stack_read_fixed(struct verifier_env *env, struct func_state *f,
 
 	if (s->type[7] == STACK_SPILL) {
 		int spill_size = 1;
+		if (dst && hist_push(env->cur, env->insn_idx, env->prev_insn_idx,
+				     HIST_STACK | f->frameno << 8 | (u32)spi << 16))
+			return -ENOMEM;
 		for (int i = 7; i > 0 && s->type[i - 1] == STACK_SPILL; i--)
 			spill_size++;
 		if (size != 8 || spill_size != 8) {

@@ -32,6 +32,7 @@ void state_free(struct vstate *s)
 {
 	if (!s)
 		return;
+	free(s->hist);
 	for (u32 i = 0; i < BPFVM_MAX_FRAMES; i++)
 		free(s->frame[i]);
 	free(s);
@@ -43,7 +44,19 @@ void state_copy(struct vstate *dst, const struct vstate *src)
 	struct func_state *keep[BPFVM_MAX_FRAMES];
 
 	memcpy(keep, dst->frame, sizeof(keep));
+	free(dst->hist);
 	memcpy(dst, src, sizeof(*dst));
+	dst->hist = NULL;
+	dst->caphist = 0;
+	if (src->nhist) {
+		dst->hist = malloc(src->nhist * sizeof(*dst->hist));
+		if (dst->hist) {
+			memcpy(dst->hist, src->hist, src->nhist * sizeof(*dst->hist));
+			dst->caphist = src->nhist;
+		} else {
+			dst->nhist = 0;
+		}
+	}
 	for (u32 i = 0; i < BPFVM_MAX_FRAMES; i++) {
 		if (i <= src->curframe && src->frame[i]) {
 			struct func_state *f = keep[i] ? keep[i] : malloc(sizeof(*f));
@@ -122,8 +135,10 @@ static bool regsafe(struct verifier_env *env, const struct bpf_reg *o,
 		return false;
 	switch (o->type) {
 	case SCALAR_VALUE:
-		/* no precision tracking yet: every scalar counts as precise */
 		if (regs_exact(env, o, c))
+			return true;
+		/* no decision depended on its value */
+		if (!o->precise)
 			return true;
 		return within(o, c) && (!o->id || check_ids(env, o->id, c->id));
 	case PTR_TO_MAP_KEY:
@@ -246,6 +261,7 @@ int is_state_visited(struct verifier_env *env, u32 insn_idx)
 				add_new = false;
 		} else if (states_equal(env, sl->st, cur, false)) {
 			sl->hit_cnt++;
+			propagate_precision(env, sl->st);
 			return 1;
 		}
 		/* a state that keeps missing is dropped from the list */
@@ -286,7 +302,23 @@ int is_state_visited(struct verifier_env *env, u32 insn_idx)
 	st->branches = 1;
 	st->parent = cur->parent;
 	st->insn_idx = insn_idx;
+	st->last_insn_idx = env->prev_insn_idx;
+	/* the step into insn_idx belongs to the new segment, not this one */
+	if (st->nhist && st->hist[st->nhist - 1].idx == insn_idx &&
+	    st->hist[st->nhist - 1].prev == env->prev_insn_idx)
+		st->nhist--;
 	cur->parent = st;
+	cur->first_insn_idx = insn_idx;
+	cur->nhist = 0;
+	/* precision marks belong to the checkpoint now; the new segment
+	 * starts imprecise (the kernel's mark_all_scalars_imprecise) */
+	for (u32 f = 0; f <= cur->curframe; f++) {
+		struct func_state *fs = cur->frame[f];
+		for (int r = 0; r < 11; r++)
+			fs->regs[r].precise = false;
+		for (int k = 0; k < fs->allocated_stack / 8; k++)
+			fs->stack[k].spilled.precise = false;
+	}
 	sl->st = st;
 	sl->next = env->explored[insn_idx];
 	env->explored[insn_idx] = sl;

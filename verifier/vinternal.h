@@ -140,6 +140,13 @@ struct ref_state {
 	u8 kind; /* 0 pointer, 1 lock */
 };
 
+/* A non-sequential step (idx reached from prev) or a spill/fill of the
+ * stack slot (flags: HIST_STACK | frameno << 8 | spi << 16). */
+struct hist_entry {
+	u32 idx, prev, flags;
+};
+#define HIST_STACK 1u
+
 struct vstate {
 	struct func_state *frame[BPFVM_MAX_FRAMES];
 	u32 curframe;
@@ -155,6 +162,8 @@ struct vstate {
 	u32 first_insn_idx;
 	u32 last_insn_idx;
 	u32 loop_entry_cnt;
+	struct hist_entry *hist; /* this segment's steps, for backtracking */
+	u32 nhist, caphist;
 };
 
 /* ---- subprograms and per-insn data ------------------------------------- */
@@ -304,6 +313,12 @@ int release_reference(struct verifier_env *env, u32 ref_obj_id);
 void clear_all_pkt_pointers(struct verifier_env *env);
 bool helper_changes_pkt_data(u32 id);
 void mark_changes_pkt_data(struct verifier_env *env);
+
+/* ---- precision.c --------------------------------------------------------- */
+int hist_push(struct vstate *st, u32 idx, u32 prev, u32 flags);
+void mark_chain_precision(struct verifier_env *env, int regno);
+void mark_slot_precision(struct verifier_env *env, u32 frameno, u32 spi);
+void propagate_precision(struct verifier_env *env, const struct vstate *old);
 
 /* ---- mem.c ------------------------------------------------------------ */
 /* The load/store at insn idx: regno's pointer + off, size bytes. value_regno
