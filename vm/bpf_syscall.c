@@ -704,9 +704,20 @@ static int sys_bpf(int cmd, union bpf_attr *uattr, unsigned int size)
 	if (size > c->end && nonzero((uint8_t *)uattr + c->end, size - c->end))
 		return -EINVAL;
 	uint32_t n = size < c->end ? size : c->end;
-	if (n)
-		memcpy(&attr, uattr, n);
-	memset(attr.b + n, 0, c->end - n);
+	/* constant sizes for the usual commands: a variable one is a
+	 * rep movs, which costs more than the map lookup */
+	switch (n) {
+	case 16: memcpy(&attr, uattr, 16); break;
+	case 24: memcpy(&attr, uattr, 24); break;
+	case 32: memcpy(&attr, uattr, 32); break;
+	case 56: memcpy(&attr, uattr, 56); break;
+	default:
+		if (n)
+			memcpy(&attr, uattr, n);
+		break;
+	}
+	if (n < c->end)
+		memset(attr.b + n, 0, c->end - n);
 	return c->fn(&attr, uattr);
 }
 
