@@ -91,6 +91,7 @@ int check_reg_arg_read(struct verifier_env *env, int regno)
 		verbose(env, "R%d !read_ok\n", regno);
 		return -EACCES;
 	}
+	mark_reg_read(cur_func(env), regno);
 	return 0;
 }
 
@@ -104,7 +105,17 @@ static int check_reg_dst(struct verifier_env *env, int regno)
 		verbose(env, "frame pointer is read only\n");
 		return -EACCES;
 	}
+	cur_func(env)->live[regno] |= LIVE_WRITTEN;
 	return 0;
+}
+
+/* r0-r5 after a call: written, unreadable until set again. */
+static void clobber_caller_saved(struct func_state *f)
+{
+	for (int i = 0; i <= 5; i++) {
+		mark_reg_not_init(&f->regs[i]);
+		f->live[i] |= LIVE_WRITTEN;
+	}
 }
 
 void mark_reg_written(struct verifier_env *env, int regno)
@@ -843,8 +854,7 @@ static int check_ld_abs(struct verifier_env *env, const struct bpfvm_insn *insn)
 	}
 	if (ind && (err = check_reg_arg_read(env, insn->src_reg)))
 		return err;
-	for (int i = 0; i <= 5; i++)
-		mark_reg_not_init(&regs[i]);
+	clobber_caller_saved(cur_func(env));
 	mark_reg_unknown(&regs[0]);
 	return 0;
 }
@@ -873,14 +883,17 @@ static int check_func_call(struct verifier_env *env, const struct bpfvm_insn *in
 	struct func_state *callee = func_new(st->curframe + 1, (int)*insn_idx, (u32)sp);
 	if (!callee)
 		return -ENOMEM;
-	for (int i = 1; i <= 5; i++)
+	for (int i = 1; i <= 5; i++) {
 		callee->regs[i] = caller->regs[i];
+		/* the callee frame has no checkpoint of its own to mark */
+		if (caller->regs[i].type != NOT_INIT)
+			mark_reg_read(caller, i);
+	}
 	callee->regs[10].type = PTR_TO_STACK;
 	mark_reg_known(&callee->regs[10], 0);
 	callee->regs[10].type = PTR_TO_STACK;
 	callee->regs[10].frameno = (u8)(st->curframe + 1);
-	for (int i = 0; i <= 5; i++)
-		mark_reg_not_init(&caller->regs[i]);
+	clobber_caller_saved(caller);
 	st->curframe++;
 	free(st->frame[st->curframe]);
 	st->frame[st->curframe] = callee;
@@ -907,6 +920,8 @@ static int prepare_func_exit(struct verifier_env *env, u32 *insn_idx)
 	} else {
 		caller->regs[0] = *r0;
 	}
+	mark_reg_read(callee, 0);
+	caller->live[0] |= LIVE_WRITTEN;
 	*insn_idx = (u32)callee->callsite;
 	free(callee);
 	st->frame[st->curframe] = NULL;

@@ -413,9 +413,14 @@ static int enter_callback(struct verifier_env *env, int insn_idx,
 		return -E2BIG;
 	}
 	memcpy(args, caller->regs, sizeof(args));
+	for (int i = 1; i <= 5; i++)
+		if (args[i].type != NOT_INIT)
+			mark_reg_read(caller, i);
 	/* the state after the helper returns, callback not run */
-	for (int i = 0; i <= 5; i++)
+	for (int i = 0; i <= 5; i++) {
 		mark_reg_not_init(&caller->regs[i]);
+		caller->live[i] |= LIVE_WRITTEN;
+	}
 	mark_reg_unknown(&caller->regs[0]);
 	if ((err = push_stack(env, (u32)insn_idx + 1, (u32)insn_idx)))
 		return err;
@@ -526,8 +531,10 @@ int check_helper_call(struct verifier_env *env, int insn_idx, u32 *next)
 	if (helper_changes_pkt_data(id))
 		clear_all_pkt_pointers(env);
 
-	for (int i = 0; i <= 5; i++)
+	for (int i = 0; i <= 5; i++) {
 		mark_reg_not_init(&regs[i]);
+		cur_func(env)->live[i] |= LIVE_WRITTEN;
+	}
 	struct bpf_reg *r0 = &regs[0];
 	u32 ret = fn->ret;
 	u8 flags = 0;

@@ -341,6 +341,10 @@ static int stack_write_fixed(struct verifier_env *env, struct func_state *f,
 			     int off, int size, int value_regno, int insn_idx)
 {
 	int slot = -off - 1, spi = slot / 8;
+
+	/* only a whole-slot write hides the slot's earlier value */
+	if (size == 8)
+		f->slot_live[spi] |= LIVE_WRITTEN;
 	struct bpf_reg *r = value_regno >= 0 ? &cur_regs(env)[value_regno] : NULL;
 	const struct bpfvm_insn *insn = &env->insns[insn_idx];
 	bool is_st = BPF_CLASS(insn->code) == BPF_ST;
@@ -418,9 +422,11 @@ static void stack_read_value(struct func_state *f, s64 min, s64 max,
 			     struct bpf_reg *dst)
 {
 	int zeros = 0;
-	for (s64 i = min; i < max; i++)
+	for (s64 i = min; i < max; i++) {
+		mark_slot_read(f, (int)((-i - 1) / 8));
 		if (SLOT_TYPE(f, i) == STACK_ZERO)
 			zeros++;
+	}
 	if (zeros == max - min)
 		mark_reg_known(dst, 0);
 	else
@@ -431,6 +437,8 @@ static int stack_read_fixed(struct verifier_env *env, struct func_state *f,
 			    int off, int size, int dst_regno)
 {
 	int slot = -off - 1, spi = slot / 8;
+
+	mark_slot_read(f, spi);
 	struct stack_slot *s = &f->stack[spi];
 	struct bpf_reg *dst = dst_regno >= 0 ? &cur_regs(env)[dst_regno] : NULL;
 
@@ -498,6 +506,7 @@ int check_stack_range(struct verifier_env *env, int regno, int off, int size,
 		int slot = (int)(-i - 1), spi = slot / 8;
 		struct stack_slot *s = &f->stack[spi];
 		u8 *t = &s->type[slot % 8];
+		mark_slot_read(f, spi);
 		if (*t == STACK_MISC)
 			continue;
 		if (*t == STACK_ZERO || *t == STACK_INVALID) {

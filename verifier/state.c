@@ -166,6 +166,9 @@ static bool stacksafe(struct verifier_env *env, const struct func_state *o,
 		const struct stack_slot *os = &o->stack[spi], *cs = &c->stack[spi];
 		bool cur_has = spi < c->allocated_stack / 8;
 
+		if (!exact && !(o->slot_live[spi] & LIVE_READ))
+			continue;
+
 		for (int i = 0; i < 8; i++) {
 			u8 ot = os->type[i], ct = cur_has ? cs->type[i] : STACK_INVALID;
 			if (exact) {
@@ -196,9 +199,13 @@ static bool func_equal(struct verifier_env *env, const struct func_state *o,
 {
 	if (o->callsite != c->callsite)
 		return false;
-	for (int i = 0; i < 11; i++)
+	for (int i = 0; i < 11; i++) {
+		/* never read after the checkpoint: any value will do */
+		if (!exact && !(o->live[i] & LIVE_READ))
+			continue;
 		if (!regsafe(env, &o->regs[i], &c->regs[i], exact))
 			return false;
+	}
 	return stacksafe(env, o, c, exact);
 }
 
@@ -217,6 +224,51 @@ bool states_equal(struct verifier_env *env, const struct vstate *o,
 		if (!func_equal(env, o->frame[i], c->frame[i], exact))
 			return false;
 	return true;
+}
+
+/* ---- liveness ------------------------------------------------------------ */
+
+/* A read of regno: every checkpoint up to the one whose segment wrote it
+ * depends on its value (the kernel's mark_reg_read). */
+void mark_reg_read(struct func_state *f, int regno)
+{
+	for (; f->parent; f = f->parent) {
+		if (f->live[regno] & LIVE_WRITTEN)
+			break;
+		if (f->parent->live[regno] & LIVE_READ)
+			break;
+		f->parent->live[regno] |= LIVE_READ;
+	}
+}
+
+void mark_slot_read(struct func_state *f, int spi)
+{
+	if (spi < 0 || spi >= STACK_SLOTS)
+		return;
+	for (; f->parent; f = f->parent) {
+		if (f->slot_live[spi] & LIVE_WRITTEN)
+			break;
+		if (f->parent->slot_live[spi] & LIVE_READ)
+			break;
+		f->parent->slot_live[spi] |= LIVE_READ;
+	}
+}
+
+/* A path pruned by old needs what old's continuations read. */
+void propagate_liveness(struct verifier_env *env, const struct vstate *old)
+{
+	struct vstate *cur = env->cur;
+
+	for (u32 fr = 0; fr <= old->curframe; fr++) {
+		const struct func_state *o = old->frame[fr];
+		struct func_state *c = cur->frame[fr];
+		for (int i = 0; i < 11; i++)
+			if (o->live[i] & LIVE_READ)
+				mark_reg_read(c, i);
+		for (int k = 0; k < STACK_SLOTS; k++)
+			if (o->slot_live[k] & LIVE_READ)
+				mark_slot_read(c, k);
+	}
 }
 
 /* ---- checkpoints ------------------------------------------------------ */
@@ -261,6 +313,7 @@ int is_state_visited(struct verifier_env *env, u32 insn_idx)
 				add_new = false;
 		} else if (states_equal(env, sl->st, cur, false)) {
 			sl->hit_cnt++;
+			propagate_liveness(env, sl->st);
 			propagate_precision(env, sl->st);
 			return 1;
 		}
@@ -314,6 +367,10 @@ int is_state_visited(struct verifier_env *env, u32 insn_idx)
 	 * starts imprecise (the kernel's mark_all_scalars_imprecise) */
 	for (u32 f = 0; f <= cur->curframe; f++) {
 		struct func_state *fs = cur->frame[f];
+		/* reads from here on are reads of the new checkpoint */
+		fs->parent = st->frame[f];
+		memset(fs->live, 0, sizeof(fs->live));
+		memset(fs->slot_live, 0, sizeof(fs->slot_live));
 		for (int r = 0; r < 11; r++)
 			fs->regs[r].precise = false;
 		for (int k = 0; k < fs->allocated_stack / 8; k++)

@@ -129,8 +129,17 @@ struct func_state {
 	u32 subprog;
 	int allocated_stack; /* bytes, multiple of 8 */
 	bool in_callback;
+	/* liveness: this frame in the last checkpoint, and per register and
+	 * slot whether this segment wrote it and whether a continuation of
+	 * the checkpoint read it (LIVE_*) */
+	struct func_state *parent;
+	u8 live[11];
+	u8 slot_live[STACK_SLOTS];
 	struct stack_slot stack[STACK_SLOTS];
 };
+
+#define LIVE_WRITTEN 1u
+#define LIVE_READ 2u
 
 #define MAX_REFS 32
 
@@ -319,6 +328,11 @@ int hist_push(struct vstate *st, u32 idx, u32 prev, u32 flags);
 void mark_chain_precision(struct verifier_env *env, int regno);
 void mark_slot_precision(struct verifier_env *env, u32 frameno, u32 spi);
 void propagate_precision(struct verifier_env *env, const struct vstate *old);
+
+/* ---- liveness (state.c) ------------------------------------------------- */
+void mark_reg_read(struct func_state *f, int regno);
+void mark_slot_read(struct func_state *f, int spi);
+void propagate_liveness(struct verifier_env *env, const struct vstate *old);
 
 /* ---- mem.c ------------------------------------------------------------ */
 /* The load/store at insn idx: regno's pointer + off, size bytes. value_regno
