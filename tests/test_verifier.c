@@ -405,9 +405,18 @@ START_TEST(test_bench_accepted)
 		struct fdtab tab = { .n = 1 };
 		ck_assert_int_eq(bpfvm_map_create(&a, &tab.map[0]), 0);
 		size_t n = len / 8;
-		for (size_t k = 0; k + 1 < n; k++)
-			if (insns[k].code == 0x18 && insns[k].src_reg == BPF_PSEUDO_MAP_FD)
-				insns[k].imm = 3;
+		/* the .meta's "reloc INSN map 0" lines name the map loads */
+		snprintf(path, sizeof(path), "%s/bench/%s.meta",
+			 shared ? shared : "../shared", progs[i]);
+		char *meta = slurp(path, NULL);
+		for (char *l = meta; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			unsigned at, m;
+			if (sscanf(l, "reloc %u map %u", &at, &m) == 2 && at + 1 < n) {
+				insns[at].src_reg = BPF_PSEUDO_MAP_FD;
+				insns[at].imm = 3 + (int)m;
+			}
+		}
+		free(meta);
 		struct bpfvm_verify_opts o = { .prog_type = BPF_PROG_TYPE_XDP,
 					       .map_by_fd = by_fd, .map_cookie = &tab };
 		struct bpfvm_verify_result r;
