@@ -121,9 +121,9 @@ static int map_new_fd(struct bpfvm_obj *o, uint32_t fmode)
 	return bpfvm_fd_install(o, fmode, bpfvm_array_mmap_fd(map_of(o)));
 }
 
-/* A descriptor of a kind bpfvm has no objects of (tokens, BTF): EBADF
- * when closed, EINVAL for anything else, as the kernel says for a
- * descriptor that is not one. */
+/* A descriptor of a kind bpfvm has no objects of (tokens): EBADF when
+ * closed, EINVAL for anything else, as the kernel says for a descriptor
+ * that is not one. */
 static int foreign_fd(int fd)
 {
 	int err;
