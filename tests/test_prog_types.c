@@ -597,6 +597,32 @@ static const struct bpf_insn xdp_rw[] = {
 	EXIT,
 };
 
+/* tc: u16 fields of the kernel's sk_buff written with u32 stores */
+static const struct bpf_insn tc_u16[] = {
+	I(BPF_LD | BPF_IMM | BPF_DW, 5, 0, 0, 0x12345), I(0, 0, 0, 0, 0),
+	STXW(1, 5, SKB(tc_index)),
+	I(BPF_LD | BPF_IMM | BPF_DW, 5, 0, 0, 0x54321), I(0, 0, 0, 0, 0),
+	STXW(1, 5, SKB(tc_classid)),
+	MOVK(5, 0x1234), STXW(1, 5, SKB(queue_mapping)),
+	LDXW(0, 1, SKB(tc_index)),
+	LDXW(5, 1, SKB(tc_classid)), LSHK(5, 20), ADDX(0, 5),
+	LDXW(5, 1, SKB(queue_mapping)), LSHK(5, 40), ADDX(0, 5),
+	I(BPF_LDX | BPF_MEM | BPF_H, 5, 1, SKB(tc_index) + 2, 0), ADDX(0, 5),
+	EXIT,
+};
+
+/* narrow loads of the kernel's u8 and u16 fields, inside the u32: a load
+ * as wide as the kernel's field gives all of it wherever it starts */
+static const struct bpf_insn tc_narrow[] = {
+	I(BPF_LDX | BPF_MEM | BPF_B, 0, 1, SKB(pkt_type) + 3, 0),
+	I(BPF_LDX | BPF_MEM | BPF_H, 5, 1, SKB(pkt_type) + 2, 0), LSHK(5, 2), XORX(0, 5),
+	I(BPF_LDX | BPF_MEM | BPF_H, 5, 1, SKB(protocol) + 2, 0), LSHK(5, 4), XORX(0, 5),
+	I(BPF_LDX | BPF_MEM | BPF_B, 5, 1, SKB(protocol) + 1, 0), LSHK(5, 20), XORX(0, 5),
+	I(BPF_LDX | BPF_MEM | BPF_B, 5, 1, SKB(protocol) + 2, 0), LSHK(5, 28), XORX(0, 5),
+	I(BPF_LDX | BPF_MEM | BPF_B, 5, 1, SKB(ifindex) + 2, 0), LSHK(5, 29), XORX(0, 5),
+	EXIT,
+};
+
 /* lwt: the packet after the Ethernet header, mark and cb written */
 static const struct bpf_insn lwt_rw[] = {
 	LDXW(2, 1, SKB(data)), LDXW(3, 1, SKB(data_end)),
@@ -1239,6 +1265,8 @@ START_TEST(test_run_skb_matches_kernel)
 	same_run("sf ld_abs", BPF_PROG_TYPE_SOCKET_FILTER, ld_abs, N(ld_abs), &in, k);
 	same_run("tc ld_abs", BPF_PROG_TYPE_SCHED_CLS, ld_abs, N(ld_abs), &in, k);
 	same_run("tc rw", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+	same_run("tc u16 fields", BPF_PROG_TYPE_SCHED_CLS, tc_u16, N(tc_u16), &in, k);
+	same_run("tc narrow", BPF_PROG_TYPE_SCHED_CLS, tc_narrow, N(tc_narrow), &in, k);
 	same_run("act rw", BPF_PROG_TYPE_SCHED_ACT, tc_rw, N(tc_rw), &in, k);
 	same_run("cg fields", BPF_PROG_TYPE_CGROUP_SKB, cg_fields, N(cg_fields), &in, k);
 	same_run("lwt_in", BPF_PROG_TYPE_LWT_IN, lwt_rw, N(lwt_rw), &in, k);
@@ -1325,6 +1353,7 @@ START_TEST(test_run_packets_match_kernel)
 		if (getenv("PT_DEBUG")) printf("i=%d size=%u proto=%02x%02x dst0=%02x\n", i, in.size, pkt[12], pkt[13], pkt[0]);
 		same_run("random sf", BPF_PROG_TYPE_SOCKET_FILTER, sf_fields, N(sf_fields), &in, k);
 		same_run("random tc", BPF_PROG_TYPE_SCHED_CLS, tc_rw, N(tc_rw), &in, k);
+		same_run("random narrow", BPF_PROG_TYPE_SCHED_CLS, tc_narrow, N(tc_narrow), &in, k);
 		same_run("random cg", BPF_PROG_TYPE_CGROUP_SKB, cg_fields, N(cg_fields), &in, k);
 		same_run("random xdp", BPF_PROG_TYPE_XDP, xdp_rw, N(xdp_rw), &in, k);
 		same_run("random ld_abs", BPF_PROG_TYPE_SOCKET_FILTER, ld_abs, N(ld_abs), &in, k);

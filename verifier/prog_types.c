@@ -393,11 +393,46 @@ static void identity(int off, int size, struct bpfvm_ctx_rewrite *rw)
 	*rw = (struct bpfvm_ctx_rewrite){ (uint32_t)off, (uint8_t)size, false };
 }
 
-/* __sk_buff: plain fields in place, packet pointers as 64-bit pointers. */
+/* __sk_buff: plain fields in place, packet pointers as 64-bit pointers.
+ * tc_index, tc_classid and queue_mapping are u16 in the kernel's sk_buff:
+ * a u32 store keeps the low half, so the store is narrowed the same way
+ * (the mirror's upper half stays zero).  Not modelled: the kernel drops a
+ * queue_mapping store of 0xffff or more instead of truncating it. */
 static void skb_convert(int off, int size, enum bpfvm_access t,
 			struct bpfvm_ctx_rewrite *rw)
 {
-	(void)t;
+	/* Fields the kernel keeps in fewer bytes than the u32 the program
+	 * sees: a narrow load at least that wide returns the whole value
+	 * wherever in the u32 it starts (convert_ctx_accesses shifts only
+	 * loads narrower than the kernel's field), so it reads from the
+	 * field's start. */
+	static const struct { uint8_t off, bytes; } small[] = {
+		{ offsetof(struct __sk_buff, pkt_type), 1 },
+		{ offsetof(struct __sk_buff, vlan_present), 1 },
+		{ offsetof(struct __sk_buff, queue_mapping), 2 },
+		{ offsetof(struct __sk_buff, protocol), 2 },
+		{ offsetof(struct __sk_buff, vlan_tci), 2 },
+		{ offsetof(struct __sk_buff, vlan_proto), 2 },
+		{ offsetof(struct __sk_buff, tc_index), 2 },
+		{ offsetof(struct __sk_buff, tc_classid), 2 },
+		{ offsetof(struct __sk_buff, family), 2 },
+		{ offsetof(struct __sk_buff, local_port), 2 },
+	};
+
+	if (t == BPFVM_ACCESS_READ && size < 4)
+		for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++)
+			if (off >= small[i].off && off < small[i].off + 4 &&
+			    size >= small[i].bytes) {
+				*rw = (struct bpfvm_ctx_rewrite){ small[i].off, (uint8_t)size, false };
+				return;
+			}
+	if (t == BPFVM_ACCESS_WRITE && size == 4 &&
+	    (off == offsetof(struct __sk_buff, tc_index) ||
+	     off == offsetof(struct __sk_buff, tc_classid) ||
+	     off == offsetof(struct __sk_buff, queue_mapping))) {
+		*rw = (struct bpfvm_ctx_rewrite){ (uint32_t)off, 2, false };
+		return;
+	}
 	switch (off) {
 	case offsetof(struct __sk_buff, data):
 		*rw = (struct bpfvm_ctx_rewrite){ BPFVM_SKB_DATA_OFF, 8, true };
