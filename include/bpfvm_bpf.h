@@ -10,10 +10,10 @@
  * MAP_LOOKUP_AND_DELETE_ELEM, MAP_FREEZE, the four MAP_*_BATCH commands,
  * OBJ_GET_INFO_BY_FD (maps, programs, BTF), MAP_GET_NEXT_ID,
  * MAP_GET_FD_BY_ID, PROG_GET_NEXT_ID, PROG_GET_FD_BY_ID, PROG_LOAD,
- * PROG_TEST_RUN and BTF_LOAD (the layout is checked, not the kernel's whole
- * BTF verification; a map's BTF names its value's struct bpf_spin_lock,
- * for BPF_F_LOCK and the spin-lock helpers).  Other commands are EINVAL
- * (as an unknown command).
+ * PROG_TEST_RUN, BTF_GET_NEXT_ID, BTF_GET_FD_BY_ID and BTF_LOAD (the
+ * layout is checked, not the kernel's whole BTF verification; a map's BTF
+ * names its value's struct bpf_spin_lock, for BPF_F_LOCK and the
+ * spin-lock helpers).  Other commands are EINVAL (as an unknown command).
  *
  * Descriptors are real file descriptors of the process (close-on-exec
  * memfds; an MMAPABLE array's can be mmap-ed), so they never collide with

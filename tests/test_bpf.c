@@ -1803,6 +1803,31 @@ START_TEST(btf_spin_lock_lockstep)
 	a.btf_value_type_id = 4;
 	a.btf_fd = (uint32_t)btf.v;
 	int m = vbpf(BPF_MAP_CREATE, &a);
+	/* the map's info names the BTF; its id gives a descriptor back */
+	struct bpf_map_info mi;
+	uint32_t ml = sizeof(mi);
+	memset(&mi, 0, sizeof(mi));
+	ck_assert_int_eq(info_in(vcall, m, &mi, &ml), 0);
+	union bpf_attr x;
+	memset(&x, 0, sizeof(x));
+	x.start_id = mi.btf_id - 1;
+	ck_assert_int_eq(vbpf(BPF_BTF_GET_NEXT_ID, &x), 0);
+	ck_assert_uint_eq(x.next_id, mi.btf_id);
+	memset(&x, 0, sizeof(x));
+	x.btf_id = mi.btf_id;
+	int b2 = vbpf(BPF_BTF_GET_FD_BY_ID, &x);
+	ck_assert_int_ge(b2, 0);
+	uint8_t raw[512];
+	struct bpf_btf_info bi;
+	uint32_t bl = sizeof(bi);
+	memset(&bi, 0, sizeof(bi));
+	bi.btf = PTR(raw);
+	bi.btf_size = sizeof(raw);
+	ck_assert_int_eq(info_in(vcall, b2, &bi, &bl), 0);
+	ck_assert_uint_eq(bi.btf_size, n);
+	ck_assert_uint_eq(bi.id, mi.btf_id);
+	ck_assert_int_eq(memcmp(raw + 4, blob + 4, n - 4), 0); /* blob[0] broken above */
+	bpfvm_close(b2);
 	twin_close(btf);
 	uint8_t v[16] = { 1 };
 	uint32_t k = 0;
@@ -1916,7 +1941,8 @@ START_TEST(attr_bytes_lockstep)
 		{ BPF_PROG_GET_NEXT_ID, 0 }, { BPF_MAP_GET_FD_BY_ID, 4 },
 		{ BPF_PROG_GET_FD_BY_ID, 4 }, { BPF_PROG_TEST_RUN, 64 },
 		{ BPF_MAP_CREATE, 96 }, { BPF_PROG_LOAD, 168 },
-		{ BPF_BTF_LOAD, 16 },
+		{ BPF_BTF_LOAD, 16 }, { BPF_BTF_GET_NEXT_ID, 0 },
+		{ BPF_BTF_GET_FD_BY_ID, 4 },
 	};
 	struct twin m = { mcreate_in(kcall, BPF_MAP_TYPE_HASH, 4, 4, 4, 0),
 			  mcreate(BPF_MAP_TYPE_HASH, 4, 4, 4, 0) };
@@ -1933,6 +1959,8 @@ START_TEST(attr_bytes_lockstep)
 					 cmds[c].cmd <= BPF_MAP_DELETE_BATCH ? 36 : 0;
 				if (cmds[c].cmd != BPF_MAP_GET_NEXT_ID &&
 				    cmds[c].cmd != BPF_BTF_LOAD &&
+				    cmds[c].cmd != BPF_BTF_GET_NEXT_ID &&
+				    cmds[c].cmd != BPF_BTF_GET_FD_BY_ID &&
 				    cmds[c].cmd != BPF_PROG_GET_NEXT_ID &&
 				    cmds[c].cmd != BPF_MAP_GET_FD_BY_ID &&
 				    cmds[c].cmd != BPF_PROG_GET_FD_BY_ID)
@@ -1941,12 +1969,15 @@ START_TEST(attr_bytes_lockstep)
 				r[w] = (w ? vcall : kcall)(cmds[c].cmd, raw[w],
 							   sizeof(raw[w]));
 				if (r[w] >= 0 && (cmds[c].cmd == BPF_MAP_GET_FD_BY_ID ||
+						  cmds[c].cmd == BPF_BTF_GET_FD_BY_ID ||
 						  cmds[c].cmd == BPF_PROG_GET_FD_BY_ID))
 					w ? bpfvm_close(r[w]) : close(r[w]);
 			}
 			/* ids differ between the worlds: found or not is
 			 * the same answer to the attr */
 			int ids = cmds[c].cmd == BPF_MAP_GET_NEXT_ID ||
+				  cmds[c].cmd == BPF_BTF_GET_NEXT_ID ||
+				  cmds[c].cmd == BPF_BTF_GET_FD_BY_ID ||
 				  cmds[c].cmd == BPF_PROG_GET_NEXT_ID ||
 				  cmds[c].cmd == BPF_MAP_GET_FD_BY_ID ||
 				  cmds[c].cmd == BPF_PROG_GET_FD_BY_ID;

@@ -527,8 +527,29 @@ static int fd_by_id(uint32_t kind, uint32_t id, uint32_t open_flags)
 		return -ENOENT;
 	int fd = kind == BPFVM_OBJ_MAP ? map_new_fd(o, fmode_of(open_flags))
 				       : bpfvm_fd_install(o, BPFVM_FMODE_RW, -1);
+	/* (programs and BTF have no read-only descriptors) */
 	bpfvm_obj_put(o);
 	return fd;
+}
+
+static int btf_next_id(union bpfvm_attr *at, union bpf_attr *u)
+{
+	return next_id(at, u, BPFVM_OBJ_BTF);
+}
+
+/* 6.18: open_flags may only be BPF_F_TOKEN_FD, fd_by_id_token_fd (at 12)
+ * then names the token. */
+static int btf_fd_by_id(union bpfvm_attr *attr, union bpf_attr *uattr)
+{
+	(void)uattr;
+	if (attr->a.open_flags & ~BPFVM_F_TOKEN_FD)
+		return -EINVAL;
+	if (attr->a.open_flags & BPFVM_F_TOKEN_FD) {
+		int err = foreign_fd((int32_t)bpfvm_attr_u32(attr, 12));
+		if (err)
+			return err;
+	}
+	return fd_by_id(BPFVM_OBJ_BTF, attr->a.btf_id, 0);
 }
 
 static int map_fd_by_id(union bpfvm_attr *attr, union bpf_attr *uattr)
@@ -671,6 +692,8 @@ static const struct cmd cmds[] = {
 	[BPF_MAP_GET_FD_BY_ID] = { map_fd_by_id, END(open_flags) },
 	[BPF_OBJ_GET_INFO_BY_FD] = { obj_info, END(info.info) },
 	[BPF_BTF_LOAD] = { btf_load, 40 }, /* btf_token_fd */
+	[BPF_BTF_GET_FD_BY_ID] = { btf_fd_by_id, 16 }, /* fd_by_id_token_fd */
+	[BPF_BTF_GET_NEXT_ID] = { btf_next_id, END(next_id) },
 	[BPF_MAP_LOOKUP_AND_DELETE_ELEM] = { map_lookup_and_delete, END(flags) },
 	[BPF_MAP_FREEZE] = { map_freeze, END(map_fd) },
 	[BPF_MAP_LOOKUP_BATCH] = { lookup_batch, END(batch.flags) },
