@@ -10,7 +10,7 @@
 
 #include "test_run.h"
 #include "vm_internal.h"
-#include "../verifier/prog_types.h"
+#include "../verifier/prog_types.h" /* type numbers only: no link dependency */
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -134,12 +134,17 @@ static void xdp_run_hook(void *cookie, struct bpfvm_call *call, void *ctx,
 
 void bpfvm_test_run_prepare(struct bpfvm *vm, uint32_t prog_type)
 {
-	const struct bpfvm_prog_type *pt = bpfvm_prog_type(prog_type);
-
-	if (prog_type == BPFVM_PROG_XDP)
+	switch (prog_type) {
+	case BPFVM_PROG_XDP:
 		bpfvm_set_run_hook(vm, xdp_run_hook, NULL);
-	else if (pt && pt->rt_ctx_size == sizeof(struct bpfvm_skb))
+		break;
+	case BPFVM_PROG_SOCKET_FILTER: case BPFVM_PROG_SCHED_CLS:
+	case BPFVM_PROG_SCHED_ACT: case BPFVM_PROG_CGROUP_SKB:
+	case BPFVM_PROG_LWT_IN: case BPFVM_PROG_LWT_OUT: case BPFVM_PROG_LWT_XMIT:
+	case BPFVM_PROG_LWT_SEG6LOCAL: case BPFVM_PROG_SK_SKB:
 		bpfvm_set_run_hook(vm, skb_run_hook, NULL);
+		break;
+	}
 }
 
 /* bpf_ctx_init: the caller's ctx, zero-extended; a longer one only with a
