@@ -11,7 +11,8 @@
  * BPFVM_VFUZZ_VERBOSE=1 (every disagreement in full),
  * BPFVM_VFUZZ_MIN=1 (shrink each class's example before printing it),
  * BPFVM_VFUZZ_HIST=1 (the kernel's error lines, counted: for tuning the
- * generator's mix).
+ * generator's mix), BPFVM_VFUZZ_SHOW=substr (with HIST: the programs the
+ * kernel rejects with an error line containing substr).
  * SPDX-License-Identifier: MIT */
 #include <check.h>
 #include <errno.h>
@@ -28,7 +29,7 @@
 #include "vfuzz_gen.h"
 
 #define DEFAULT_SEED 0x5eed2026ull
-#define DEFAULT_N 2000
+#define DEFAULT_N 3000
 #define MAX_CLASSES 512
 #define LOG_SIZE (1u << 20)
 
@@ -272,6 +273,7 @@ START_TEST(test_fuzz)
 	int verbose = getenv("BPFVM_VFUZZ_VERBOSE") != NULL;
 	int minimise = getenv("BPFVM_VFUZZ_MIN") != NULL;
 	int hist = getenv("BPFVM_VFUZZ_HIST") != NULL;
+	const char *hist_show = getenv("BPFVM_VFUZZ_SHOW");
 	struct klass *cls = calloc(MAX_CLASSES, sizeof(*cls));
 	ck_assert_ptr_nonnull(cls);
 	unsigned ncls = 0, total = 0, kacc = 0, verdict = 0, rejects = 0,
@@ -303,6 +305,8 @@ START_TEST(test_fuzz)
 		if (hist && k.err) {
 			blank_numbers(k.line, key, sizeof(key));
 			printf("kernel-reject: %s\n", key);
+			if (hist_show && strstr(k.line, hist_show))
+				show(&c, &p, i, seed, &k, &v);
 		}
 		classify(&k, &v, key, sizeof(key));
 		if (!key[0])

@@ -357,7 +357,7 @@ static void sn_ctx(struct gen *g)
 	int lim = ctx_size(g);
 	int off = bad(g) ? -4 + (int)rnd(g, (unsigned)lim + 16)
 			 : (int)rnd(g, (unsigned)(lim / bytes)) * bytes;
-	if (chance(g, 75)) { /* a u32 field every type has */
+	if (chance(g, 85)) { /* a u32 field every type has */
 		sz = BPF_W;
 		off = 4 * (int)rnd(g, lim == 24 ? 6 : 18);
 	}
@@ -391,7 +391,7 @@ static void sn_ld_abs(struct gen *g)
 static void sn_pkt(struct gen *g)
 {
 	int xdp = g->p->prog_type == BPF_PROG_TYPE_XDP;
-	if (!xdp && chance(g, 35))
+	if (!xdp && chance(g, g->p->prog_type == BPF_PROG_TYPE_SCHED_CLS ? 30 : 90))
 		return sn_ld_abs(g);
 	int c = ctx_reg(g);
 	int data = xdp ? 0 : 76, end = xdp ? 4 : 80;
@@ -399,7 +399,7 @@ static void sn_pkt(struct gen *g)
 	emit(g, BPF_LDX | BPF_MEM | BPF_W, 3, c, end, 0);
 	g->kind[2] = K_PKT;
 	g->kind[3] = K_PKT_END;
-	int len = (int)rnd(g, 64);
+	int len = 8 + (int)rnd(g, 56);
 	emit(g, BPF_ALU64 | BPF_MOV | BPF_X, 4, 2, 0, 0);
 	emit(g, BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, len);
 	g->kind[4] = K_PKT;
@@ -604,25 +604,118 @@ static void sn_ptr(struct gen *g)
 	}
 }
 
+/* ---- (b, d, g) bounds: an unknown scalar, narrowed, used as an offset ---- */
+
+static void narrow(struct gen *g, int r)
+{
+	static const uint8_t ops[] = { BPF_AND, BPF_RSH, BPF_ARSH, BPF_LSH, BPF_ADD,
+		BPF_SUB, BPF_MUL, BPF_OR, BPF_XOR, BPF_NEG, BPF_MOD, BPF_DIV, BPF_MOV };
+	int n = 1 + (int)rnd(g, 4);
+	for (int i = 0; i < n; i++) {
+		uint8_t cls = chance(g, 35) ? BPF_ALU : BPF_ALU64;
+		if (chance(g, 45)) { /* if r op k exit: a branch narrows it */
+			uint8_t op = jops[rnd(g, sizeof(jops))];
+			emit(g, (chance(g, 30) ? BPF_JMP32 : BPF_JMP) | op | BPF_K, r, 0, 2,
+			     chance(g, 60) ? (int32_t)rnd(g, 80) - 8 : edge(g));
+			emit(g, BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+			emit(g, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+			continue;
+		}
+		uint8_t op = ops[rnd(g, sizeof(ops))];
+		int32_t imm = op == BPF_AND ? (int32_t)rnd(g, 64)
+			    : op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH
+				? (int32_t)rnd(g, cls == BPF_ALU ? 32 : 64)
+			    : chance(g, 70) ? (int32_t)rnd(g, 16) : edge(g);
+		if (op == BPF_MOV)
+			op = BPF_AND, imm = 0xff;
+		if ((op == BPF_DIV || op == BPF_MOD) && imm == 0)
+			imm = 3;
+		emit(g, cls | op | BPF_K, r, 0, 0, op == BPF_NEG ? 0 : imm);
+	}
+}
+
+static void sn_bounds(struct gen *g)
+{
+	int r = 8;
+	switch (rnd(g, 3)) {
+	case 0:
+		call(g, BPF_FUNC_get_prandom_u32);
+		mov_reg(g, r, 0);
+		break;
+	case 1:
+		emit(g, BPF_LDX | BPF_MEM | BPF_W, r, ctx_reg(g), 0, 0);
+		break;
+	default:
+		emit(g, BPF_LDX | BPF_MEM | BPF_DW, r, 10, -8 * (1 + (int)rnd(g, 4)), 0);
+		break;
+	}
+	g->kind[r] = K_SCALAR;
+	narrow(g, r);
+	if (chance(g, 80)) { /* and mostly a final bound */
+		if (chance(g, 50)) {
+			emit(g, (chance(g, 30) ? BPF_ALU : BPF_ALU64) | BPF_AND | BPF_K, r, 0, 0,
+			     (int32_t)rnd(g, 48));
+		} else {
+			emit(g, (chance(g, 30) ? BPF_JMP32 : BPF_JMP) | BPF_JGT | BPF_K, r, 0,
+			     2, (int32_t)rnd(g, 48));
+			emit(g, BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+			emit(g, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+		}
+	}
+	switch (rnd(g, 3)) {
+	case 0: { /* array value + r */
+		emit(g, BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0);
+		mov_reg(g, 2, 10);
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -4);
+		ld64(g, 1, BPF_PSEUDO_MAP_FD, (uint64_t)g->m->array_fd);
+		call(g, BPF_FUNC_map_lookup_elem);
+		emit(g, BPF_JMP | BPF_JNE | BPF_K, 0, 0, 2, 0);
+		emit(g, BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+		emit(g, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_X, 0, r, 0, 0);
+		emit(g, chance(g, 50) ? BPF_LDX | BPF_MEM | sizes[rnd(g, 4)] : BPF_ST | BPF_MEM | sizes[rnd(g, 4)],
+		     chance(g, 50) ? 0 : 3, 0, (int)rnd(g, 16), 0);
+		g->kind[0] = K_MAPVAL;
+		g->kind[3] = K_SCALAR;
+		break;
+	}
+	case 1: { /* fp - 64 + r */
+		for (int o = -64; o < 0; o += 8)
+			emit(g, BPF_ST | BPF_MEM | BPF_DW, 10, 0, o, 0);
+		mov_reg(g, 3, 10);
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_K, 3, 0, 0, -64);
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_X, 3, r, 0, 0);
+		emit(g, BPF_LDX | BPF_MEM | sizes[rnd(g, 4)], 4, 3, 0, 0);
+		g->kind[4] = K_SCALAR;
+		break;
+	}
+	default: /* a shift, a compare, a division: values only */
+		mov_reg(g, 0, r);
+		narrow(g, 0);
+		break;
+	}
+}
+
 /* ---- the program --------------------------------------------------------- */
 
 typedef void (*snippet)(struct gen *);
 static const snippet snippets[] = { sn_init, sn_alu, sn_alu, sn_stack, sn_stack,
-	sn_map, sn_map, sn_ctx, sn_pkt, sn_pkt, sn_loop, sn_call, sn_call, sn_ptr };
+	sn_map, sn_map, sn_ctx, sn_pkt, sn_pkt, sn_loop, sn_call, sn_call, sn_ptr,
+	sn_bounds, sn_bounds, sn_bounds, sn_bounds };
 
 void vfuzz_gen(uint64_t *seed, const struct vfuzz_maps *maps,
 	       struct vfuzz_prog *p)
 {
 	static const uint32_t types[] = { BPF_PROG_TYPE_SOCKET_FILTER,
 		BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_XDP };
-	struct gen g = { .p = p, .s = seed, .m = maps, .bad = 4 };
+	struct gen g = { .p = p, .s = seed, .m = maps, .bad = 3 };
 	memset(p, 0, sizeof(*p));
 	p->prog_type = types[rnd(&g, 3)];
 	g.kind[1] = K_CTX;
 	g.kind[10] = K_FP;
-	if (chance(&g, 90))
+	if (chance(&g, 97))
 		mov_reg(&g, 6, 1);
-	int n = 1 + (int)rnd(&g, 6);
+	int n = 1 + (int)rnd(&g, 7);
 	for (int i = 0; i < n && p->n < VFUZZ_MAX_INSNS - 64; i++) {
 		size_t j = 0;
 		int skip = chance(&g, 20);
