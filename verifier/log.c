@@ -167,9 +167,10 @@ const char *reg_type_str(const struct bpf_reg *r, char *buf, size_t n)
 
 static int print_scalar(char *b, size_t n, const struct bpf_reg *r)
 {
+	const char *p = r->precise ? "P" : "";
 	if (tnum_is_const(r->var_off))
-		return snprintf(b, n, "%lld", (long long)r->var_off.value);
-	int k = snprintf(b, n, "scalar(");
+		return snprintf(b, n, "%s%lld", p, (long long)r->var_off.value);
+	int k = snprintf(b, n, "%sscalar(", p);
 	const char *sep = "";
 	if (r->smin != INT64_MIN || r->smax != INT64_MAX) {
 		k += snprintf(b + k, n - (size_t)k, "%ssmin=%lld,smax=%lld", sep,

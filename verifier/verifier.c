@@ -11,8 +11,12 @@
 
 #define LOG_MASK 0xfu /* level 1, 2, stats 4, fixed 8 */
 
+/* The kernel's bpf_opcode_in_insntable: opcodes.def's codes but callx
+ * (0x8d), which bpfvm runs and Linux does not know. */
 static bool opcode_known(u8 code)
 {
+	if (code == (BPF_JMP | 0x80 | BPF_SRC_X))
+		return false;
 	for (int k = 0; k < OP__COUNT; k++)
 		if (bpfvm_opinfo[k].code == code)
 			return true;
