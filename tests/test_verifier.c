@@ -13,6 +13,7 @@
  *   errno: N                                         (with reject)
  *   error: the exact last error line of the log     (with reject)
  *   processed: N   insns processed, when it must equal the kernel's count
+ * BPFVM_VERIFIER_COUNTS=1 prints both processed counts of every case.
  * Also here: the log buffer rules (EINVAL, ENOSPC, rotating tail) and the
  * bench programs, which must all be accepted.
  * SPDX-License-Identifier: MIT */
@@ -267,6 +268,11 @@ static void run_case(const char *path)
 			ck_assert_msg(-k == c.err, "%s: kernel errno %d", path, -k);
 			ck_assert_msg(!strcmp(kline, c.error),
 				      "%s: kernel error line '%s'", path, kline);
+		}
+		if (getenv("BPFVM_VERIFIER_COUNTS")) {
+			const char *p = strstr(klog, "processed ");
+			printf("%s: processed %u, kernel %ld\n", path,
+			       r.insn_processed, p ? atol(p + 10) : -1L);
 		}
 		if (c.processed >= 0) {
 			const char *p = strstr(klog, "processed ");

@@ -141,6 +141,7 @@ static int successors(struct verifier_env *env, u32 t, s64 out[2])
 	if (is_ldimm64(in) && in->src_reg == PSEUDO_FUNC) {
 		out[0] = t + 2;
 		mark_prune(env, t + 2);
+		mark_prune(env, t);
 		return 1; /* the callee is reached as its own subprogram */
 	}
 	if (!is_jmp_class(code)) {
@@ -151,6 +152,7 @@ static int successors(struct verifier_env *env, u32 t, s64 out[2])
 	case CODE_EXIT:
 		return 0;
 	case CODE_CALL:
+		/* after any call; the call itself only for bpf-to-bpf */
 		out[0] = t + 1;
 		mark_prune(env, t + 1);
 		if (in->src_reg == PSEUDO_CALL) {
@@ -158,7 +160,6 @@ static int successors(struct verifier_env *env, u32 t, s64 out[2])
 			out[1] = (s64)t + in->imm + 1;
 			return 2;
 		}
-		mark_prune(env, t);
 		return 1;
 	case CODE_JA:
 		out[0] = jmp_target(env->insns, t);
