@@ -159,15 +159,44 @@ static bool regsafe(struct verifier_env *env, const struct bpf_reg *o,
 	}
 }
 
+/* A slot as a scalar register: a 64-bit scalar spill, or eight MISC bytes
+ * (which load as an unknown scalar); NULL otherwise. */
+static const struct bpf_reg *slot_scalar(const struct stack_slot *s,
+					 const struct bpf_reg *unknown)
+{
+	int spill = 0, misc = 0;
+
+	for (int i = 0; i < 8; i++) {
+		spill += s->type[i] == STACK_SPILL;
+		misc += s->type[i] == STACK_MISC;
+	}
+	if (spill == 8 && s->spilled.type == SCALAR_VALUE)
+		return &s->spilled;
+	return misc == 8 ? unknown : NULL;
+}
+
 static bool stacksafe(struct verifier_env *env, const struct func_state *o,
 		      const struct func_state *c, bool exact)
 {
+	struct bpf_reg unknown;
+
+	mark_reg_unknown(&unknown);
 	for (int spi = 0; spi < o->allocated_stack / 8; spi++) {
 		const struct stack_slot *os = &o->stack[spi], *cs = &c->stack[spi];
 		bool cur_has = spi < c->allocated_stack / 8;
 
 		if (!exact && !(o->slot_live[spi] & LIVE_READ))
 			continue;
+		if (!exact && cur_has) {
+			/* a scalar spill and plain bytes load alike */
+			const struct bpf_reg *or = slot_scalar(os, &unknown);
+			const struct bpf_reg *cr = slot_scalar(cs, &unknown);
+			if (or && cr) {
+				if (!regsafe(env, or, cr, false))
+					return false;
+				continue;
+			}
+		}
 
 		for (int i = 0; i < 8; i++) {
 			u8 ot = os->type[i], ct = cur_has ? cs->type[i] : STACK_INVALID;
