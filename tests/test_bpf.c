@@ -1198,6 +1198,61 @@ START_TEST(threads_replace_tail_targets)
 }
 END_TEST
 
+/* Lookups on a descriptor number another thread keeps closing and
+ * reusing for new maps: each sees a map (with its value), EBADF or
+ * EINVAL, never another object's state (lock-free lookups). */
+struct prober {
+	int fd;
+	int bad;
+	int *stop;
+};
+
+static void *probe_loop(void *arg)
+{
+	struct prober *p = arg;
+	while (!__atomic_load_n(p->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t v = 0;
+		int r = look(p->fd, 0, &v);
+		/* a new map before its update: ENOENT */
+		if (!(r == -EBADF || r == -EINVAL || r == -ENOENT ||
+		      (r == 0 && v == 7)))
+			p->bad++;
+	}
+	return NULL;
+}
+
+START_TEST(threads_close_while_looking)
+{
+#ifdef __SANITIZE_THREAD__
+	/* TSan models a descriptor number as memory: using one another
+	 * thread closes is a race to it, which is this test's point */
+	return;
+#endif
+	/* hash maps: an update swaps elements, so a lookup racing it reads
+	 * the old or the new value (arrays are written in place) */
+	int fd = mcreate(BPF_MAP_TYPE_HASH, 4, 8, 1, 0);
+	ck_assert_int_eq(upd(fd, 0, 7, 0), 0);
+	int stop = 0;
+	struct prober p[2] = { { fd, 0, &stop }, { fd, 0, &stop } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, probe_loop, &p[i]);
+	for (int i = 0; i < 3000; i++) {
+		bpfvm_close(fd);
+		int m = mcreate(BPF_MAP_TYPE_HASH, 4, 8, i % 2 + 1, 0);
+		ck_assert_int_ge(m, 0);
+		ck_assert_int_eq(upd(m, 0, 7, 0), 0);
+		fd = m;
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(p[i].bad, 0);
+	}
+	bpfvm_close(fd);
+}
+END_TEST
+
 /* ---- the kernel in lock-step ------------------------------------------------ */
 
 /* One descriptor in each world. */
@@ -2021,6 +2076,7 @@ static Suite *bpf_suite(void)
 	tcase_add_test(tc, manual_example);
 	tcase_add_test(tc, threads);
 	tcase_add_test(tc, threads_replace_tail_targets);
+	tcase_add_test(tc, threads_close_while_looking);
 	tcase_add_test(tc, attr_bytes_lockstep);
 	tcase_add_test(tc, create_lockstep);
 	tcase_add_test(tc, prog_load_lockstep);

@@ -144,17 +144,19 @@ int bpfvm_btf_load_cmd(union bpfvm_attr *attr)
 	if (!a->btf)
 		return -EFAULT;
 	struct btf *b = calloc(1, sizeof(*b));
-	struct bpfvm_obj *o = calloc(1, sizeof(*o));
-	int err = -ENOMEM;
-	if (!b || !o || !(b->data = malloc(a->btf_size))) {
+	if (!b || !(b->data = malloc(a->btf_size))) {
 		btf_free(b);
-		free(o);
-		return err;
+		return -ENOMEM;
 	}
+	struct bpfvm_obj *o = bpfvm_obj_new(BPFVM_OBJ_BTF, btf_release, NULL);
+	if (!o) {
+		btf_free(b);
+		return -ENOMEM;
+	}
+	o->ptr = b;
 	b->size = a->btf_size;
 	memcpy(b->data, bpfvm_uptr(a->btf), b->size);
-	*o = (struct bpfvm_obj){ .kind = BPFVM_OBJ_BTF, .refcnt = 1, .ptr = b,
-				 .release = btf_release };
+	int err;
 	err = parse(b, msg, sizeof(msg));
 	if (err) {
 		char *log = bpfvm_uptr(a->btf_log_buf);

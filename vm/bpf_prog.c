@@ -196,14 +196,13 @@ int bpfvm_prog_load_cmd(union bpfvm_attr *attr)
 	    a->prog_type == BPF_PROG_TYPE_UNSPEC)
 		return -EINVAL;
 	struct prog *p = calloc(1, sizeof(*p));
-	struct bpfvm_obj *o = calloc(1, sizeof(*o));
-	if (!p || !o) {
+	struct bpfvm_obj *o = p ? bpfvm_obj_new(BPFVM_OBJ_PROG, prog_release,
+						NULL) : NULL;
+	if (!o) {
 		free(p);
-		free(o);
 		return -ENOMEM;
 	}
-	*o = (struct bpfvm_obj){ .kind = BPFVM_OBJ_PROG, .refcnt = 1,
-				 .priv = p, .release = prog_release };
+	o->priv = p;
 	int err = bpfvm_obj_name(p->name, a->prog_name);
 	if (!err)
 		err = load(attr, p);

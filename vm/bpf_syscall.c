@@ -215,14 +215,13 @@ static int map_create(union bpfvm_attr *attr, union bpf_attr *uattr)
 	struct bpfvm_map_btf *btf = NULL;
 	struct bpfvm_obj *o = NULL;
 	if ((err = create_extras(attr, map, &btf)) ||
-	    !(o = calloc(1, sizeof(*o)))) {
+	    !(o = bpfvm_obj_new(BPFVM_OBJ_MAP, map_release, map_user_gone))) {
 		bpfvm_map_btf_free(btf);
 		bpfvm_map_put(map);
 		return err ? err : -ENOMEM;
 	}
-	*o = (struct bpfvm_obj){ .kind = BPFVM_OBJ_MAP, .refcnt = 1, .ptr = map,
-				 .priv = btf, .release = map_release,
-				 .user_gone = map_user_gone };
+	o->ptr = map;
+	o->priv = btf;
 	err = bpfvm_obj_register(o);
 	int fd = err ? err : map_new_fd(o, fmode_of(a->map_flags));
 	bpfvm_obj_put(o);

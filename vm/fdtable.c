@@ -1,7 +1,10 @@
 /* The registry of bpf(2) objects and descriptors (see fdtable.h).  The only
  * process-wide mutable state of bpfvm, because bpf(2) descriptors are per
- * process: one rwlock guards the descriptor slots and both id spaces.
- * Lookups (every map command) take it shared.
+ * process: one rwlock serialises the writers of the descriptor slots and
+ * guards the id spaces.  Descriptor lookups (every map command) take no
+ * lock: a slot is a seqcount-protected record, and objects are never given
+ * back to malloc (recycled as objects only), so a reader that raced with a
+ * close can still try a reference on what it read and see the slot moved.
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,13 +17,20 @@
 #include "fdtable.h"
 #include "map.h"
 
+/* Written under the write lock, read without it (every field atomic). */
 struct slot {
-	struct bpfvm_obj *obj; /* NULL: not ours */
+	uint32_t seq;          /* odd while being written */
 	uint32_t fmode;
-	dev_t dev;
-	ino_t ino;
+	struct bpfvm_obj *obj; /* NULL: not ours */
+	uint64_t dev, ino;
 	uint64_t cookie; /* the file's offset: ours, and no other file's */
 };
+
+/* Slots in chunks that never move or go: descriptors below 2^20 (the
+ * default nr_open). */
+#define CHUNK_BITS 10
+#define CHUNK (1u << CHUNK_BITS)
+#define NCHUNKS 1024u
 
 /* Every file we make is given an offset no other file of the process is
  * likely to sit at: one lseek (the cheapest system call there is) then
@@ -44,9 +54,9 @@ struct deferred {
 
 static struct {
 	pthread_rwlock_t lock;
-	struct slot *slots;
-	size_t nslots;
+	struct slot *chunks[NCHUNKS]; /* atomic */
 	struct ids ids[4]; /* by kind */
+	struct bpfvm_obj *free_objs; /* under dlock, linked through priv */
 	int nocheck;       /* atomic */
 	uint64_t cookies;  /* cookies given so far */
 	/* the kernel's RCU for everything bpf(2) made: runs enter it */
@@ -73,7 +83,34 @@ static void destroy(struct bpfvm_obj *o)
 {
 	if (o->release)
 		o->release(o);
-	free(o);
+	/* a lock-free reader may still try a reference on it: keep it an
+	 * object (refcnt 0) */
+	pthread_mutex_lock(&reg.dlock);
+	o->priv = reg.free_objs;
+	reg.free_objs = o;
+	pthread_mutex_unlock(&reg.dlock);
+}
+
+struct bpfvm_obj *bpfvm_obj_new(uint32_t kind,
+				void (*release)(struct bpfvm_obj *),
+				void (*user_gone)(struct bpfvm_obj *))
+{
+	pthread_mutex_lock(&reg.dlock);
+	struct bpfvm_obj *o = reg.free_objs;
+	if (o)
+		reg.free_objs = o->priv;
+	pthread_mutex_unlock(&reg.dlock);
+	if (!o && !(o = calloc(1, sizeof(*o))))
+		return NULL;
+	o->kind = kind;
+	o->id = 0;
+	__atomic_store_n(&o->usercnt, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&o->frozen, 0, __ATOMIC_RELAXED);
+	o->ptr = o->priv = NULL;
+	o->release = release;
+	o->user_gone = user_gone;
+	__atomic_store_n(&o->refcnt, 1, __ATOMIC_RELEASE);
+	return o;
 }
 
 /* Free what no run can hold any more.  Releases happen outside the lock:
@@ -260,21 +297,67 @@ static void slot_release(struct bpfvm_obj *o)
 	bpfvm_obj_put(o);
 }
 
-/* Room for slot fd (under the write lock): 0 or -ENOMEM. */
-static int grow(int fd)
+/* The slot of fd, or NULL (no lock: chunks never go). */
+static struct slot *slot_of(int fd)
 {
-	if ((size_t)fd < reg.nslots)
-		return 0;
-	size_t n = reg.nslots ? reg.nslots : 64;
-	while (n <= (size_t)fd)
-		n *= 2;
-	struct slot *v = realloc(reg.slots, n * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	memset(v + reg.nslots, 0, (n - reg.nslots) * sizeof(*v));
-	reg.slots = v;
-	reg.nslots = n;
-	return 0;
+	if (fd < 0 || (unsigned)fd >= NCHUNKS * CHUNK)
+		return NULL;
+	struct slot *c = __atomic_load_n(&reg.chunks[fd >> CHUNK_BITS],
+					 __ATOMIC_ACQUIRE);
+	return c ? &c[fd & (CHUNK - 1)] : NULL;
+}
+
+/* Under the write lock: the slot of fd, made if need be (NULL: no
+ * memory, or fd past the table). */
+static struct slot *slot_make(int fd)
+{
+	struct slot *sl = slot_of(fd);
+	if (sl || fd < 0 || (unsigned)fd >= NCHUNKS * CHUNK)
+		return sl;
+	struct slot *c = calloc(CHUNK, sizeof(*c));
+	if (!c)
+		return NULL;
+	__atomic_store_n(&reg.chunks[fd >> CHUNK_BITS], c, __ATOMIC_RELEASE);
+	return &c[fd & (CHUNK - 1)];
+}
+
+/* Under the write lock: publish a record (the seqcount's write side). */
+static void slot_write(struct slot *sl, const struct slot *v)
+{
+	/* release stores, acquire loads (no fences: TSan follows these):
+	 * a reader that sees any new field sees the odd count after it */
+	uint32_t q = __atomic_load_n(&sl->seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->seq, q + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->obj, v->obj, __ATOMIC_RELEASE);
+	__atomic_store_n(&sl->fmode, v->fmode, __ATOMIC_RELEASE);
+	__atomic_store_n(&sl->dev, v->dev, __ATOMIC_RELEASE);
+	__atomic_store_n(&sl->ino, v->ino, __ATOMIC_RELEASE);
+	__atomic_store_n(&sl->cookie, v->cookie, __ATOMIC_RELEASE);
+	__atomic_store_n(&sl->seq, q + 2, __ATOMIC_RELEASE);
+}
+
+/* A consistent copy of *sl, or -EAGAIN (being written). */
+static int slot_read(struct slot *sl, struct slot *out)
+{
+	uint32_t q = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+	if (q & 1)
+		return -EAGAIN;
+	out->obj = __atomic_load_n(&sl->obj, __ATOMIC_ACQUIRE);
+	out->fmode = __atomic_load_n(&sl->fmode, __ATOMIC_ACQUIRE);
+	out->dev = __atomic_load_n(&sl->dev, __ATOMIC_ACQUIRE);
+	out->ino = __atomic_load_n(&sl->ino, __ATOMIC_ACQUIRE);
+	out->cookie = __atomic_load_n(&sl->cookie, __ATOMIC_ACQUIRE);
+	out->seq = q;
+	return __atomic_load_n(&sl->seq, __ATOMIC_RELAXED) == q ? 0 : -EAGAIN;
+}
+
+/* Under the write lock: the slot's object, and the slot emptied. */
+static struct bpfvm_obj *slot_clear(struct slot *sl)
+{
+	struct bpfvm_obj *o = __atomic_load_n(&sl->obj, __ATOMIC_RELAXED);
+	if (o)
+		slot_write(sl, &(struct slot){ 0 });
+	return o;
 }
 
 int bpfvm_fd_install(struct bpfvm_obj *o, uint32_t fmode, int dupfrom)
@@ -296,17 +379,18 @@ int bpfvm_fd_install(struct bpfvm_obj *o, uint32_t fmode, int dupfrom)
 	off_t cookie = lseek(fd, 0, SEEK_CUR);
 	if (cookie < (off_t)COOKIE_BASE)
 		cookie = lseek(fd, (off_t)(COOKIE_BASE + ++reg.cookies), SEEK_SET);
-	if (cookie < 0 || grow(fd)) {
+	struct slot *sl = cookie < 0 ? NULL : slot_make(fd);
+	if (!sl) {
 		pthread_rwlock_unlock(&reg.lock);
 		close(fd);
 		return cookie < 0 ? -EMFILE : -ENOMEM;
 	}
 	/* a descriptor closed with plain close() whose number came back */
-	stale = reg.slots[fd].obj;
+	stale = slot_clear(sl);
 	bpfvm_obj_get(o);
 	__atomic_add_fetch(&o->usercnt, 1, __ATOMIC_RELAXED);
-	reg.slots[fd] = (struct slot){ o, fmode, st.st_dev, st.st_ino,
-				       (uint64_t)cookie };
+	slot_write(sl, &(struct slot){ 0, fmode, o, st.st_dev, st.st_ino,
+				       (uint64_t)cookie });
 	pthread_rwlock_unlock(&reg.lock);
 	slot_release(stale);
 	return fd;
@@ -317,10 +401,9 @@ static void drop_stale(int fd, struct bpfvm_obj *o)
 {
 	struct bpfvm_obj *stale = NULL;
 	pthread_rwlock_wrlock(&reg.lock);
-	if ((size_t)fd < reg.nslots && reg.slots[fd].obj == o) {
-		stale = o;
-		reg.slots[fd].obj = NULL;
-	}
+	struct slot *sl = slot_of(fd);
+	if (sl && __atomic_load_n(&sl->obj, __ATOMIC_RELAXED) == o)
+		stale = slot_clear(sl);
 	pthread_rwlock_unlock(&reg.lock);
 	slot_release(stale);
 }
@@ -339,22 +422,27 @@ static struct bpfvm_obj *adopt(int fd, struct slot *s, int *err)
 	*err = -EINVAL;
 	struct bpfvm_obj *stale = NULL;
 	pthread_rwlock_wrlock(&reg.lock);
-	for (size_t i = 0; i < reg.nslots; i++) {
-		struct slot *o = &reg.slots[i];
-		if (!o->obj || o->dev != st.st_dev || o->ino != st.st_ino)
+	for (unsigned i = 0; i < NCHUNKS * CHUNK && *err == -EINVAL; i++) {
+		struct slot *o = slot_of((int)i);
+		if (!o) {
+			i |= CHUNK - 1; /* a chunk never made */
+			continue;
+		}
+		if (!o->obj || o->dev != (uint64_t)st.st_dev ||
+		    o->ino != (uint64_t)st.st_ino)
 			continue;
 		*s = *o;
-		if (grow(fd)) {
+		struct slot *sl = slot_make(fd);
+		if (!sl) {
 			*err = -ENOMEM;
 			break;
 		}
-		stale = reg.slots[fd].obj; /* raced with another adopt */
-		reg.slots[fd] = *s;
+		stale = slot_clear(sl); /* raced with another adopt */
+		slot_write(sl, s);
 		bpfvm_obj_get(s->obj); /* the new slot's */
 		__atomic_add_fetch(&s->obj->usercnt, 1, __ATOMIC_RELAXED);
 		bpfvm_obj_get(s->obj); /* the caller's */
 		*err = 0;
-		break;
 	}
 	pthread_rwlock_unlock(&reg.lock);
 	slot_release(stale);
@@ -369,12 +457,20 @@ struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
 		*err = -EBADF;
 		return NULL;
 	}
-	pthread_rwlock_rdlock(&reg.lock);
-	if ((size_t)fd < reg.nslots && reg.slots[fd].obj) {
-		s = reg.slots[fd];
-		bpfvm_obj_get(s.obj); /* the slot holds one: never zero here */
+	struct slot *sl = slot_of(fd);
+	while (sl) {
+		if (slot_read(sl, &s))
+			continue; /* a writer is in it */
+		if (!s.obj)
+			break;
+		/* the slot held it a moment ago; if it is still the slot's
+		 * once we hold it, it is ours (else: a close raced us) */
+		if (get_not_zero(s.obj)) {
+			if (__atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE) == s.seq)
+				break;
+			bpfvm_obj_put(s.obj);
+		}
 	}
-	pthread_rwlock_unlock(&reg.lock);
 	if (!s.obj) {
 		/* the kernel: EBADF if closed, EINVAL for any other file, but
 		 * a dup of one of ours is ours */
@@ -411,10 +507,9 @@ int bpfvm_fd_close(int fd)
 	struct bpfvm_obj *o = NULL;
 	if (fd >= 0) {
 		pthread_rwlock_wrlock(&reg.lock);
-		if ((size_t)fd < reg.nslots) {
-			o = reg.slots[fd].obj;
-			reg.slots[fd].obj = NULL;
-		}
+		struct slot *sl = slot_of(fd);
+		if (sl)
+			o = slot_clear(sl);
 		pthread_rwlock_unlock(&reg.lock);
 	}
 	/* the slot goes first: once closed, the number may come back */

@@ -1,15 +1,16 @@
-/* The bpf(2) layer's objects (maps, programs) and the descriptors that name
- * them.  bpf(2) descriptors belong to the process, so this registry is the
- * one process-wide piece of mutable state in bpfvm: a table guarded by one
- * lock, and two id spaces (maps, programs) as the kernel's idr.
+/* The bpf(2) layer's objects (maps, programs, BTF) and the descriptors
+ * that name them.  bpf(2) descriptors belong to the process, so this
+ * registry is the one process-wide piece of mutable state in bpfvm: a
+ * descriptor table (lock-free lookups, writers under one lock), one id
+ * space per kind as the kernel's idr, and the epoch domain.
  *
  * A descriptor is a real file descriptor (a close-on-exec memfd, or a dup
  * of an MMAPABLE array's memfd), remembered with its st_dev/st_ino and a
- * cookie set as the file's offset: a
- * descriptor closed with plain close() is EBADF, and one whose number came
- * back for another file is EINVAL, as the kernel says for that file.  A
- * dup of a descriptor (same st_dev/st_ino) names the same object with the
- * same rights, and gets a slot of its own on first use.
+ * cookie set as the file's offset: a descriptor closed with plain close()
+ * is EBADF, and one whose number came back for another file is EINVAL, as
+ * the kernel says for that file.  A dup of a descriptor (same
+ * st_dev/st_ino) names the same object with the same rights, and gets a
+ * slot of its own on first use.
  * SPDX-License-Identifier: MIT */
 #ifndef BPFVM_FDTABLE_H
 #define BPFVM_FDTABLE_H
@@ -42,6 +43,14 @@ struct bpfvm_obj {
  * whose last reference goes is freed only once no run that began before
  * is left (the kernel's RCU grace period). */
 struct bpfvm_epoch *bpfvm_obj_epoch(void);
+
+/* A new object (refcnt 1, the caller's; ptr and priv NULL for the caller
+ * to set), or NULL.  Objects are recycled, never freed: descriptor lookups
+ * take no lock.  Give one back with bpfvm_obj_put (release must take NULL
+ * ptr and priv). */
+struct bpfvm_obj *bpfvm_obj_new(uint32_t kind,
+				void (*release)(struct bpfvm_obj *),
+				void (*user_gone)(struct bpfvm_obj *));
 
 /* Give o (refcnt 1, owned by the caller) its id and make it findable. */
 int bpfvm_obj_register(struct bpfvm_obj *o);
