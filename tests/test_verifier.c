@@ -442,6 +442,64 @@ START_TEST(test_bench_accepted)
 }
 END_TEST
 
+/* ---- robustness ------------------------------------------------------------ */
+
+/* Random programs from real opcodes: every one gets a verdict (no crash,
+ * no hang) and only the kernel's errnos. */
+START_TEST(test_random_programs)
+{
+	static const uint8_t codes[] = {
+		0x07, 0x0f, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x4f, 0x57,
+		0x5f, 0x67, 0x6f, 0x77, 0x7f, 0x87, 0x97, 0x9f, 0xa7, 0xaf, 0xb7,
+		0xbf, 0xc7, 0xcf, 0x04, 0x0c, 0x14, 0x1c, 0x24, 0x34, 0x44, 0x54,
+		0x64, 0x74, 0x84, 0xa4, 0xb4, 0xbc, 0xc4, 0x05, 0x15, 0x1d, 0x25,
+		0x2d, 0x35, 0x45, 0x55, 0x5d, 0x65, 0x6d, 0x75, 0xa5, 0xad, 0xb5,
+		0xc5, 0xd5, 0x16, 0x26, 0x56, 0x61, 0x69, 0x71, 0x79, 0x62, 0x6a,
+		0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b, 0xdb, 0xc3, 0x85, 0x95, 0x18,
+	};
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	struct bpfvm_insn prog[40];
+
+	for (int iter = 0; iter < 4000; iter++) {
+		size_t n = 2 + (size_t)(iter % 38);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			uint64_t r = seed >> 11;
+			struct bpfvm_insn *in = &prog[i];
+			in->code = codes[r % sizeof(codes)];
+			in->dst_reg = (uint8_t)((r >> 8) % 11);
+			in->src_reg = (uint8_t)((r >> 12) % 11);
+			in->off = (int16_t)((int)((r >> 16) % 24) - 12);
+			in->imm = (int32_t)((int)((r >> 24) % 80) - 40);
+			if (in->code == 0x85) {
+				in->src_reg = (uint8_t)((r >> 12) % 2);
+				in->imm = in->src_reg ? (int32_t)((r >> 24) % 5) : (int32_t)((r >> 24) % 10);
+				in->off = 0;
+				in->dst_reg = 0;
+			}
+			if (in->code == 0x95)
+				in->src_reg = in->dst_reg = 0, in->off = 0, in->imm = 0;
+			if ((in->code == 0xdb || in->code == 0xc3))
+				in->imm = (r >> 30) & 1 ? 0x01 : 0x00;
+			if (in->code == 0x18) {
+				in->src_reg = 0;
+				if (i + 1 < n) {
+					memset(&prog[i + 1], 0, sizeof(prog[i + 1]));
+					i++;
+				}
+			}
+		}
+		prog[n - 1] = (struct bpfvm_insn){ .code = 0x95 };
+		struct bpfvm_verify_opts o = { .prog_type = iter % 3 ? BPF_PROG_TYPE_SOCKET_FILTER
+							     : BPF_PROG_TYPE_XDP };
+		struct bpfvm_verify_result r;
+		int ret = bpfvm_verify(prog, n, &o, &r);
+		ck_assert_msg(ret == 0 || ret == -EACCES || ret == -EINVAL || ret == -E2BIG,
+			      "iteration %d: %d", iter, ret);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("verifier");
@@ -450,6 +508,7 @@ int main(void)
 	tcase_add_test(tc, test_cases);
 	tcase_add_test(tc, test_log_rules);
 	tcase_add_test(tc, test_bench_accepted);
+	tcase_add_test(tc, test_random_programs);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
