@@ -621,6 +621,36 @@ static void narrow(struct gen *g, int r)
 			emit(g, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 			continue;
 		}
+		if (chance(g, 20)) { /* cpu v4: movsx, sdiv/smod, bswap */
+			switch (rnd(g, 4)) {
+			case 0: {
+				static const int w[] = { 8, 16, 32 };
+				emit(g, cls | BPF_MOV | BPF_X, r, r, cls == BPF_ALU ? w[rnd(g, 2)] : w[rnd(g, 3)], 0);
+				break;
+			}
+			case 1:
+				emit(g, cls | (chance(g, 50) ? BPF_DIV : BPF_MOD) | BPF_K, r, 0, 1,
+				     chance(g, 50) ? -(int32_t)rnd(g, 8) - 1 : (int32_t)rnd(g, 16) + 1);
+				break;
+			case 2: {
+				static const int w[] = { 16, 32, 64 };
+				emit(g, BPF_ALU64 | BPF_END, r, 0, 0, w[rnd(g, 3)]);
+				break;
+			}
+			default: /* against a second unknown */
+				emit(g, cls | (chance(g, 50) ? BPF_AND : chance(g, 50) ? BPF_OR : BPF_ADD) | BPF_X,
+				     r, 9, 0, 0);
+				break;
+			}
+			continue;
+		}
+		if (chance(g, 10)) { /* compare two unknowns */
+			emit(g, (chance(g, 30) ? BPF_JMP32 : BPF_JMP) | jops[rnd(g, sizeof(jops))] | BPF_X,
+			     r, 9, 2, 0);
+			emit(g, BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+			emit(g, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+			continue;
+		}
 		uint8_t op = ops[rnd(g, sizeof(ops))];
 		int32_t imm = op == BPF_AND ? (int32_t)rnd(g, 64)
 			    : op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH
@@ -645,10 +675,14 @@ static void sn_bounds(struct gen *g)
 	case 1:
 		emit(g, BPF_LDX | BPF_MEM | BPF_W, r, ctx_reg(g), 0, 0);
 		break;
-	default:
-		emit(g, BPF_LDX | BPF_MEM | BPF_DW, r, 10, -8 * (1 + (int)rnd(g, 4)), 0);
+	default: /* an unknown from the stack, maybe sign-extended (MEMSX) */
+		emit(g, BPF_LDX | (chance(g, 30) ? 0x80 | sizes[rnd(g, 3)] : BPF_MEM | BPF_DW),
+		     r, 10, -8 * (1 + (int)rnd(g, 4)), 0);
 		break;
 	}
+	/* a second unknown, r9, a byte, for the register operands */
+	emit(g, BPF_LDX | BPF_MEM | BPF_B, 9, 10, -8 * (5 + (int)rnd(g, 3)), 0);
+	g->kind[9] = K_SCALAR;
 	g->kind[r] = K_SCALAR;
 	narrow(g, r);
 	if (chance(g, 80)) { /* and mostly a final bound */
