@@ -703,12 +703,19 @@ static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *ins
 		verbose(env, "invalid BPF_JMP/JMP32 opcode %x\n", op);
 		return -EINVAL;
 	}
-	if (insn->code & BPF_SRC_X) {
-		if ((err = check_reg_arg_read(env, insn->src_reg)))
-			return err;
-	}
 	if ((err = check_reg_arg_read(env, insn->dst_reg)))
 		return err;
+	if (insn->code & BPF_SRC_X) {
+		if (insn->imm) {
+			verbose(env, "BPF_JMP/JMP32 uses reserved fields\n");
+			return -EINVAL;
+		}
+		if ((err = check_reg_arg_read(env, insn->src_reg)))
+			return err;
+	} else if (insn->src_reg) {
+		verbose(env, "BPF_JMP/JMP32 uses reserved fields\n");
+		return -EINVAL;
+	}
 	if (insn->code & BPF_SRC_X)
 		src = regs[insn->src_reg];
 	else
@@ -1126,7 +1133,11 @@ static int do_check(struct verifier_env *env)
 			verbose(env, "BPF_LD_IMM64 uses reserved fields\n");
 			return -EINVAL;
 		}
-		if (bpfvm_check_insn(env->insns, env->len, idx, msg, sizeof(msg)) < 0) {
+		/* conditional jumps check their fields in operand order */
+		bool cond = (cls == BPF_JMP || cls == BPF_JMP32) &&
+			    BPF_OP_(insn->code) != 0x00 && BPF_OP_(insn->code) != 0x80 &&
+			    BPF_OP_(insn->code) != 0x90 && BPF_OP_(insn->code) <= 0xd0;
+		if (!cond && bpfvm_check_insn(env->insns, env->len, idx, msg, sizeof(msg)) < 0) {
 			verbose(env, "%s\n", msg);
 			return -EINVAL;
 		}

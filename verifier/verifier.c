@@ -132,9 +132,9 @@ static int bpf_check(struct verifier_env *env)
 {
 	int err;
 
-	if ((err = resolve_ldimm64(env)))
-		return err;
 	if ((err = check_subprogs(env)))
+		return err;
+	if ((err = resolve_ldimm64(env)))
 		return err;
 	if ((err = check_cfg(env)))
 		return err;
