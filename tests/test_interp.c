@@ -2190,6 +2190,85 @@ START_TEST(epoch_no_prealloc_reuse)
 }
 END_TEST
 
+/* The same for inner maps: the outer array's slot is replaced by a new
+ * inner map (its descriptor closed at once, so the old one goes with its
+ * slot) while runs read the old one's value; it is freed only after them
+ * (ASan sees a use after free otherwise, a plain build a new canary). */
+static void *inner_writer(void *arg)
+{
+	struct churn *c = arg;
+	for (uint64_t i = 1; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); i++) {
+		int inner = sys_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+		uint32_t k = 0;
+		uint64_t canary = i * 0x9e3779b97f4a7c15ull;
+		if (sys_elem(BPF_MAP_UPDATE_ELEM, inner, &k, &canary, 0) ||
+		    sys_elem(BPF_MAP_UPDATE_ELEM, c->map, &k, &inner, 0))
+			c->err = -2;
+		bpfvm_close(inner);
+		c->updates++;
+	}
+	return NULL;
+}
+
+START_TEST(epoch_inner_map_release)
+{
+	int tmpl = sys_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS;
+	a.key_size = 4;
+	a.value_size = 4;
+	a.max_entries = 1;
+	a.inner_map_fd = (uint32_t)tmpl;
+	int outer = bpfvm_bpf(BPF_MAP_CREATE, &a, sizeof a);
+	ck_assert_msg(outer >= 0, "%s", strerror(errno));
+	bpfvm_close(tmpl);
+	/* r0: 0 the canary held, 1 it changed, 2 no inner map yet */
+	const struct bpfvm_insn p[] = {
+		ST(W, 10, -4, 0), LD_MAP_FD(1, outer), MOV64_X(2, 10),
+		ALU64_K(ADD, 2, -4), CALL(1), JMP_K(JEQ, 0, 0, 15),
+		MOV64_X(1, 0), MOV64_X(2, 10), ALU64_K(ADD, 2, -4), CALL(1),
+		JMP_K(JEQ, 0, 0, 10),
+		LDX(DW, 7, 0, 0), MOV64_K(8, CANARY_LOOPS),
+		LDX(DW, 9, 0, 0), JMP_X(JNE, 9, 7, 4),
+		ALU64_K(ADD, 8, -1), JMP_K(JNE, 8, 0, -4),
+		MOV64_K(0, 0), EXIT,
+		MOV64_K(0, 1), EXIT,
+		MOV64_K(0, 2), EXIT,
+	};
+	int prog = sys_prog(p, LEN(p));
+	struct churn readers[2] = {
+		{ .prog = prog, .map = outer, .test_run = false },
+		{ .prog = prog, .map = outer, .test_run = true },
+	};
+	struct churn writer = { .prog = prog, .map = outer };
+	pthread_t th[3];
+	pthread_create(&th[0], NULL, inner_writer, &writer);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[1 + i], NULL, canary_reader, &readers[i]);
+	usleep(400000);
+	__atomic_store_n(&writer.stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		__atomic_store_n(&readers[i].stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(writer.err, 0);
+	ck_assert_uint_gt(writer.updates, 20);
+	for (int i = 0; i < 2; i++) {
+		struct churn *c = &readers[i];
+		ck_assert_int_eq(c->err, 0);
+		ck_assert_msg(c->r0_count[1] == 0, "%llu of %llu runs saw their "
+			      "inner map freed",
+			      (unsigned long long)c->r0_count[1],
+			      (unsigned long long)(c->r0_count[0] +
+						   c->r0_count[1]));
+		ck_assert_uint_gt(c->r0_count[0], 20);
+	}
+	bpfvm_close(prog);
+	bpfvm_close(outer);
+}
+END_TEST
+
 /* ---- the kernel as the oracle -------------------------------------------- */
 
 /* The parts of union bpf_attr used here (uapi layout; the rest zero), so
@@ -2397,6 +2476,7 @@ int main(void)
 	tcase_add_test(tc, tail_call_regions);
 	tcase_add_test(tc, tail_call_map_values);
 	tcase_add_test(tc, epoch_no_prealloc_reuse);
+	tcase_add_test(tc, epoch_inner_map_release);
 	tcase_add_test(tc, kernel_differential);
 	suite_add_tcase(s, tc);
 
