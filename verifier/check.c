@@ -422,6 +422,30 @@ static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 	return 0;
 }
 
+/* BPF_END on a scalar: to-little-endian is a truncation on this (little-
+ * endian) target, the swaps are exact on constants. */
+static void byte_swap(struct bpf_reg *d, const struct bpfvm_insn *insn)
+{
+	unsigned bits = (unsigned)insn->imm;
+	bool swap = BPF_CLASS(insn->code) == BPF_ALU64 || (insn->code & BPF_SRC_X);
+
+	d->id = 0;
+	if (!swap) {
+		coerce_reg_to_size(d, bits / 8);
+		return;
+	}
+	if (!tnum_is_const(d->var_off)) {
+		mark_reg_unknown(d);
+		if (bits < 64)
+			coerce_reg_to_size(d, bits / 8);
+		return;
+	}
+	u64 v = d->var_off.value;
+	v = bits == 16 ? __builtin_bswap16((uint16_t)v)
+	  : bits == 32 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
+	mark_reg_known(d, v);
+}
+
 static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
 {
 	struct bpf_reg *regs = cur_regs(env);
@@ -436,15 +460,10 @@ static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
 		struct bpf_reg *d = &regs[insn->dst_reg];
 		if (op == 0x80 && d->type == SCALAR_VALUE) {
 			scalar_alu(d, d, op, w64);
-		} else if (op == 0xd0 && d->type == SCALAR_VALUE &&
-			   !w64 && !(insn->code & BPF_SRC_X) && insn->imm == 64) {
-			mark_reg_unknown(d);
+		} else if (op == 0xd0 && d->type == SCALAR_VALUE) {
+			byte_swap(d, insn);
 		} else {
 			mark_reg_unknown(d);
-			if (op == 0xd0 && !(insn->code & BPF_SRC_X) && !w64 && insn->imm < 64) {
-				/* le16/le32 on a little-endian host truncate */
-				coerce_reg_to_size(d, (unsigned)insn->imm / 8);
-			}
 		}
 		return 0;
 	}
