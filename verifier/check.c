@@ -255,7 +255,8 @@ static bool sane_offset(struct verifier_env *env, const struct bpf_reg *reg,
 
 /* dst = ptr op off (either may be the instruction's dst). */
 static int adjust_ptr_alu(struct verifier_env *env, const struct bpfvm_insn *insn,
-			  const struct bpf_reg *ptr_in, const struct bpf_reg *off_in)
+			  const struct bpf_reg *ptr_in, const struct bpf_reg *off_in,
+			  bool scalar_dst)
 {
 	struct bpf_reg *dst = &cur_regs(env)[insn->dst_reg];
 	struct bpf_reg ptr = *ptr_in, off = *off_in;
@@ -331,7 +332,11 @@ static int adjust_ptr_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 		}
 		break;
 	case 0x10: /* SUB */
-		/* scalar -= pointer was refused by the caller */
+		if (scalar_dst) {
+			verbose(env, "R%d tried to subtract pointer from scalar\n",
+				insn->dst_reg);
+			return -EACCES;
+		}
 		if (ptr.type == PTR_TO_STACK) {
 			verbose(env, "R%d subtraction from stack pointer prohibited\n",
 				insn->dst_reg);
@@ -397,18 +402,9 @@ static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 			return -EACCES;
 		}
 		/* scalar op= pointer */
-		struct bpf_reg s = *dst;
-		if (op == 0x10) {
-			if (BPF_CLASS(insn->code) != BPF_ALU64) {
-				mark_reg_unknown(dst);
-				return 0;
-			}
-			verbose(env, "R%d tried to subtract pointer from scalar\n",
-				insn->dst_reg);
-			return -EACCES;
-		}
 		mark_chain_precision(env, insn->dst_reg);
-		return adjust_ptr_alu(env, insn, &src, &s);
+		struct bpf_reg s = *dst;
+		return adjust_ptr_alu(env, insn, &src, &s, true);
 	}
 	if (dst->type != SCALAR_VALUE) {
 		struct bpf_reg p = *dst;
@@ -416,7 +412,7 @@ static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 			mark_chain_precision(env, insn->src_reg);
 			src = regs[insn->src_reg];
 		}
-		return adjust_ptr_alu(env, insn, &p, &src);
+		return adjust_ptr_alu(env, insn, &p, &src, false);
 	}
 	scalar_alu(dst, &src, op, w64);
 	return 0;
