@@ -11,7 +11,7 @@
 
 static const struct cli_cmd *const commands[] = {
 	&cli_cmd_asm, &cli_cmd_disasm, &cli_cmd_run, &cli_cmd_conformance,
-	&cli_cmd_map,
+	&cli_cmd_map, &cli_cmd_verify,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

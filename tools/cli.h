@@ -26,7 +26,7 @@ struct cli_cmd {
 };
 
 extern const struct cli_cmd cli_cmd_asm, cli_cmd_disasm, cli_cmd_run,
-	cli_cmd_conformance, cli_cmd_map;
+	cli_cmd_conformance, cli_cmd_map, cli_cmd_verify;
 
 /* "bpfvm CMD: message" on stderr; return the status given. */
 int cli_error(const char *cmd, int status, const char *fmt, ...)
@@ -69,5 +69,28 @@ void cli_trace(void *cookie, size_t pc, const struct bpfvm_insn *insn,
 
 /* Parse "goto" or "switch" into enum bpfvm_dispatch; false if neither. */
 bool cli_parse_dispatch(const char *s, int *dispatch);
+
+/* Loading through bpfvm_bpf(BPF_PROG_LOAD), which verifies (verify and
+ * the typed run; defined in cmd_verify.c). */
+#include "mapfile.h"
+#define CLI_MAX_MAPS 64
+struct cli_load {
+	uint32_t type;       /* BPF_PROG_TYPE_* */
+	uint32_t log_level;  /* 0: no log */
+	struct mapfile maps[CLI_MAX_MAPS]; /* fd_array, from --map files */
+	int nmaps;
+	char *log;           /* the verifier's log (malloc'ed) */
+	int err;             /* errno of a failed load */
+};
+/* libbpf's type name ("xdp", "socket_filter", ...) to BPF_PROG_TYPE_*. */
+bool cli_prog_type(const char *name, uint32_t *type);
+/* Open a `bpfvm map` file as the next fd_array entry: CLI_OK or status. */
+int cli_add_map(const struct cli_cmd *cmd, struct cli_load *l,
+		const char *path);
+/* BPF_PROG_LOAD (the log grows until it fits): the fd, or -1 and l->err. */
+int cli_load(const struct bpfvm_insn *insns, size_t n, struct cli_load *l);
+void cli_load_release(struct cli_load *l);
+/* The log on stdout, ending in a newline. */
+int cli_print_log(const char *log);
 
 #endif
