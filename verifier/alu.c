@@ -187,9 +187,14 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 	}
 	mark_reg_unknown(d);
 	d->var_off = tnum_subreg(op == OP_ARSH ? sd.var_off : zd.var_off);
-	if ((zd.umin >> 32) == (zd.umax >> 32) && (u32)zd.umin <= (u32)zd.umax) {
-		d->u32_min = (u32)zd.umin;
-		d->u32_max = (u32)zd.umax;
+	/* arsh works on the sign-extended view: its low half is the result */
+	u64 lo = op == OP_ARSH ? (u64)sd.smin : zd.umin;
+	u64 hi = op == OP_ARSH ? (u64)sd.smax : zd.umax;
+	if (op == OP_ARSH && sd.smin > sd.smax)
+		lo = 1, hi = 0;
+	if (lo <= hi && (lo >> 32) == (hi >> 32) && (u32)lo <= (u32)hi) {
+		d->u32_min = (u32)lo;
+		d->u32_max = (u32)hi;
 	}
 	if (sd.smin >= INT32_MIN && sd.smax <= INT32_MAX) {
 		d->s32_min = (s32)sd.smin;
