@@ -13,7 +13,9 @@
  *   errno: N                                         (with reject)
  *   error: the exact last error line of the log     (with reject)
  *   processed: N   insns processed, when it must equal the kernel's count
- * BPFVM_VERIFIER_COUNTS=1 prints both processed counts of every case.
+ * BPFVM_VERIFIER_COUNTS=1 prints both processed counts of every case;
+ * BPFVM_VERIFIER_DUMP=FILE saves a random program the kernel judges
+ * differently.
  * Also here: the log buffer rules (EINVAL, ENOSPC, rotating tail) and the
  * bench programs, which must all be accepted.
  * SPDX-License-Identifier: MIT */
@@ -500,6 +502,142 @@ START_TEST(test_random_programs)
 }
 END_TEST
 
+/* Random straight-line-and-forward-jump programs over initialised
+ * registers, the stack and skb->len, verified here and by the running
+ * kernel: the same verdict and errno for every one (error lines and
+ * processed counts are counted and printed). */
+static const uint8_t diff_alu[] = {
+	0x07, 0x0f, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x4f, 0x57,
+	0x5f, 0x67, 0x6f, 0x77, 0x7f, 0x87, 0x97, 0x9f, 0xa7, 0xaf, 0xb7,
+	0xbf, 0xc7, 0xcf, 0x04, 0x0c, 0x14, 0x1c, 0x24, 0x34, 0x44, 0x54,
+	0x64, 0x74, 0x84, 0xa4, 0xb4, 0xbc, 0xc4, 0xd4, 0xdc,
+};
+static const uint8_t diff_jmp[] = {
+	0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d, 0x65,
+	0x6d, 0x75, 0x7d, 0xa5, 0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5, 0xdd,
+	0x16, 0x1e, 0x26, 0x2e, 0xa6, 0xae, 0x66, 0x6e,
+};
+
+static uint64_t diff_rnd(uint64_t *seed)
+{
+	*seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+	return *seed >> 11;
+}
+
+static size_t diff_program(uint64_t *seed, struct bpfvm_insn *prog)
+{
+	size_t n = 0, body = 10 + diff_rnd(seed) % 30;
+
+	for (uint8_t r = 0; r < 10; r++)
+		if (r != 1)
+			prog[n++] = (struct bpfvm_insn){ .code = 0xb7, .dst_reg = r,
+				.imm = (int32_t)(diff_rnd(seed) % 64) - 8 };
+	prog[n++] = (struct bpfvm_insn){ .code = 0x61, .dst_reg = 6, .src_reg = 1 };
+	for (size_t k = 0; k < body; k++) {
+		uint64_t r = diff_rnd(seed);
+		struct bpfvm_insn in = { 0 };
+		int kind = (int)(r % 10);
+		if (kind < 6) {
+			in.code = diff_alu[(r >> 4) % sizeof(diff_alu)];
+			uint8_t op = in.code & 0xf0;
+			bool x = in.code & 8;
+			in.dst_reg = (uint8_t)((r >> 10) % 10);
+			in.src_reg = x ? (uint8_t)((r >> 14) % 10) : 0;
+			in.imm = x ? 0 : (int32_t)((r >> 20) % 70) - 6;
+			if (op == 0xd0) {
+				in.src_reg = 0;
+				in.imm = 16 << ((r >> 20) % 3);
+			} else if (!x && (op == 0x60 || op == 0x70 || op == 0xc0)) {
+				in.imm = (int32_t)((r >> 20) % 32);
+			} else if (!x && (op == 0x30 || op == 0x90) && !in.imm) {
+				in.imm = 3;
+			} else if (op == 0x80) {
+				in.src_reg = 0;
+				in.imm = 0;
+			}
+		} else if (kind < 8) {
+			in.code = diff_jmp[(r >> 4) % sizeof(diff_jmp)];
+			in.dst_reg = (uint8_t)((r >> 10) % 10);
+			in.src_reg = (in.code & 8) ? (uint8_t)((r >> 14) % 10) : 0;
+			in.imm = (in.code & 8) ? 0 : (int32_t)((r >> 20) % 70) - 6;
+			in.off = (int16_t)((r >> 30) % 4);
+			if (k + 1 + (size_t)in.off >= body)
+				in.off = 0;
+		} else if (kind < 9) {
+			int16_t slot = (int16_t)(-8 * (int)(((r >> 6) % 4) + 1));
+			if ((r >> 4) & 1)
+				in = (struct bpfvm_insn){ .code = 0x7b, .dst_reg = 10,
+					.src_reg = (uint8_t)((r >> 10) % 10), .off = slot };
+			else
+				in = (struct bpfvm_insn){ .code = 0x79,
+					.dst_reg = (uint8_t)((r >> 10) % 10 == 10 ? 0 : (r >> 10) % 10),
+					.src_reg = 10, .off = slot };
+		} else {
+			in.code = 0xbf;
+			in.dst_reg = (uint8_t)((r >> 10) % 10);
+			in.src_reg = (uint8_t)((r >> 14) % 10);
+		}
+		prog[n++] = in;
+	}
+	prog[n++] = (struct bpfvm_insn){ .code = 0xb7 };
+	prog[n++] = (struct bpfvm_insn){ .code = 0x95 };
+	return n;
+}
+
+START_TEST(test_random_against_kernel)
+{
+	struct vcase c = { .type = BPF_PROG_TYPE_SOCKET_FILTER };
+	const size_t loglen = 1 << 20;
+	char *klog = malloc(loglen), *log = malloc(loglen);
+	struct bpfvm_insn prog[64];
+	uint64_t seed = 7;
+	int accepted = 0, same_count = 0, total = 2000, rejected = 0, same_line = 0;
+
+	ck_assert_ptr_nonnull(klog);
+	ck_assert_ptr_nonnull(log);
+	for (int it = 0; it < total; it++) {
+		size_t n = diff_program(&seed, prog);
+		int k = kernel_verdict(&c, prog, n, klog, loglen);
+		if (k == 1) {
+			printf("bpf(2) not available: kernel differential skipped\n");
+			break;
+		}
+		struct bpfvm_verify_opts o = { .prog_type = c.type, .log_level = 1,
+					       .log_buf = log, .log_size = (uint32_t)loglen };
+		struct bpfvm_verify_result r;
+		int ret = bpfvm_verify(prog, n, &o, &r);
+		char kl[256], ol[256];
+		last_error_line(klog, kl, sizeof(kl));
+		last_error_line(log, ol, sizeof(ol));
+		if (ret != k && getenv("BPFVM_VERIFIER_DUMP")) {
+			FILE *f = fopen(getenv("BPFVM_VERIFIER_DUMP"), "wb");
+			if (f) {
+				fwrite(prog, sizeof(prog[0]), n, f);
+				fclose(f);
+			}
+		}
+		ck_assert_msg(ret == k, "program %d: kernel %d (%s), bpfvm %d (%s)",
+			      it, k, kl, ret, ol);
+		if (k) {
+			/* the error line: counted (ranges may still differ) */
+			rejected++;
+			same_line += !strcmp(kl, ol);
+			if (getenv("BPFVM_VERIFIER_COUNTS") && strcmp(kl, ol))
+				printf("program %d: kernel '%s', bpfvm '%s'\n", it, kl, ol);
+			continue;
+		}
+		const char *p = strstr(klog, "processed ");
+		accepted++;
+		same_count += p && atol(p + 10) == (long)r.insn_processed;
+	}
+	printf("random programs: %d accepted by both, processed counts equal for %d; "
+	       "%d rejected by both, same error line for %d\n",
+	       accepted, same_count, rejected, same_line);
+	free(klog);
+	free(log);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("verifier");
@@ -509,6 +647,7 @@ int main(void)
 	tcase_add_test(tc, test_log_rules);
 	tcase_add_test(tc, test_bench_accepted);
 	tcase_add_test(tc, test_random_programs);
+	tcase_add_test(tc, test_random_against_kernel);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

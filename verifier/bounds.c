@@ -93,17 +93,12 @@ static void deduce_bounds(struct bpf_reg *r)
 		r->u32_min = (u32)max64(r->u32_min, (u32)r->s32_min);
 		r->u32_max = (u32)min64(r->u32_max, (u32)r->s32_max);
 	}
-	/* 32 -> 64: a known upper half plus the low range */
-	if ((r->umin >> 32) == (r->umax >> 32)) {
-		u64 hi = r->umin & ~(u64)U32_MAXV;
-		r->umin = max64(r->umin, hi | r->u32_min);
-		r->umax = min64(r->umax, hi | r->u32_max);
-	}
-	if (((u64)r->smin >> 32) == ((u64)r->smax >> 32)) {
-		u64 hi = (u64)r->smin & ~(u64)U32_MAXV;
-		r->smin = smax64(r->smin, (s64)(hi | r->u32_min));
-		r->smax = smin64(r->smax, (s64)(hi | r->u32_max));
-	}
+	/* 32 -> 64: a bound's upper half with the low range in place is still
+	 * a bound (any value above it in the upper half is above anyway) */
+	r->umin = max64(r->umin, (r->umin & ~(u64)U32_MAXV) | r->u32_min);
+	r->umax = min64(r->umax, (r->umax & ~(u64)U32_MAXV) | r->u32_max);
+	r->smin = smax64(r->smin, (s64)(((u64)r->smin & ~(u64)U32_MAXV) | r->u32_min));
+	r->smax = smin64(r->smax, (s64)(((u64)r->smax & ~(u64)U32_MAXV) | r->u32_max));
 	/* 64: signed <-> unsigned */
 	if ((s64)r->umin <= (s64)r->umax) {
 		r->smin = smax64(r->smin, (s64)r->umin);
