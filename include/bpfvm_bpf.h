@@ -28,13 +28,16 @@
  * Pointers in attr are plain pointers of this process: NULL is EFAULT
  * where the kernel would fault, any other bad pointer is the caller's bug.
  *
- * Programs (no verifier yet): PROG_LOAD decodes and checks the
- * instructions (bpfvm_load), resolves ld_imm64 BPF_PSEUDO_MAP_FD and
- * BPF_PSEUDO_MAP_VALUE (and the _IDX forms through fd_array) and runs the
- * program in checked mode.  PROG_TEST_RUN runs it with r1 = a copy of
- * data_in and r2 = data_size_in, whatever the program type (the
- * program-type layer comes later); data_out gets the bytes as the program
- * left them, retval r0, duration the mean ns per run.
+ * Programs: PROG_LOAD runs the verifier as Linux 6.18 does for root
+ * (verdict, errno, log at log_level 1, 2 and 4, log_true_size), then the
+ * kernel's fixups that change behaviour (context accesses rewritten onto
+ * bpfvm's runtime context; 32-bit zero-extension and division by zero are
+ * the interpreter's own semantics) and runs the verified program on the
+ * VM's unchecked path.  ld_imm64 BPF_PSEUDO_MAP_FD / BPF_PSEUDO_MAP_VALUE
+ * name maps.  PROG_TEST_RUN is the kernel's for SOCKET_FILTER, SCHED_CLS,
+ * SCHED_ACT, XDP (skb or xdp_buff from data_in and ctx_in, data_out,
+ * ctx_out, retval, duration = mean ns per run); ENOTSUPP (524) for types
+ * the kernel has no test run for.
  *
  * Thread-safe: any thread may call any of these at any time.
  * SPDX-License-Identifier: MIT */

@@ -202,6 +202,9 @@ int bpfvm_verify(const struct bpfvm_insn *insns, size_t n,
 	res->log_true_size = env->log.true_size;
 	if (lerr)
 		err = lerr;
+	for (u32 i = 0; opts->insn_aux && !err && i < n; i++)
+		opts->insn_aux[i] = (env->aux[i].ptr_type & 0xff) == PTR_TO_CTX ?
+				    BPFVM_AUX_CTX : 0;
 	free_explored(env);
 	free(env->stk);
 	free(env->aux);

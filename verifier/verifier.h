@@ -31,7 +31,11 @@ struct bpfvm_verify_opts {
 	/* a map of maps -> the inner map given at its creation (its meta) */
 	struct bpfvm_map *(*inner_map)(void *cookie, struct bpfvm_map *outer);
 	void *map_cookie;
+	/* NULL, or n bytes the verifier fills for an accepted program: per
+	 * insn, the BPFVM_AUX_* flags the fixups after verification need */
+	uint8_t *insn_aux;
 };
+#define BPFVM_AUX_CTX 1  /* a load/store through the context: rewrite it */
 
 struct bpfvm_verify_result {
 	int err;                 /* 0, or -EACCES / -EINVAL / -E2BIG / -ENOSPC */

@@ -1,24 +1,25 @@
-/* Program objects for bpf(2): PROG_LOAD of raw programs (no verifier yet:
- * the core's decode checks, then checked mode), PROG_TEST_RUN with the data
- * as memory (r1 = data, r2 = length, whatever the program type, until the
- * program-type layer exists), and the program part of OBJ_GET_INFO_BY_FD.
- * A program holds a reference on every map its ld_imm64s name, as the
- * kernel's used_maps.
+/* Program objects for bpf(2): PROG_LOAD (the kernel's bpf_prog_load: the
+ * attr checks, the verifier with its log, the fixups after verification,
+ * then the program on the VM's unchecked path), PROG_TEST_RUN through the
+ * program type's test run (vm/test_run.h), and the program part of
+ * OBJ_GET_INFO_BY_FD.  A program holds a reference on every map its
+ * ld_imm64s name, as the kernel's used_maps.
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "bpfvm_bpf.h"
 #include "bpf_syscall.h"
 #include "fdtable.h"
 #include "helpers.h"
 #include "map.h"
+#include "prog_types.h"
+#include "test_run.h"
+#include "verifier.h"
 
 #define MAX_USED_MAPS 64        /* the kernel's */
 #define MAX_VAR_OFF (1u << 29)  /* BPF_MAX_VAR_OFF */
-#define PROG_TYPE__MAX 33       /* BPF_PROG_TYPE_NETFILTER + 1 in 6.18 */
 #define PROG_INFO_END 228       /* struct bpf_prog_info, 6.18: last field */
 #define PROG_INFO_SIZE 232      /* and sizeof */
 
@@ -31,6 +32,8 @@
 
 /* attr offsets of prog_load fields 6.1's header lacks */
 #define OFF_FD_ARRAY 120
+#define OFF_LOG_TRUE_SIZE 140
+#define OFF_BATCH_SIZE 72 /* test.batch_size */
 #define OFF_PROG_TOKEN_FD 144
 #define OFF_FD_ARRAY_CNT 148
 
@@ -39,10 +42,13 @@ struct prog {
 	struct bpfvm_obj *maps[MAX_USED_MAPS];
 	uint32_t nmaps;
 	uint32_t type;
+	uint32_t attach_type;
 	uint32_t insn_cnt;
 	char name[BPF_OBJ_NAME_LEN];
-	/* while loading: the _IDX forms' descriptors */
+	/* while loading: the _IDX forms' descriptors, and why the verifier's
+	 * map lookup failed (EBADF: no descriptor; EINVAL: not a map) */
 	const int32_t *fd_array;
+	int map_err;
 };
 
 static void prog_release(struct bpfvm_obj *o)
@@ -124,10 +130,6 @@ static int ldimm64(void *cookie, unsigned src, int32_t imm, int32_t imm2,
 			 "value_size=%u off=%u", map->value_size, off);
 		return err;
 	}
-	/* checked mode: the program may use the whole value */
-	uint8_t *base = (uint8_t *)addr - off;
-	bpfvm_add_region(p->vm, base, map->value_size,
-			 !(map->map_flags & BPF_F_RDONLY_PROG));
 	*value = (uint64_t)(uintptr_t)addr;
 	return 0;
 }
@@ -146,37 +148,86 @@ static int attach_map_helpers(struct prog *p)
 	return bpfvm_map_helpers_attach(p->vm, maps, p->nmaps);
 }
 
-/* The verifier's log: the message, if the caller gave a buffer. */
-static void write_log(const union bpf_attr *a, const char *msg)
+/* The verifier's ld_imm64 maps are the program's used maps. */
+static struct bpfvm_map *map_by_fd(void *cookie, int fd)
 {
-	char *buf = bpfvm_uptr(a->log_buf);
-	if (!buf || !a->log_size)
-		return;
-	snprintf(buf, a->log_size, "%s\n", msg);
+	struct prog *p = cookie;
+	struct bpfvm_map *m;
+	char msg[8];
+	p->map_err = use_map(p, fd, &m, msg, sizeof(msg));
+	return p->map_err ? NULL : m;
 }
 
-static int load(union bpfvm_attr *attr, struct prog *p)
+/* The kernel's fixups after verification that change what a program does.
+ * Context accesses are rewritten onto bpfvm's runtime context (the
+ * kernel's convert_ctx_accesses).  Two others are implicit: the
+ * interpreter zero-extends every 32-bit result (the kernel's zext
+ * patching for JITs that need it) and gives x/0 = 0, x%0 = x natively
+ * (the kernel's division-by-zero guards). */
+static void fixup(const struct prog *p, struct bpfvm_insn *insns,
+		  const uint8_t *aux, uint32_t n)
+{
+	struct bpfvm_prog_info pi = { p->type, p->attach_type };
+	for (uint32_t i = 0; i < n; i++)
+		if (aux[i] & BPFVM_AUX_CTX)
+			bpfvm_ctx_rewrite_insn(&pi, &insns[i]);
+}
+
+/* bpf_check, then the verified program into the VM: its maps resolved,
+ * the fast (unchecked) path, the type's run hooks. */
+static int load(union bpfvm_attr *attr, union bpf_attr *uattr,
+		unsigned int size, struct prog *p)
 {
 	union bpf_attr *a = &attr->a;
-	p->fd_array = bpfvm_uptr(bpfvm_attr_u64(attr, OFF_FD_ARRAY));
-	p->type = a->prog_type;
-	p->insn_cnt = a->insn_cnt;
+	uint32_t n = a->insn_cnt;
+	struct bpfvm_insn *insns = malloc(n * sizeof(*insns));
+	uint8_t *aux = calloc(n, 1);
+	int err = -ENOMEM;
+	if (!insns || !aux)
+		goto out;
+	memcpy(insns, bpfvm_uptr(a->insns), n * sizeof(*insns));
+	struct bpfvm_verify_opts o = {
+		.prog_type = a->prog_type,
+		.expected_attach_type = p->attach_type,
+		.prog_flags = a->prog_flags,
+		.log_level = a->log_level,
+		.log_buf = bpfvm_uptr(a->log_buf),
+		.log_size = a->log_size,
+		.map_by_fd = map_by_fd,
+		.map_cookie = p,
+		.insn_aux = aux,
+	};
+	struct bpfvm_verify_result r;
+	err = bpfvm_verify(insns, n, &o, &r);
+	if (err == -EINVAL && p->map_err)
+		err = p->map_err; /* the verifier stopped at that map */
+	/* bpf_check copies log_true_size back once the log exists */
+	if (size >= OFF_LOG_TRUE_SIZE + 4 && r.log_true_size)
+		memcpy((uint8_t *)uattr + OFF_LOG_TRUE_SIZE, &r.log_true_size, 4);
+	if (err)
+		goto out;
+	fixup(p, insns, aux, n);
 	p->vm = bpfvm_create();
+	err = -ENOMEM;
 	if (!p->vm)
-		return -ENOMEM;
-	bpfvm_set_checked(p->vm, true); /* no verifier yet */
+		goto out;
+	p->fd_array = bpfvm_uptr(bpfvm_attr_u64(attr, OFF_FD_ARRAY));
 	bpfvm_set_ldimm64_hook(p->vm, ldimm64, p);
-	int err = bpfvm_load(p->vm, bpfvm_uptr(a->insns), a->insn_cnt);
+	err = bpfvm_load(p->vm, insns, n);
 	bpfvm_set_ldimm64_hook(p->vm, NULL, NULL);
 	p->fd_array = NULL;
-	if (err) {
-		write_log(a, bpfvm_error(p->vm));
-		return err;
-	}
-	return attach_map_helpers(p);
+	if (!err)
+		err = attach_map_helpers(p);
+	if (!err)
+		bpfvm_test_run_prepare(p->vm, p->type);
+out:
+	free(insns);
+	free(aux);
+	return err;
 }
 
-int bpfvm_prog_load_cmd(union bpfvm_attr *attr)
+int bpfvm_prog_load_cmd(union bpfvm_attr *attr, union bpf_attr *uattr,
+			unsigned int size)
 {
 	union bpf_attr *a = &attr->a;
 	if (a->prog_flags & ~PROG_FLAGS)
@@ -192,8 +243,10 @@ int bpfvm_prog_load_cmd(union bpfvm_attr *attr)
 		return -E2BIG;
 	if (!a->insns || !a->license)
 		return -EFAULT;
-	if (a->prog_type >= PROG_TYPE__MAX ||
-	    a->prog_type == BPF_PROG_TYPE_UNSPEC)
+	/* an unknown type, or one bpfvm does not model */
+	uint32_t attach = a->expected_attach_type;
+	if (!bpfvm_prog_type(a->prog_type) ||
+	    bpfvm_prog_check_attach(a->prog_type, &attach))
 		return -EINVAL;
 	struct prog *p = calloc(1, sizeof(*p));
 	struct bpfvm_obj *o = p ? bpfvm_obj_new(BPFVM_OBJ_PROG, prog_release,
@@ -203,22 +256,18 @@ int bpfvm_prog_load_cmd(union bpfvm_attr *attr)
 		return -ENOMEM;
 	}
 	o->priv = p;
+	p->type = a->prog_type;
+	p->attach_type = attach;
+	p->insn_cnt = a->insn_cnt;
 	int err = bpfvm_obj_name(p->name, a->prog_name);
 	if (!err)
-		err = load(attr, p);
+		err = load(attr, uattr, size, p);
 	o->ptr = p->vm;
 	if (!err)
 		err = bpfvm_obj_register(o);
 	int fd = err ? err : bpfvm_fd_install(o, BPFVM_FMODE_RW, -1);
 	bpfvm_obj_put(o);
 	return fd;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 int bpfvm_prog_test_run_cmd(union bpfvm_attr *attr, union bpf_attr *uattr)
@@ -233,48 +282,34 @@ int bpfvm_prog_test_run_cmd(union bpfvm_attr *attr, union bpf_attr *uattr)
 	if (!o)
 		return err;
 	struct prog *p = o->priv;
-	uint32_t size = a->test.data_size_in;
-	uint8_t *data = NULL;
-	/* no context, no run flags, no cpu: the raw run has none */
-	if (a->test.flags || a->test.cpu || a->test.ctx_in || a->test.ctx_out ||
-	    bpfvm_attr_u32(attr, 72) /* batch_size */) {
-		err = -EINVAL;
-		goto out;
+	if (a->test.data_size_in && !a->test.data_in) {
+		bpfvm_obj_put(o);
+		return -EFAULT;
 	}
-	if (size && !a->test.data_in) {
-		err = -EFAULT;
-		goto out;
-	}
-	data = malloc(size ? size : 1);
-	if (!data) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (size)
-		memcpy(data, bpfvm_uptr(a->test.data_in), size);
-	uint32_t repeat = a->test.repeat ? a->test.repeat : 1;
-	struct bpfvm_result res;
+	struct bpfvm_test_run_attr t = {
+		.data_in = bpfvm_uptr(a->test.data_in),
+		.data_size_in = a->test.data_size_in,
+		.data_out = bpfvm_uptr(a->test.data_out),
+		.data_size_out = a->test.data_size_out,
+		.ctx_in = bpfvm_uptr(a->test.ctx_in),
+		.ctx_size_in = a->test.ctx_size_in,
+		.ctx_out = bpfvm_uptr(a->test.ctx_out),
+		.ctx_size_out = a->test.ctx_size_out,
+		.repeat = a->test.repeat,
+		.flags = a->test.flags,
+		.cpu = a->test.cpu,
+		.batch_size = bpfvm_attr_u32(attr, OFF_BATCH_SIZE),
+	};
 	/* each run is inside the maps' epoch (the map helpers' run scope) */
-	uint64_t t0 = now_ns();
-	err = 0;
-	for (uint32_t i = 0; i < repeat && !err; i++)
-		err = bpfvm_run_mem(p->vm, data, size, &res);
-	uint64_t mean = (now_ns() - t0) / repeat;
-	if (err)
-		goto out; /* a fault the verifier would have refused */
-	/* bpf_test_finish: data_size_out 0 takes everything */
-	uint32_t copy = size;
-	if (a->test.data_size_out && copy > a->test.data_size_out) {
-		copy = a->test.data_size_out;
-		err = -ENOSPC;
+	err = bpfvm_test_run(p->vm, p->type, p->attach_type, &t);
+	/* bpf_test_finish writes the sizes back with a too-small buffer too */
+	if (!err || err == -ENOSPC) {
+		uattr->test.data_size_out = t.data_size_out;
+		if (a->test.ctx_out)
+			uattr->test.ctx_size_out = t.ctx_size_out;
+		uattr->test.retval = t.retval;
+		uattr->test.duration = t.duration;
 	}
-	if (a->test.data_out && copy)
-		memcpy(bpfvm_uptr(a->test.data_out), data, copy);
-	uattr->test.data_size_out = size;
-	uattr->test.retval = (uint32_t)res.r0;
-	uattr->test.duration = mean > UINT32_MAX ? UINT32_MAX : (uint32_t)mean;
-out:
-	free(data);
 	bpfvm_obj_put(o);
 	return err;
 }

@@ -650,10 +650,11 @@ static int obj_info(union bpfvm_attr *attr, union bpf_attr *uattr)
 	return err;
 }
 
+/* Called from sys_bpf with the caller's size (log_true_size goes back only
+ * to a caller whose attr has it). */
 static int prog_load(union bpfvm_attr *attr, union bpf_attr *uattr)
 {
-	(void)uattr;
-	return bpfvm_prog_load_cmd(attr);
+	return bpfvm_prog_load_cmd(attr, uattr, 0);
 }
 
 static int prog_test_run(union bpfvm_attr *attr, union bpf_attr *uattr)
@@ -740,6 +741,8 @@ static int sys_bpf(int cmd, union bpf_attr *uattr, unsigned int size)
 	}
 	if (n < c->end)
 		memset(attr.b + n, 0, c->end - n);
+	if (cmd == BPF_PROG_LOAD)
+		return bpfvm_prog_load_cmd(&attr, uattr, size);
 	return c->fn(&attr, uattr);
 }
 

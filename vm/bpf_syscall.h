@@ -56,7 +56,8 @@ void bpfvm_map_btf_free(struct bpfvm_map_btf *mb);
 int bpfvm_obj_name(char dst[BPF_OBJ_NAME_LEN], const char *src);
 
 /* The program commands (bpf_prog.c): >= 0 or -errno. */
-int bpfvm_prog_load_cmd(union bpfvm_attr *attr);
+int bpfvm_prog_load_cmd(union bpfvm_attr *attr, union bpf_attr *uattr,
+			unsigned int size);
 int bpfvm_prog_test_run_cmd(union bpfvm_attr *attr, union bpf_attr *uattr);
 struct bpfvm_obj;
 int bpfvm_prog_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
