@@ -44,13 +44,20 @@
 #define KERNEL_BUCKET_SIZE 16u	  /* sizeof(struct bucket) */
 #define PCPU_MIN_UNIT_SIZE 32768u
 
+/* 16 bytes before the key: a lookup's walk touches one cache line per
+ * element of a small map (what only LRU and NO_PREALLOC maps need goes
+ * after the values). */
 struct elem {
 	struct elem *next; /* bucket chain, or free list */
-	struct elem *lru_prev, *lru_next;
 	uint32_t hash;
 	uint8_t ref; /* LRU: looked up by a program since last scan */
+	uint64_t data[]; /* key (round_up 8), then the value(s), then links */
+};
+
+/* After the values, in LRU and NO_PREALLOC maps only. */
+struct links {
+	struct elem *lru_prev, *lru_next;
 	uint64_t tag; /* in limbo: the epoch it was retired in */
-	uint64_t data[]; /* key (round_up 8), then the value(s) */
 };
 
 struct htab {
@@ -61,6 +68,7 @@ struct htab {
 	uint32_t seed;
 	uint32_t count; /* live elements */
 	size_t elem_size;
+	size_t links_off; /* struct links, if any */
 	size_t value_off;
 	uint32_t vslot; /* round_up(value_size, 8) */
 	uint8_t lru, pc;
@@ -159,8 +167,11 @@ static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	/* a map of maps keeps a pointer where user space sees a u32 fd/id */
 	h->vslot = h->of_maps ? 8 : bpfvm_round8(attr->value_size);
 	h->value_off = bpfvm_round8(attr->key_size);
-	h->elem_size = sizeof(struct elem) + h->value_off +
+	h->links_off = sizeof(struct elem) + h->value_off +
 		       (size_t)h->vslot * (h->pc ? h->map.ncpus : 1);
+	h->elem_size = h->links_off;
+	if (h->lru || (attr->map_flags & BPF_F_NO_PREALLOC))
+		h->elem_size += sizeof(struct links);
 	if (attr->map_flags & BPF_F_ZERO_SEED)
 		h->seed = 0;
 	else if (getrandom(&h->seed, sizeof(h->seed), 0) != sizeof(h->seed))
@@ -245,10 +256,29 @@ static struct elem **bucket(struct htab *h, uint32_t hash)
 	return &h->buckets[hash & (h->n_buckets - 1)];
 }
 
+/* u32 and u64 keys (most maps') compared inline: no call to memcmp */
+static int key_eq(const uint8_t *a, const void *key, uint32_t size)
+{
+	uint32_t x, y;
+	uint64_t p, q;
+	switch (size) {
+	case 4:
+		memcpy(&x, a, 4);
+		memcpy(&y, key, 4);
+		return x == y;
+	case 8:
+		memcpy(&p, a, 8);
+		memcpy(&q, key, 8);
+		return p == q;
+	default:
+		return !memcmp(a, key, size);
+	}
+}
+
 static struct elem *find(struct htab *h, uint32_t hash, const void *key)
 {
 	for (struct elem *e = *bucket(h, hash); e; e = e->next)
-		if (e->hash == hash && !memcmp(key_of(e), key, h->map.key_size))
+		if (e->hash == hash && key_eq(key_of(e), key, h->map.key_size))
 			return e;
 	return NULL;
 }
@@ -261,25 +291,32 @@ static void chain_remove(struct htab *h, struct elem *e)
 	*p = e->next;
 }
 
+static struct links *links_of(struct htab *h, struct elem *e)
+{
+	return (struct links *)((uint8_t *)e + h->links_off);
+}
+
 static void lru_unlink(struct htab *h, struct elem *e)
 {
-	if (e->lru_prev)
-		e->lru_prev->lru_next = e->lru_next;
+	struct links *l = links_of(h, e);
+	if (l->lru_prev)
+		links_of(h, l->lru_prev)->lru_next = l->lru_next;
 	else
-		h->lru_head = e->lru_next;
-	if (e->lru_next)
-		e->lru_next->lru_prev = e->lru_prev;
+		h->lru_head = l->lru_next;
+	if (l->lru_next)
+		links_of(h, l->lru_next)->lru_prev = l->lru_prev;
 	else
-		h->lru_tail = e->lru_prev;
-	e->lru_prev = e->lru_next = NULL;
+		h->lru_tail = l->lru_prev;
+	l->lru_prev = l->lru_next = NULL;
 }
 
 static void lru_push_head(struct htab *h, struct elem *e)
 {
-	e->lru_prev = NULL;
-	e->lru_next = h->lru_head;
+	struct links *l = links_of(h, e);
+	l->lru_prev = NULL;
+	l->lru_next = h->lru_head;
 	if (h->lru_head)
-		h->lru_head->lru_prev = e;
+		links_of(h, h->lru_head)->lru_prev = e;
 	else
 		h->lru_tail = e;
 	h->lru_head = e;
@@ -306,7 +343,7 @@ static void free_push(struct htab *h, struct elem *e)
 {
 	if (uses_epochs(h)) {
 		e->next = NULL;
-		e->tag = bpfvm_epoch_retire(h->map.epoch);
+		links_of(h, e)->tag = bpfvm_epoch_retire(h->map.epoch);
 		if (h->limbo_tail)
 			h->limbo_tail->next = e;
 		else
@@ -369,7 +406,7 @@ static struct elem *elem_get(struct htab *h)
 	struct elem *e = NULL;
 	if (uses_epochs(h)) {
 		e = h->limbo_head;
-		if (e && bpfvm_epoch_safe(h->map.epoch, e->tag)) {
+		if (e && bpfvm_epoch_safe(h->map.epoch, links_of(h, e)->tag)) {
 			h->limbo_head = e->next;
 			if (!h->limbo_head)
 				h->limbo_tail = NULL;
