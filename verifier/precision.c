@@ -51,7 +51,9 @@ static bool bt_empty(const struct bt *bt)
 
 static void mark_all_precise(struct verifier_env *env)
 {
-	for (struct vstate *st = env->cur; st; st = st->parent)
+	/* checkpoints only: the current state's marks would leak into the
+	 * next checkpoint, whose future did not ask for them */
+	for (struct vstate *st = env->cur->parent; st; st = st->parent)
 		for (u32 f = 0; f <= st->curframe; f++) {
 			struct func_state *fs = st->frame[f];
 			for (int r = 0; r < 11; r++)
@@ -244,9 +246,10 @@ void mark_chain_precision(struct verifier_env *env, int regno)
 	struct bpf_reg *r = &st->frame[st->curframe]->regs[regno];
 	struct bt bt = { .frame = st->curframe };
 
+	/* the current state is not marked: precision is for checkpoints,
+	 * whose futures the decision at this insn belongs to */
 	if (r->type != SCALAR_VALUE)
 		return;
-	r->precise = true;
 	bt.regs[st->curframe] = (u16)(1u << regno);
 	backtrack(env, &bt);
 }
@@ -261,7 +264,6 @@ void mark_slot_precision(struct verifier_env *env, u32 frameno, u32 spi)
 	    f->stack[spi].type[7] != STACK_SPILL ||
 	    f->stack[spi].spilled.type != SCALAR_VALUE)
 		return;
-	f->stack[spi].spilled.precise = true;
 	bt.slots[frameno] = 1ull << spi;
 	backtrack(env, &bt);
 }
@@ -279,7 +281,6 @@ void propagate_precision(struct verifier_env *env, const struct vstate *old)
 		for (int r = 0; r < 11; r++)
 			if (o->regs[r].type == SCALAR_VALUE && o->regs[r].precise &&
 			    c->regs[r].type == SCALAR_VALUE) {
-				c->regs[r].precise = true;
 				bt.regs[f] |= (u16)(1u << r);
 			}
 		for (int s = 0; s < o->allocated_stack / 8 && s < 64; s++)
@@ -288,7 +289,6 @@ void propagate_precision(struct verifier_env *env, const struct vstate *old)
 			    o->stack[s].spilled.precise && s < c->allocated_stack / 8 &&
 			    c->stack[s].type[7] == STACK_SPILL &&
 			    c->stack[s].spilled.type == SCALAR_VALUE) {
-				c->stack[s].spilled.precise = true;
 				bt.slots[f] |= 1ull << s;
 			}
 	}
