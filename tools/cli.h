@@ -77,17 +77,18 @@ bool cli_parse_dispatch(const char *s, int *dispatch);
 struct cli_load {
 	uint32_t type;       /* BPF_PROG_TYPE_* */
 	uint32_t log_level;  /* 0: no log */
-	struct mapfile maps[CLI_MAX_MAPS]; /* fd_array, from --map files */
+	struct mapfile maps[CLI_MAX_MAPS]; /* --map files, map_idx 0.. */
 	int nmaps;
 	char *log;           /* the verifier's log (malloc'ed) */
 	int err;             /* errno of a failed load */
 };
 /* libbpf's type name ("xdp", "socket_filter", ...) to BPF_PROG_TYPE_*. */
 bool cli_prog_type(const char *name, uint32_t *type);
-/* Open a `bpfvm map` file as the next fd_array entry: CLI_OK or status. */
+/* Open a `bpfvm map` file as the next map_idx: CLI_OK or status. */
 int cli_add_map(const struct cli_cmd *cmd, struct cli_load *l,
 		const char *path);
-/* BPF_PROG_LOAD (the log grows until it fits): the fd, or -1 and l->err. */
+/* BPF_PROG_LOAD of a copy with map_idx relocated to the maps'
+ * descriptors (the log grows until it fits): the fd, or -1 and l->err. */
 int cli_load(const struct bpfvm_insn *insns, size_t n, struct cli_load *l);
 void cli_load_release(struct cli_load *l);
 /* The log on stdout, ending in a newline. */

@@ -29,8 +29,9 @@ const struct cli_cmd cli_cmd_verify = {
 	"                   (statistics) or a sum of them\n"
 	"  --map FILE       a map saved by `bpfvm map` (repeatable); the\n"
 	"                   program names the i-th (from 0) with ld_imm64\n"
-	"                   src_reg 5 (BPF_PSEUDO_MAP_IDX) imm i, or src_reg 6\n"
-	"                   (BPF_PSEUDO_MAP_IDX_VALUE), through fd_array\n"
+	"                   src_reg 5 imm i (`lddw map_idx %r1, i`), or\n"
+	"                   src_reg 6 (map_idx_value): like libbpf, bpfvm\n"
+	"                   puts the map's descriptor there (src_reg 1, 2)\n"
 	"  -h, --help       this text\n"
 	"Exit status 0 when the program is accepted, 1 when it is rejected\n"
 	"(the reason on standard error), 2 for a usage error.\n",
@@ -83,40 +84,68 @@ int cli_add_map(const struct cli_cmd *cmd, struct cli_load *l,
 #define LOG_MIN (64u << 10)
 #define LOG_MAX (UINT32_MAX >> 2)
 
+/* The loader's relocation, as libbpf's: ld_imm64 map_idx i (src_reg 5,
+ * 6) becomes the i-th map's descriptor (map_fd 1, map_value 2).  An index
+ * out of range stays, for BPF_PROG_LOAD to refuse. */
+static void relocate_maps(struct bpfvm_insn *in, size_t n,
+			  const struct cli_load *l)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (in[i].code != (BPF_LD | BPF_IMM | BPF_DW))
+			continue;
+		uint32_t idx = (uint32_t)in[i].imm;
+		if ((in[i].src_reg == BPF_PSEUDO_MAP_IDX ||
+		     in[i].src_reg == BPF_PSEUDO_MAP_IDX_VALUE) &&
+		    idx < (uint32_t)l->nmaps) {
+			in[i].src_reg = in[i].src_reg == BPF_PSEUDO_MAP_IDX
+						? BPF_PSEUDO_MAP_FD
+						: BPF_PSEUDO_MAP_VALUE;
+			in[i].imm = l->maps[idx].fd;
+		}
+		i++; /* the second half */
+	}
+}
+
 int cli_load(const struct bpfvm_insn *insns, size_t n, struct cli_load *l)
 {
-	int fd_array[CLI_MAX_MAPS];
 	uint32_t size = LOG_MIN;
+	int fd = -1;
 
-	for (int i = 0; i < l->nmaps; i++)
-		fd_array[i] = l->maps[i].fd;
+	struct bpfvm_insn *prog = malloc(n ? n * sizeof(*prog) : 1);
+	if (!prog) {
+		l->err = ENOMEM;
+		return -1;
+	}
+	memcpy(prog, insns, n * sizeof(*prog));
+	relocate_maps(prog, n, l);
 	for (;;) {
 		char *log = realloc(l->log, size);
 		if (!log) {
 			l->err = ENOMEM;
-			return -1;
+			break;
 		}
 		l->log = log;
 		log[0] = '\0';
 		union bpf_attr a;
 		memset(&a, 0, sizeof(a));
 		a.prog_type = l->type;
-		a.insns = (uintptr_t)insns;
+		a.insns = (uintptr_t)prog;
 		a.insn_cnt = (uint32_t)n;
 		a.license = (uintptr_t)"GPL";
 		a.log_buf = (uintptr_t)log;
 		a.log_size = size;
 		a.log_level = l->log_level;
-		a.fd_array = l->nmaps ? (uintptr_t)fd_array : 0;
-		int fd = bpfvm_bpf(BPF_PROG_LOAD, &a, sizeof(a));
+		fd = bpfvm_bpf(BPF_PROG_LOAD, &a, sizeof(a));
 		if (fd >= 0)
-			return fd;
+			break;
 		l->err = errno;
 		/* ENOSPC: the log did not fit; the verdict is unknown */
 		if (l->err != ENOSPC || !l->log_level || size > LOG_MAX / 2)
-			return -1;
+			break;
 		size *= 2;
 	}
+	free(prog);
+	return fd;
 }
 
 void cli_load_release(struct cli_load *l)
