@@ -209,6 +209,8 @@ START_TEST(verify_usage)
 {
 	ck_assert_int_eq(run("verify --type nosuch ok.s"), 2);
 	HAS(err, "unknown program type 'nosuch'");
+	HAS(err, "known types: socket_filter ");
+	HAS(err, " xdp ");
 	ck_assert_str_eq(out, "");
 	ck_assert_int_eq(run("verify --log-level 0 ok.s"), 2);
 	ck_assert_int_eq(run("verify --log-level 8 ok.s"), 2);

@@ -82,8 +82,10 @@ struct cli_load {
 	char *log;           /* the verifier's log (malloc'ed) */
 	int err;             /* errno of a failed load */
 };
-/* libbpf's type name ("xdp", "socket_filter", ...) to BPF_PROG_TYPE_*. */
-bool cli_prog_type(const char *name, uint32_t *type);
+/* libbpf's type name ("xdp", "socket_filter", ...) to BPF_PROG_TYPE_*;
+ * false after reporting an unknown one (then exit CLI_USAGE). */
+bool cli_prog_type(const struct cli_cmd *cmd, const char *name,
+		   uint32_t *type);
 /* Open a `bpfvm map` file as the next map_idx: CLI_OK or status. */
 int cli_add_map(const struct cli_cmd *cmd, struct cli_load *l,
 		const char *path);

@@ -307,9 +307,8 @@ static int run_main(int argc, char **argv)
 	if (!cli_can_open(&cli_cmd_run, path))
 		return CLI_USAGE;
 	uint32_t type = 0;
-	if (o.type_name && !cli_prog_type(o.type_name, &type))
-		return cli_error("run", CLI_USAGE, "unknown program type '%s'",
-				 o.type_name);
+	if (o.type_name && !cli_prog_type(&cli_cmd_run, o.type_name, &type))
+		return CLI_USAGE;
 	if (o.data_path)
 		o.mem_path = o.data_path; /* read the same way */
 	if (o.mem_path && !(mem = cli_read_file(&cli_cmd_run, o.mem_path,

@@ -10,6 +10,7 @@
 #include "bpfvm_bpf.h"
 #include "cli.h"
 #include "mapfile.h"
+#include "../verifier/prog_types.h"
 
 static int verify_main(int argc, char **argv);
 
@@ -24,7 +25,8 @@ const struct cli_cmd cli_cmd_verify = {
 	"  --type T         program type, as libbpf names it: socket_filter\n"
 	"                   (the default, as in the kernel's test_verifier),\n"
 	"                   sched_cls, sched_act, xdp, cgroup_skb, kprobe,\n"
-	"                   tracepoint, raw_tracepoint, perf_event, ...\n"
+	"                   tracepoint, raw_tracepoint, perf_event, ... (an\n"
+	"                   unknown name lists them)\n"
 	"  --log-level N    1 (default), 2 (every instruction's state), 4\n"
 	"                   (statistics) or a sum of them\n"
 	"  --map FILE       a map saved by `bpfvm map` (repeatable); the\n"
@@ -38,27 +40,21 @@ const struct cli_cmd cli_cmd_verify = {
 	verify_main,
 };
 
-/* libbpf's names, indexed by enum bpf_prog_type (uapi, fixed numbers);
- * BPF_PROG_LOAD itself says which of them bpfvm models (else EINVAL). */
-static const char *const type_names[] = {
-	NULL, "socket_filter", "kprobe", "sched_cls", "sched_act",
-	"tracepoint", "xdp", "perf_event", "cgroup_skb", "cgroup_sock",
-	"lwt_in", "lwt_out", "lwt_xmit", "sock_ops", "sk_skb",
-	"cgroup_device", "sk_msg", "raw_tracepoint", "cgroup_sock_addr",
-	"lwt_seg6local", "lirc_mode2", "sk_reuseport", "flow_dissector",
-	"cgroup_sysctl", "raw_tracepoint_writable", "cgroup_sockopt",
-	"tracing", "struct_ops", "ext", "lsm", "sk_lookup", "syscall",
-	"netfilter",
-};
-#define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
-
-bool cli_prog_type(const char *name, uint32_t *type)
+/* The program-type table's names (libbpf's), for the types bpfvm models. */
+bool cli_prog_type(const struct cli_cmd *cmd, const char *name,
+		   uint32_t *type)
 {
-	for (uint32_t i = 1; i < NTYPES; i++)
-		if (!strcmp(name, type_names[i])) {
-			*type = i;
-			return true;
-		}
+	const struct bpfvm_prog_type *t = bpfvm_prog_type_by_name(name);
+	if (t) {
+		*type = t->id;
+		return true;
+	}
+	cli_error(cmd->name, CLI_USAGE, "unknown program type '%s'", name);
+	fputs("known types:", stderr);
+	for (uint32_t id = 1; id < BPFVM_PROG_TYPE_MAX; id++)
+		if ((t = bpfvm_prog_type(id)))
+			fprintf(stderr, " %s", t->name);
+	fputc('\n', stderr);
 	return false;
 }
 
@@ -189,9 +185,8 @@ static int verify_main(int argc, char **argv)
 				       longopts)) != -1) {
 		switch (c) {
 		case O_TYPE:
-			if (!cli_prog_type(optarg, &l.type))
-				ret = cli_error("verify", CLI_USAGE, "unknown "
-						"program type '%s'", optarg);
+			if (!cli_prog_type(&cli_cmd_verify, optarg, &l.type))
+				ret = CLI_USAGE;
 			break;
 		case O_LOG_LEVEL: {
 			char *end;
