@@ -15,6 +15,7 @@
 _Static_assert(BPFK_PROG_TYPE_XDP == BPF_PROG_TYPE_XDP &&
 		       BPFK_PROG_TYPE_SOCKET_FILTER == BPF_PROG_TYPE_SOCKET_FILTER,
 	       "kernel_util.h program types");
+_Static_assert(BPFK_WRAP_MAX == 14, "wrapper + prolog");
 _Static_assert(sizeof(struct bpfvm_insn) == sizeof(struct bpf_insn),
 	       "struct bpfvm_insn is laid out as struct bpf_insn");
 
@@ -187,6 +188,20 @@ static int map_read(int map_fd, uint64_t *v)
 	return sys_bpf(BPF_MAP_LOOKUP_ELEM, &a);
 }
 
+size_t bpfk_wrap(const struct bpfvm_insn *insns, size_t n, size_t mem_len,
+		 int map_fd, struct bpfvm_insn *out)
+{
+	size_t pre = WRAP_LEN + (mem_len ? PROLOG_LEN : 0);
+	struct bpf_insn head[WRAP_LEN + PROLOG_LEN];
+	wrapper(head, map_fd);
+	if (mem_len)
+		prolog(head + WRAP_LEN, (int32_t)mem_len);
+	memcpy(out, head, pre * sizeof(*out));
+	if (n)
+		memcpy(out + pre, insns, n * sizeof(*out));
+	return pre + n;
+}
+
 int bpfk_run_r0(const struct bpfvm_insn *insns, size_t n, const void *mem,
 		size_t mem_len, uint64_t *r0, char *log, size_t loglen)
 {
@@ -210,13 +225,7 @@ int bpfk_run(const struct bpfvm_insn *insns, size_t n, const void *mem,
 		free(prog);
 		return map_fd;
 	}
-	struct bpf_insn head[WRAP_LEN + PROLOG_LEN];
-	wrapper(head, map_fd);
-	if (mem_len)
-		prolog(head + WRAP_LEN, (int32_t)mem_len);
-	memcpy(prog, head, pre * sizeof(*prog));
-	if (n)
-		memcpy(prog + pre, insns, n * sizeof(*prog));
+	bpfk_wrap(insns, n, mem_len, map_fd, prog);
 
 	/* Load without a log first: the verifier runs faster without one;
 	 * on failure load again to explain it. */

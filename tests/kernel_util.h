@@ -30,6 +30,14 @@ int bpfk_prog_load(int type, const struct bpfvm_insn *insns, size_t n,
 int bpfk_run_r0(const struct bpfvm_insn *insns, size_t n, const void *mem,
 		size_t mem_len, uint64_t *r0, char *log, size_t loglen);
 
+/* The program bpfk_run_r0 loads, for a loader other than the kernel's:
+ * the wrapper storing r0 at map_fd's value (a one-entry array map of one
+ * u64), with mem_len the packet prolog (r1 = data, r2 = mem_len), then
+ * insns.  out has room for n + BPFK_WRAP_MAX; returns its length. */
+#define BPFK_WRAP_MAX 14
+size_t bpfk_wrap(const struct bpfvm_insn *insns, size_t n, size_t mem_len,
+		 int map_fd, struct bpfvm_insn *out);
+
 /* bpfk_run_r0, and also the memory as the program left it in mem_out
  * (mem_len bytes, may be NULL). */
 int bpfk_run(const struct bpfvm_insn *insns, size_t n, const void *mem,

@@ -1,0 +1,601 @@
+/* PROG_LOAD and PROG_TEST_RUN through bpfvm_bpf as a kernel user sees
+ * them: the verifier's verdict and log rules, the fixups after
+ * verification (context rewrites, the unchecked path), and test runs.
+ * Expected values come from the kernel: the bpf_conformance baseline of
+ * Linux 6.18 (../shared/conformance/kernel-6.18.txt), the bench programs'
+ * .meta retvals (clang's programs run on the kernel), and, when bpf(2)
+ * works, the running kernel itself.
+ * SPDX-License-Identifier: MIT */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "bpfvm_bpf.h"
+#include "conformance.h"
+#include "kernel_util.h"
+
+#define PTR(p) ((uint64_t)(uintptr_t)(p))
+#define ATTR_SIZE 168 /* sizeof(union bpf_attr), Linux 6.18 */
+#define OFF_LOG_TRUE_SIZE 140
+#define ENOTSUPP 524
+
+#define I(c, d, s, o, i) ((struct bpf_insn){ (c), (d), (s), (o), (i) })
+#define MOV64_IMM(d, i) I(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define MOV64_REG(d, s) I(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define ADD64_IMM(d, i) I(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
+#define ADD64_REG(d, s) I(BPF_ALU64 | BPF_ADD | BPF_X, d, s, 0, 0)
+#define LDX(sz, d, s, o) I(BPF_LDX | BPF_MEM | BPF_##sz, d, s, o, 0)
+#define STX(sz, d, s, o) I(BPF_STX | BPF_MEM | BPF_##sz, d, s, o, 0)
+#define ST(sz, d, o, i) I(BPF_ST | BPF_MEM | BPF_##sz, d, 0, o, i)
+#define JGT_REG(d, s, o) I(BPF_JMP | BPF_JGT | BPF_X, d, s, o, 0)
+#define LD_ABS(sz, i) I(BPF_LD | BPF_ABS | BPF_##sz, 0, 0, 0, i)
+#define EXIT() I(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *shared(char *buf, size_t len, const char *rel)
+{
+	const char *base = getenv("BPFVM_SHARED");
+	ck_assert_msg(base != NULL, "BPFVM_SHARED is not set (run through meson test)");
+	snprintf(buf, len, "%s/%s", base, rel);
+	return buf;
+}
+
+/* ---- bpf(2), ours or the kernel's, as -errno ----------------------------- */
+
+typedef int (*bpf_fn)(int cmd, void *attr, unsigned size);
+
+static int vcall(int cmd, void *a, unsigned size)
+{
+	int r = bpfvm_bpf(cmd, a, size);
+	return r < 0 ? -errno : r;
+}
+
+static int kcall(int cmd, void *a, unsigned size)
+{
+	int r = (int)syscall(__NR_bpf, cmd, a, size);
+	return r < 0 ? -errno : r;
+}
+
+static int map_create(bpf_fn call, uint32_t type, uint32_t ks, uint32_t vs,
+		      uint32_t max)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = type;
+	a.key_size = ks;
+	a.value_size = vs;
+	a.max_entries = max;
+	return call(BPF_MAP_CREATE, &a, sizeof(a));
+}
+
+static int map_elem(bpf_fn call, int cmd, int fd, const void *key, void *val)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (uint32_t)fd;
+	a.key = PTR(key);
+	a.value = PTR(val);
+	return call(cmd, &a, sizeof(a));
+}
+
+struct load {
+	uint32_t type, attach;
+	uint32_t log_level, log_size;
+	char *log;
+	uint32_t log_true_size; /* out */
+};
+
+static int prog_load(bpf_fn call, const void *insns, size_t n, struct load *l)
+{
+	uint8_t raw[ATTR_SIZE];
+	memset(raw, 0, sizeof(raw));
+	union bpf_attr *a = (union bpf_attr *)raw;
+	a->prog_type = l->type;
+	a->expected_attach_type = l->attach;
+	a->insns = PTR(insns);
+	a->insn_cnt = (uint32_t)n;
+	a->license = PTR("GPL");
+	a->log_level = l->log_level;
+	a->log_buf = PTR(l->log);
+	a->log_size = l->log_size;
+	int fd = call(BPF_PROG_LOAD, raw, sizeof(raw));
+	memcpy(&l->log_true_size, raw + OFF_LOG_TRUE_SIZE, 4);
+	return fd;
+}
+
+struct run {
+	const void *data;
+	uint32_t size;
+	uint8_t out[2048];
+	uint32_t size_out, retval;
+};
+
+static int test_run(bpf_fn call, int fd, struct run *r)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = PTR(r->data);
+	a.test.data_size_in = r->size;
+	a.test.data_out = PTR(r->out);
+	a.test.data_size_out = sizeof(r->out);
+	a.test.repeat = 1;
+	int err = call(BPF_PROG_TEST_RUN, &a, sizeof(a));
+	r->size_out = a.test.data_size_out;
+	r->retval = a.test.retval;
+	return err;
+}
+
+static void close_fd(bpf_fn call, int fd)
+{
+	if (fd >= 0)
+		call == vcall ? bpfvm_close(fd) : close(fd);
+}
+
+/* ---- the conformance vectors, the kernel's way --------------------------- */
+
+/* Load t as bpfk_run does (XDP, wrapper, prolog) through bpfvm_bpf: 0 and
+ * *r0, or -errno with the log. */
+static int conf_run(const struct bpfvm_conf_test *t, uint64_t *r0, char *log,
+		    size_t loglen)
+{
+	int map = map_create(vcall, BPF_MAP_TYPE_ARRAY, 4, 8, 1);
+	ck_assert_int_ge(map, 0);
+	struct bpfvm_insn *p = calloc(t->n + BPFK_WRAP_MAX, sizeof(*p));
+	ck_assert_ptr_nonnull(p);
+	size_t n = bpfk_wrap(t->insns, t->n, t->mem_len, map, p);
+	struct load l = { .type = BPF_PROG_TYPE_XDP, .log_level = 1,
+			  .log = log, .log_size = (uint32_t)loglen };
+	log[0] = '\0';
+	int fd = prog_load(vcall, p, n, &l);
+	free(p);
+	int err = fd < 0 ? fd : 0;
+	if (!err) {
+		/* XDP wants an Ethernet header's worth: zero-padded */
+		uint8_t data[2048] = { 0 };
+		ck_assert_uint_le(t->mem_len, sizeof(data));
+		if (t->mem_len)
+			memcpy(data, t->mem, t->mem_len);
+		struct run r = { .data = data,
+				 .size = t->mem_len < 14 ? 14 : (uint32_t)t->mem_len };
+		uint32_t key = 0;
+		err = test_run(vcall, fd, &r);
+		if (!err)
+			err = map_elem(vcall, BPF_MAP_LOOKUP_ELEM, map, &key, r0);
+		close_fd(vcall, fd);
+	}
+	close_fd(vcall, map);
+	return err;
+}
+
+/* The baseline's "N: (op) insn text message" is two lines of the log. */
+static bool log_has(const char *log, const char *want)
+{
+	char two[512];
+	snprintf(two, sizeof(two), "%s\n", want);
+	char *sp = strstr(two, " invalid shift");
+	if (sp)
+		*sp = '\n';
+	return strstr(log, two) != NULL;
+}
+
+START_TEST(conformance_the_kernel_way)
+{
+	char line[1024], err[512], path[4096];
+	static char log[1 << 16];
+	FILE *f = fopen(shared(path, sizeof(path), "conformance/kernel-6.18.txt"), "r");
+	ck_assert_msg(f != NULL, "no baseline at %s", path);
+	int pass = 0, rejected = 0, bad = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		bool is_pass = !strncmp(line, "PASS ", 5);
+		if (!is_pass && strncmp(line, "FAIL ", 5))
+			continue;
+		char *name = line + 5, *why = strchr(name, ':');
+		if (why)
+			*why++ = '\0';
+		char rel[1200];
+		snprintf(rel, sizeof(rel), "conformance/tests/%s.data", name);
+		struct bpfvm_conf_test t;
+		ck_assert_msg(!bpfvm_conf_parse(shared(path, sizeof(path), rel), &t,
+						err, sizeof(err)), "%s: %s", name, err);
+		uint64_t r0 = 0;
+		int e = conf_run(&t, &r0, log, sizeof(log));
+		if (is_pass) {
+			bool ok = !e && (!t.has_result || r0 == t.result);
+			pass += ok;
+			if (!ok)
+				fprintf(stderr, "MISMATCH %s: err %d r0 %#llx, want %#llx\n%s\n",
+					name, e, (unsigned long long)r0,
+					(unsigned long long)t.result, log);
+		} else {
+			const char *want = why ? strstr(why, "Invalid argument: ") : NULL;
+			ck_assert_ptr_nonnull(want);
+			want += strlen("Invalid argument: ");
+			bool ok = e == -EINVAL && log_has(log, want);
+			rejected += ok;
+			if (!ok)
+				fprintf(stderr, "MISMATCH %s: err %d, kernel EINVAL \"%s\"\n%s\n",
+					name, e, want, log);
+		}
+		bad += e == -ENOMEM;
+		bpfvm_conf_free(&t);
+	}
+	fclose(f);
+	printf("conformance through bpfvm_bpf: %d pass, %d rejected as the kernel\n",
+	       pass, rejected);
+	ck_assert_int_eq(pass, 300);
+	ck_assert_int_eq(rejected, 13);
+	ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+/* ---- the bench programs: accepted as XDP, the .meta retval -------------- */
+
+struct bench {
+	char name[64], input[64];
+	struct { char type[16]; uint32_t ks, vs, max; } map[8];
+	int nmaps;
+	struct { uint32_t insn, map; } reloc[32];
+	int nrelocs;
+	uint32_t retval;
+};
+
+static bool bench_meta(const char *name, struct bench *b)
+{
+	char path[4096], rel[128], line[256];
+	snprintf(rel, sizeof(rel), "bench/%s.meta", name);
+	FILE *f = fopen(shared(path, sizeof(path), rel), "r");
+	if (!f)
+		return false;
+	memset(b, 0, sizeof(*b));
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	while (fgets(line, sizeof(line), f)) {
+		int i = b->nmaps, r = b->nrelocs;
+		unsigned long v;
+		if (sscanf(line, "input %63s", b->input) == 1)
+			continue;
+		if (sscanf(line, "retval %lx", &v) == 1)
+			b->retval = (uint32_t)v;
+		else if (i < 8 && sscanf(line, "map %*d %*s %15s %u %u %u", b->map[i].type,
+					 &b->map[i].ks, &b->map[i].vs, &b->map[i].max) == 4)
+			b->nmaps++;
+		else if (r < 32 && sscanf(line, "reloc %u map %u", &b->reloc[r].insn,
+					  &b->reloc[r].map) == 2)
+			b->nrelocs++;
+	}
+	fclose(f);
+	return true;
+}
+
+static void *slurp(const char *rel, size_t *len)
+{
+	char path[4096];
+	FILE *f = fopen(shared(path, sizeof(path), rel), "rb");
+	ck_assert_msg(f != NULL, "%s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	void *buf = malloc(n ? (size_t)n : 1);
+	ck_assert(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static const char *const bench_names[] = {
+	"collatz", "switchy", "csum", "pktcmp", "callchain", "hashmap",
+};
+
+/* Load bench program `name` through call (maps created there, ld_imm64
+ * descriptors patched): the fd, and *maps the map fds to close. */
+static int bench_load(bpf_fn call, const struct bench *b, int *maps,
+		      char *log, size_t loglen)
+{
+	char rel[128];
+	size_t len;
+	snprintf(rel, sizeof(rel), "bench/%s.bin", b->name);
+	struct bpf_insn *p = slurp(rel, &len);
+	for (int i = 0; i < b->nmaps; i++) {
+		uint32_t t = !strcmp(b->map[i].type, "hash") ? BPF_MAP_TYPE_HASH
+							     : BPF_MAP_TYPE_ARRAY;
+		maps[i] = map_create(call, t, b->map[i].ks, b->map[i].vs, b->map[i].max);
+		ck_assert_int_ge(maps[i], 0);
+	}
+	for (int r = 0; r < b->nrelocs; r++) {
+		ck_assert_uint_lt(b->reloc[r].insn, len / 8);
+		p[b->reloc[r].insn].src_reg = BPF_PSEUDO_MAP_FD;
+		p[b->reloc[r].insn].imm = maps[b->reloc[r].map];
+	}
+	struct load l = { .type = BPF_PROG_TYPE_XDP, .log_level = log ? 1 : 0,
+			  .log = log, .log_size = log ? (uint32_t)loglen : 0 };
+	int fd = prog_load(call, p, len / 8, &l);
+	free(p);
+	return fd;
+}
+
+START_TEST(bench_programs_accepted)
+{
+	static char log[1 << 20];
+	for (size_t i = 0; i < LEN(bench_names); i++) {
+		struct bench b;
+		int maps[8];
+		ck_assert_msg(bench_meta(bench_names[i], &b), "%s.meta", bench_names[i]);
+		log[0] = '\0';
+		int fd = bench_load(vcall, &b, maps, log, sizeof(log));
+		ck_assert_msg(fd >= 0, "%s rejected (%d):\n%s", b.name, fd,
+			      log + (strlen(log) > 2000 ? strlen(log) - 2000 : 0));
+		char rel[128];
+		size_t len;
+		snprintf(rel, sizeof(rel), "bench/%s", b.input);
+		uint8_t *pkt = slurp(rel, &len);
+		struct run r = { .data = pkt, .size = (uint32_t)len };
+		ck_assert_int_eq(test_run(vcall, fd, &r), 0);
+		ck_assert_msg(r.retval == b.retval, "%s: retval %#x, .meta %#x",
+			      b.name, r.retval, b.retval);
+		free(pkt);
+		close_fd(vcall, fd);
+		for (int m = 0; m < b.nmaps; m++)
+			close_fd(vcall, maps[m]);
+	}
+}
+END_TEST
+
+/* ---- the log and its errno rules ----------------------------------------- */
+
+/* A small XDP program with a branch: state lines at level 2. */
+static const struct bpf_insn small_xdp[] = {
+	LDX(W, 2, 1, 0), LDX(W, 3, 1, 4), MOV64_REG(4, 2), ADD64_IMM(4, 1),
+	JGT_REG(4, 3, 2), LDX(B, 0, 2, 0), EXIT(), MOV64_IMM(0, 2), EXIT(),
+};
+
+#define STATS "processed 9 insns (limit 1000000) max_states_per_insn 0 " \
+	"total_states 1 peak_states 1 mark_read 0\n"
+
+/* What each level shows: 1 the instructions of the path(s) walked, 2 also
+ * the states, 4 the statistics without instructions.  (Linux 6.18 keeps
+ * only the statistics of an accepted program at level 1: the rotating log
+ * is reset; log_true_size still counts what went by.) */
+START_TEST(log_levels)
+{
+	static char log[1 << 16];
+	struct load l = { .type = BPF_PROG_TYPE_XDP, .log = log,
+			  .log_size = sizeof(log) };
+	for (uint32_t lvl = 1; lvl <= 4; lvl <<= 1) {
+		l.log_level = lvl;
+		memset(log, 'x', sizeof(log));
+		int fd = prog_load(vcall, small_xdp, LEN(small_xdp), &l);
+		ck_assert_msg(fd >= 0, "level %u: %d\n%s", lvl, fd, log);
+		close_fd(vcall, fd);
+		size_t len = strlen(log);
+		ck_assert_msg(len >= strlen(STATS) &&
+			      !strcmp(log + len - strlen(STATS), STATS),
+			      "level %u: no stats line at the end:\n%s", lvl, log);
+		/* level 1's rotation is log_same_as_kernel's business */
+		if (lvl != 1)
+			ck_assert_uint_eq(l.log_true_size, len + 1);
+		ck_assert_msg(!strstr(log, "0: (61) r2 = *(u32 *)(r1 +0)") ==
+			      (lvl == 4), "level %u:\n%s", lvl, log);
+		ck_assert_msg(!strstr(log, "0: R1=ctx() R10=fp0\n") == (lvl != 2),
+			      "level %u:\n%s", lvl, log);
+	}
+}
+END_TEST
+
+/* The kernel's bpf_vlog_init / bpf_vlog_finalize rules. */
+START_TEST(log_errno_rules)
+{
+	static char log[1 << 16];
+	/* a buffer without a level, an unknown level bit */
+	struct load l = { .type = BPF_PROG_TYPE_XDP, .log = log, .log_size = 1024 };
+	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
+	l.log_level = 16; /* past BPF_LOG_FIXED (8) */
+	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
+	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log = log };
+	l.log_level = 1; /* size 0 with a buffer */
+	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
+	/* a level without a buffer: no log, a normal load */
+	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log_level = 1 };
+	int fd = prog_load(vcall, small_xdp, LEN(small_xdp), &l);
+	ck_assert_int_ge(fd, 0);
+	close_fd(vcall, fd);
+	/* too small: ENOSPC after a whole verification, the size needed in
+	 * log_true_size, the buffer NUL-terminated */
+	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log_level = 2, .log = log,
+			   .log_size = 128 };
+	memset(log, 'x', sizeof(log));
+	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -ENOSPC);
+	ck_assert_uint_gt(l.log_true_size, 128);
+	ck_assert_uint_eq(strlen(log), 127);
+	uint32_t need = l.log_true_size;
+	l.log_size = need;
+	fd = prog_load(vcall, small_xdp, LEN(small_xdp), &l);
+	ck_assert_int_ge(fd, 0);
+	close_fd(vcall, fd);
+	ck_assert_uint_eq(strlen(log) + 1, need);
+	/* no minimum size: 20 bytes at level 1 are ENOSPC too */
+	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log_level = 1, .log = log,
+			   .log_size = 20 };
+	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -ENOSPC);
+	ck_assert_uint_gt(l.log_true_size, 20);
+	/* a rejection: its errno and message */
+	static const struct bpf_insn bad[] = { LDX(W, 0, 1, 4000), EXIT() };
+	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log_level = 1, .log = log,
+			   .log_size = sizeof(log) };
+	ck_assert_int_eq(prog_load(vcall, bad, LEN(bad), &l), -EACCES);
+	ck_assert_msg(strstr(log, "invalid bpf_context access off=4000 size=4\n"), "%s", log);
+	/* unknown program type, an attach type cgroup_skb does not take */
+	l = (struct load){ .type = 200 };
+	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
+	l = (struct load){ .type = BPF_PROG_TYPE_CGROUP_SKB, .attach = 40 };
+	ck_assert_int_eq(prog_load(vcall, bad, LEN(bad), &l), -EINVAL);
+}
+END_TEST
+
+/* Drop "verification time N usec" (level 4): a clock, not a decision. */
+static void drop_time(char *log)
+{
+	char *t = strstr(log, "verification time ");
+	if (t) {
+		char *nl = strchr(t, '\n');
+		memmove(t, nl ? nl + 1 : t + strlen(t), strlen(nl ? nl + 1 : t) + 1);
+	}
+}
+
+/* The same log as the kernel's, byte for byte, at every level. */
+START_TEST(log_same_as_kernel)
+{
+	char why[256];
+	if (!bpfk_available(why, sizeof(why))) {
+		printf("SKIP log_same_as_kernel: %s\n", why);
+		return;
+	}
+	static char klog[1 << 16], vlog[1 << 16];
+	static const struct bpf_insn bad[] = { LDX(W, 0, 1, 4000), EXIT() };
+	const struct { const struct bpf_insn *p; size_t n; } progs[] = {
+		{ small_xdp, LEN(small_xdp) }, { bad, LEN(bad) },
+	};
+	int diffs = 0;
+	for (size_t i = 0; i < LEN(progs); i++)
+		for (uint32_t lvl = 1; lvl <= 4; lvl <<= 1) {
+			struct load k = { .type = BPF_PROG_TYPE_XDP, .log_level = lvl,
+					  .log = klog, .log_size = sizeof(klog) };
+			struct load v = k;
+			v.log = vlog;
+			int kf = prog_load(kcall, progs[i].p, progs[i].n, &k);
+			int vf = prog_load(vcall, progs[i].p, progs[i].n, &v);
+			ck_assert_msg((kf >= 0) == (vf >= 0) && (kf >= 0 || kf == vf),
+				      "prog %zu level %u: kernel %d, bpfvm %d", i, lvl, kf, vf);
+			close_fd(kcall, kf);
+			close_fd(vcall, vf);
+			drop_time(klog);
+			drop_time(vlog);
+			if (strcmp(klog, vlog)) {
+				diffs++;
+				fprintf(stderr, "prog %zu level %u:\nkernel:\n%s\nbpfvm:\n%s\n",
+					i, lvl, klog, vlog);
+			}
+		}
+	ck_assert_int_eq(diffs, 0);
+}
+END_TEST
+
+/* ---- skb and xdp programs: PROG_LOAD + PROG_TEST_RUN against the kernel -- */
+
+struct prog_case {
+	const char *name;
+	uint32_t type;
+	struct bpf_insn insns[16];
+	size_t n;
+};
+
+#define SKB(f) ((int16_t)offsetof(struct __sk_buff, f))
+#define XDP(f) ((int16_t)offsetof(struct xdp_md, f))
+
+static const struct prog_case run_cases[] = {
+	{ "sockfilter len", BPF_PROG_TYPE_SOCKET_FILTER,
+	  { LDX(W, 0, 1, SKB(len)), EXIT() }, 2 },
+	{ "sockfilter ld_abs", BPF_PROG_TYPE_SOCKET_FILTER,
+	  { MOV64_REG(6, 1), LD_ABS(B, 0), MOV64_REG(7, 0), LD_ABS(H, 2),
+	    ADD64_REG(0, 7), EXIT() }, 6 },
+	{ "tc protocol + first byte", BPF_PROG_TYPE_SCHED_CLS,
+	  { LDX(W, 2, 1, SKB(data)), LDX(W, 3, 1, SKB(data_end)),
+	    LDX(W, 5, 1, SKB(protocol)), MOV64_REG(4, 2), ADD64_IMM(4, 15),
+	    MOV64_IMM(0, 0), JGT_REG(4, 3, 3), LDX(B, 0, 2, 14),
+	    ADD64_REG(0, 5), EXIT(), MOV64_IMM(0, 99), EXIT() }, 12 },
+	{ "tc mark and cb", BPF_PROG_TYPE_SCHED_CLS,
+	  { ST(W, 1, SKB(mark), 7), ST(W, 1, SKB(cb[2]), 5),
+	    LDX(W, 0, 1, SKB(mark)), LDX(W, 2, 1, SKB(cb[2])),
+	    ADD64_REG(0, 2), LDX(W, 2, 1, SKB(len)), ADD64_REG(0, 2), EXIT() }, 8 },
+	{ "xdp write packet", BPF_PROG_TYPE_XDP,
+	  { LDX(W, 2, 1, XDP(data)), LDX(W, 3, 1, XDP(data_end)), MOV64_REG(4, 2),
+	    ADD64_IMM(4, 4), MOV64_IMM(0, 1), JGT_REG(4, 3, 3),
+	    ST(H, 2, 1, 0x4242), LDX(B, 0, 2, 0), ADD64_IMM(0, 0x100), EXIT() }, 10 },
+	{ "xdp ifindex and data_end - data", BPF_PROG_TYPE_XDP,
+	  { LDX(W, 2, 1, XDP(data)), LDX(W, 3, 1, XDP(data_end)),
+	    LDX(W, 0, 1, XDP(ingress_ifindex)), I(BPF_ALU64 | BPF_LSH | BPF_K, 0, 0, 0, 16),
+	    I(BPF_ALU64 | BPF_SUB | BPF_X, 3, 2, 0, 0), ADD64_REG(0, 3), EXIT() }, 7 },
+};
+
+START_TEST(test_runs_as_kernel)
+{
+	char why[256];
+	if (!bpfk_available(why, sizeof(why))) {
+		printf("SKIP test_runs_as_kernel: %s\n", why);
+		return;
+	}
+	uint8_t pkt[64];
+	for (size_t i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 7 + 1);
+	pkt[12] = 0x08; /* ETH_P_IP */
+	pkt[13] = 0x00;
+	for (size_t c = 0; c < LEN(run_cases); c++) {
+		const struct prog_case *pc = &run_cases[c];
+		struct run r[2];
+		int fd[2], err[2];
+		bpf_fn calls[2] = { kcall, vcall };
+		for (int w = 0; w < 2; w++) {
+			char log[4096] = "";
+			struct load l = { .type = pc->type, .log_level = 1, .log = log,
+					  .log_size = sizeof(log) };
+			fd[w] = prog_load(calls[w], pc->insns, pc->n, &l);
+			ck_assert_msg(fd[w] >= 0, "%s: %s rejects (%d):\n%s", pc->name,
+				      w ? "bpfvm" : "kernel", fd[w], log);
+			memset(&r[w], 0, sizeof(r[w]));
+			r[w].data = pkt;
+			r[w].size = sizeof(pkt);
+			err[w] = test_run(calls[w], fd[w], &r[w]);
+			close_fd(calls[w], fd[w]);
+		}
+		ck_assert_msg(err[0] == err[1] && r[0].retval == r[1].retval &&
+			      r[0].size_out == r[1].size_out,
+			      "%s: kernel %d retval %#x size %u, bpfvm %d retval %#x size %u",
+			      pc->name, err[0], r[0].retval, r[0].size_out, err[1],
+			      r[1].retval, r[1].size_out);
+		ck_assert_msg(!memcmp(r[0].out, r[1].out, r[0].size_out),
+			      "%s: data_out differs", pc->name);
+	}
+}
+END_TEST
+
+/* Types without a test run: ENOTSUPP, as the kernel. */
+START_TEST(test_run_enotsupp)
+{
+	static const struct bpf_insn p[] = { MOV64_IMM(0, 0), EXIT() };
+	struct load l = { .type = BPF_PROG_TYPE_KPROBE };
+	int fd = prog_load(vcall, p, LEN(p), &l);
+	ck_assert_int_ge(fd, 0);
+	uint8_t pkt[64] = { 0 };
+	struct run r = { .data = pkt, .size = sizeof(pkt) };
+	ck_assert_int_eq(test_run(vcall, fd, &r), -ENOTSUPP);
+	close_fd(vcall, fd);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("prog_load");
+	TCase *tc = tcase_create("prog_load");
+	tcase_set_timeout(tc, 170);
+	tcase_add_test(tc, conformance_the_kernel_way);
+	tcase_add_test(tc, bench_programs_accepted);
+	tcase_add_test(tc, log_levels);
+	tcase_add_test(tc, log_errno_rules);
+	tcase_add_test(tc, log_same_as_kernel);
+	tcase_add_test(tc, test_runs_as_kernel);
+	tcase_add_test(tc, test_run_enotsupp);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
