@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "bpfvm_asm.h"
 #include "insn.h"
+#include "testutil.h"
 
 /* RFC 9669 section 3: class, source, operation, size and mode values. */
 enum { C_LD = 0x00, C_LDX = 0x01, C_ST = 0x02, C_STX = 0x03, C_ALU = 0x04,
@@ -566,20 +567,6 @@ END_TEST
 
 /* ---- conformance files --------------------------------------------------- */
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)len + 1);
-	ck_assert_int_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-	buf[len] = 0;
-	fclose(f);
-	return buf;
-}
-
 /* The text of section "-- name" (malloc'ed), or NULL. */
 static char *section(const char *file, const char *name)
 {
@@ -602,8 +589,8 @@ static char *section(const char *file, const char *name)
 
 static const char *tests_dir(char *buf, size_t len)
 {
-	const char *shared = getenv("BPFVM_SHARED");
-	snprintf(buf, len, "%s/conformance/tests", shared ? shared : "../shared");
+	snprintf(buf, len, "%s/conformance/tests",
+		 tu_env("BPFVM_SHARED", "../shared"));
 	return buf;
 }
 
@@ -620,7 +607,7 @@ START_TEST(every_conformance_program_assembles)
 			continue;
 		char path[2048];
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		char *file = read_file(path);
+		char *file = tu_read_all(path, NULL);
 		char *text = section(file, "asm");
 		ck_assert_msg(text != NULL, "%s: no asm", e->d_name);
 
@@ -687,10 +674,9 @@ END_TEST
  * only) are left out. */
 START_TEST(verifier_corpus_round_trips)
 {
-	const char *shared = getenv("BPFVM_SHARED");
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/verifier-corpus/corpus.tsv",
-		 shared ? shared : "../shared");
+		 tu_env("BPFVM_SHARED", "../shared"));
 	FILE *f = fopen(path, "r");
 	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
 	char *line = NULL;
@@ -868,39 +854,11 @@ END_TEST
 
 /* ---- program files ------------------------------------------------------- */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bpfvm_test_asm.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-	DIR *d = opendir(tmpdir);
-	struct dirent *e;
-	char path[512];
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
-		if (unlink(path) < 0)
-			rmdir(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(tmpdir);
-}
-
 static const char *put(const char *name, const void *data, size_t len)
 {
 	static char path[512];
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
+	snprintf(path, sizeof(path), "%s/%s", tu_tmpdir(), name);
+	tu_write_file(path, data, len);
 	return path;
 }
 
@@ -917,7 +875,7 @@ START_TEST(program_files_text_and_raw)
 	size_t n;
 	char err[512];
 
-	make_tmpdir();
+	tu_tmpdir_make();
 	static const char text[] = "mov %r0, 1\r\nr0 += 2\nexit\n";
 	const char *path = put("prog.s", text, strlen(text));
 	ck_assert_int_eq(read_prog(path, &p, &n, err, sizeof(err)), 0);
@@ -959,7 +917,7 @@ START_TEST(program_files_text_and_raw)
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(p[0].imm, -1);
 	free(p);
-	remove_tmpdir();
+	tu_tmpdir_remove();
 }
 END_TEST
 
@@ -969,15 +927,15 @@ START_TEST(program_files_errors)
 	size_t n;
 	char err[512];
 
-	make_tmpdir();
+	tu_tmpdir_make();
 	char missing[300];
-	snprintf(missing, sizeof(missing), "%s/missing.s", tmpdir);
+	snprintf(missing, sizeof(missing), "%s/missing.s", tu_tmpdir());
 	ck_assert_int_eq(read_prog(missing, &p, &n, err, sizeof(err)),
 			 -ENOENT);
 	ck_assert_msg(strstr(err, missing) &&
 			      strstr(err, strerror(ENOENT)), "%s", err);
 
-	ck_assert_int_eq(read_prog(tmpdir, &p, &n, err, sizeof(err)),
+	ck_assert_int_eq(read_prog(tu_tmpdir(), &p, &n, err, sizeof(err)),
 			 -EISDIR);
 	ck_assert_int_eq(read_prog(NULL, &p, &n, err, sizeof(err)), -EINVAL);
 
@@ -1002,7 +960,7 @@ START_TEST(program_files_errors)
 	ck_assert_int_eq(read_prog(path, &p, &n, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "empty program"), "%s", err);
 	ck_assert_ptr_null(p);
-	remove_tmpdir();
+	tu_tmpdir_remove();
 }
 END_TEST
 
@@ -1027,9 +985,5 @@ int main(void)
 	tcase_add_test(tc, program_files_text_and_raw);
 	tcase_add_test(tc, program_files_errors);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "bpfvm_bpf.h"
+#include "testutil.h"
 
 #define NP BPF_F_NO_PREALLOC
 #define PTR(p) ((uint64_t)(uintptr_t)(p))
@@ -2088,11 +2089,7 @@ static Suite *bpf_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(bpf_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	if (failed)
+	if (tu_run_suite(bpf_suite()))
 		return EXIT_FAILURE;
 	/* without bpf(2) the lock-step half did not run: say so */
 	int fd = mcreate_in(kcall, BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);

@@ -11,29 +11,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "testutil.h"
 
-static char tmpdir[256];
 static char out[1 << 16], err[1 << 12]; /* the last command's outputs */
-
-static const char *env_or(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-	return v ? v : def;
-}
-
-static void make_tmpdir(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bpfvm-cli-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmpdir);
-}
 
 /* tmpdir/name, in a rotating set of buffers so a call can use several. */
 static const char *tmp(const char *name)
@@ -41,14 +21,14 @@ static const char *tmp(const char *name)
 	static char paths[4][512];
 	static int next;
 	char *p = paths[next++ % 4];
-	snprintf(p, 512, "%s/%s", tmpdir, name);
+	snprintf(p, 512, "%s/%s", tu_tmpdir(), name);
 	return p;
 }
 
 /* A temp path that outlives the rotation of tmp()'s buffers. */
 static void keep(char dst[512], const char *name)
 {
-	snprintf(dst, 512, "%s/%s", tmpdir, name);
+	snprintf(dst, 512, "%s/%s", tu_tmpdir(), name);
 }
 
 static const char *example(const char *name)
@@ -57,66 +37,26 @@ static const char *example(const char *name)
 	static int next;
 	char *p = paths[next++ % 2];
 	snprintf(p, 512, "%s/../tools/examples/%s",
-		 env_or("BPFVM_TESTS", "tests"), name);
+		 tu_env("BPFVM_TESTS", "tests"), name);
 	return p;
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
-}
-
-#define write_str(path, s) write_file(path, s, strlen(s))
-
-static size_t read_file(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n;
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	n = fread(buf, 1, cap - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	return n;
-}
+#define write_str(path, s) tu_write_file(path, s, strlen(s))
 
 /* Run bpfvm with the given arguments (NULL-terminated); capture stdout
  * and stderr in out and err; return the exit status. */
 static int bpfvm(const char *arg, ...)
 {
-	const char *argv[32] = { env_or("BPFVM_BIN", "build/bpfvm") };
-	char opath[300], epath[300];
-	int argc = 1, status;
+	const char *args[32];
+	int argc = 0;
 	va_list ap;
-	pid_t pid;
 
 	va_start(ap, arg);
 	for (; arg && argc < 31; arg = va_arg(ap, const char *))
-		argv[argc++] = arg;
+		args[argc++] = arg;
 	va_end(ap);
-	argv[argc] = NULL;
-
-	snprintf(opath, sizeof(opath), "%s/.out", tmpdir);
-	snprintf(epath, sizeof(epath), "%s/.err", tmpdir);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(126);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status), "%s %s: killed by signal %d",
-		      argv[0], argv[1] ? argv[1] : "", WTERMSIG(status));
-	read_file(opath, out, sizeof(out));
-	read_file(epath, err, sizeof(err));
-	ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run %s", argv[0]);
-	return WEXITSTATUS(status);
+	args[argc] = NULL;
+	return tu_bpfvm(args, NULL, out, sizeof(out), err, sizeof(err));
 }
 
 /* stderr holds exactly one line, which contains `want`. */
@@ -216,11 +156,11 @@ START_TEST(missing_files)
 	one_line_error("bpfvm disasm: cannot open");
 	ck_assert_int_eq(bpfvm("asm", none, NULL), 2);
 	one_line_error("bpfvm asm: cannot open");
-	ck_assert_int_eq(bpfvm("run", tmpdir, NULL), 2);
+	ck_assert_int_eq(bpfvm("run", tu_tmpdir(), NULL), 2);
 	one_line_error("Is a directory");
 	ck_assert_int_eq(bpfvm("conformance", none, NULL), 2);
 	one_line_error("bpfvm conformance: cannot open");
-	ck_assert_int_eq(bpfvm("conformance", tmpdir, NULL), 2);
+	ck_assert_int_eq(bpfvm("conformance", tu_tmpdir(), NULL), 2);
 	one_line_error("no .data files");
 }
 END_TEST
@@ -237,7 +177,7 @@ static const unsigned char ret42[] = {
 START_TEST(run_examples)
 {
 	char mem[256];
-	size_t n = read_file(example("hello.txt"), mem, sizeof(mem));
+	size_t n = tu_read_file(example("hello.txt"), mem, sizeof(mem));
 	unsigned sum = 0;
 	char want[32];
 
@@ -271,7 +211,7 @@ START_TEST(run_registers)
 	keep(mem, "mem");
 	keep(prog, "p.s");
 
-	write_file(mem, "\x11\x22\x33\x44\x55", 5);
+	tu_write_file(mem, "\x11\x22\x33\x44\x55", 5);
 	write_str(prog, "r0 = r2\nexit\n");
 	ck_assert_int_eq(bpfvm("run", "--mem", mem, prog, NULL), 0);
 	ck_assert_str_eq(out, "0x5\n");
@@ -287,14 +227,14 @@ START_TEST(run_registers)
 	write_str(prog, "*(u8 *)(r1 +4) = 7\nr0 = *(u8 *)(r1 +4)\nexit\n");
 	ck_assert_int_eq(bpfvm("run", "--mem", mem, prog, NULL), 0);
 	ck_assert_str_eq(out, "0x7\n");
-	ck_assert_uint_eq(read_file(mem, buf, sizeof(buf)), 5);
+	ck_assert_uint_eq(tu_read_file(mem, buf, sizeof(buf)), 5);
 	ck_assert(!memcmp(buf, "\x11\x22\x33\x44\x55", 5));
 	/* all 64 bits, in hex */
 	write_str(prog, "r0 = -1\nexit\n");
 	ck_assert_int_eq(bpfvm("run", prog, NULL), 0);
 	ck_assert_str_eq(out, "0xffffffffffffffff\n");
 	/* raw bytecode */
-	write_file(tmp("p.bin"), ret42, sizeof(ret42));
+	tu_write_file(tmp("p.bin"), ret42, sizeof(ret42));
 	ck_assert_int_eq(bpfvm("run", tmp("p.bin"), NULL), 0);
 	ck_assert_str_eq(out, "0x2a\n");
 }
@@ -314,11 +254,11 @@ START_TEST(run_failures)
 	one_line_error("bpfvm run: ");
 	ck_assert_str_eq(out, "");
 	/* not whole instructions */
-	write_file(tmp("p.bin"), ret42, 12);
+	tu_write_file(tmp("p.bin"), ret42, 12);
 	ck_assert_int_eq(bpfvm("run", tmp("p.bin"), NULL), 1);
 	one_line_error("bpfvm run: ");
 	/* an invalid opcode: rejected at load */
-	write_file(tmp("p.bin"), bad_op, sizeof(bad_op));
+	tu_write_file(tmp("p.bin"), bad_op, sizeof(bad_op));
 	ck_assert_int_eq(bpfvm("run", tmp("p.bin"), NULL), 1);
 	one_line_error("bpfvm run: ");
 	/* a NULL dereference: caught by checked mode, with its index */
@@ -373,13 +313,13 @@ START_TEST(asm_then_run)
 
 	write_str(src, "mov %r0, 42\nexit\n");
 	ck_assert_int_eq(bpfvm("asm", "-o", tmp("y.bin"), src, NULL), 0);
-	ck_assert_uint_eq(read_file(tmp("y.bin"), bin, sizeof(bin)), 16);
+	ck_assert_uint_eq(tu_read_file(tmp("y.bin"), bin, sizeof(bin)), 16);
 	ck_assert(!memcmp(bin, ret42, 16));
 	ck_assert_int_eq(bpfvm("run", tmp("y.bin"), NULL), 0);
 	ck_assert_str_eq(out, "0x2a\n");
 	/* default output: the extension replaced */
 	ck_assert_int_eq(bpfvm("asm", src, NULL), 0);
-	ck_assert_uint_eq(read_file(tmp("x.bin"), bin, sizeof(bin)), 16);
+	ck_assert_uint_eq(tu_read_file(tmp("x.bin"), bin, sizeof(bin)), 16);
 	ck_assert(!memcmp(bin, ret42, 16));
 	/* standard output */
 	ck_assert_msg(bpfvm("asm", "-o", "-", src, NULL) == 0, "%s", err);
@@ -408,7 +348,7 @@ START_TEST(disasm)
 		0xbf, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* r0 = r1 */
 		0x95, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* exit */
 	};
-	write_file(tmp("d.bin"), prog, sizeof(prog));
+	tu_write_file(tmp("d.bin"), prog, sizeof(prog));
 	ck_assert_int_eq(bpfvm("disasm", tmp("d.bin"), NULL), 0);
 	/* the kernel verifier log's lines (kernel/bpf/disasm.c) */
 	ck_assert_str_eq(out, "0: (b7) r1 = 5\n"
@@ -423,7 +363,7 @@ START_TEST(disasm)
 	ck_assert_int_eq(bpfvm("disasm", example("fib.s"), NULL), 0);
 	ck_assert_msg(!strncmp(out, "0: (b7) r0 = 0\n1: (b7) r1 = 1\n", 30), "%s", out);
 	/* an invalid instruction: still printed, exit 1 */
-	write_file(tmp("d.bin"), "\xff\0\0\0\0\0\0\0\x95\0\0\0\0\0\0\0", 16);
+	tu_write_file(tmp("d.bin"), "\xff\0\0\0\0\0\0\0\x95\0\0\0\0\0\0\0", 16);
 	ck_assert_int_eq(bpfvm("disasm", tmp("d.bin"), NULL), 1);
 	ck_assert_msg(strstr(out, "1: (95) exit\n"), "%s", out);
 	one_line_error("bpfvm disasm: ");
@@ -436,7 +376,7 @@ START_TEST(conformance)
 {
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/conformance/tests",
-		 env_or("BPFVM_SHARED", "../shared"));
+		 tu_env("BPFVM_SHARED", "../shared"));
 	ck_assert_int_eq(bpfvm("conformance", dir, NULL), 0);
 	ck_assert_msg(!strncmp(out, "PASS add\nPASS add64\n", 20), "%.200s", out);
 	ck_assert_str_eq(last_line(), "313 passed, 0 failed");
@@ -444,7 +384,7 @@ START_TEST(conformance)
 			       "switch", dir, NULL), 0);
 	ck_assert_str_eq(last_line(), "313 passed, 0 failed");
 	snprintf(dir, sizeof(dir), "%s/conformance/negative",
-		 env_or("BPFVM_SHARED", "../shared"));
+		 tu_env("BPFVM_SHARED", "../shared"));
 	ck_assert_int_eq(bpfvm("conformance", dir, NULL), 0);
 	ck_assert_str_eq(last_line(), "45 passed, 0 failed");
 }
@@ -459,7 +399,7 @@ START_TEST(conformance_failures)
 	write_str(tmp("c-right.data"), "-- asm\nmov %r0, 43\nexit\n"
 		   "-- result\n43\n");
 	write_str(tmp("d-ignored.txt"), "x");
-	ck_assert_int_eq(bpfvm("conformance", tmpdir, NULL), 1);
+	ck_assert_int_eq(bpfvm("conformance", tu_tmpdir(), NULL), 1);
 	ck_assert_msg(strstr(out, "FAIL a-wrong: got 0x2a, expected 0x2b\n"),
 		      "%s", out);
 	ck_assert_msg(strstr(out, "FAIL b-bad: "), "%s", out);
@@ -475,11 +415,9 @@ int main(void)
 {
 	Suite *s = suite_create("cli");
 	TCase *tc = tcase_create("cli");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_checked_fixture(tc, make_tmpdir, remove_tmpdir);
+	tcase_add_checked_fixture(tc, tu_tmpdir_make, tu_tmpdir_remove);
 	tcase_add_test(tc, help_and_version);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, missing_files);
@@ -492,9 +430,5 @@ int main(void)
 	tcase_add_test(tc, conformance);
 	tcase_add_test(tc, conformance_failures);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

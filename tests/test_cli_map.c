@@ -16,82 +16,30 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "testutil.h"
 
-static char tmpdir[256];
 static char out[1 << 16], err[1 << 12]; /* the last command's outputs */
 static const char *subdir; /* commands run in tmpdir/subdir if set */
 
-static void make_tmpdir(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bpfvm-climap-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmpdir);
-}
-
-static size_t slurp(const char *path, void *buf, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	size_t n = fread(buf, 1, cap - 1, f);
-	fclose(f);
-	((char *)buf)[n] = 0;
-	return n;
-}
-
-static void spill(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-/* Run "bpfvm ARGS" (ARGS: a printf format, words split at spaces, "%M"
- * stands for the map file tmpdir/m); capture stdout and stderr; return the
- * exit status. */
+/* Run "bpfvm ARGS" (ARGS: a printf format, words split at spaces) in
+ * tmpdir (or tmpdir/subdir); capture stdout and stderr; return the exit
+ * status. */
 static int run(const char *fmt, ...)
 {
-	char line[1024], opath[300], epath[300], *argv[64], *save = NULL;
-	const char *bin = getenv("BPFVM_BIN");
-	int argc = 0, status;
+	char line[1024], cwd[512], *save = NULL;
+	const char *args[64];
+	int argc = 0;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	argv[argc++] = (char *)(bin ? bin : "build/bpfvm");
-	for (char *w = strtok_r(line, " ", &save); w && argc < 63;
+	for (char *w = strtok_r(line, " ", &save); w && argc < 62;
 	     w = strtok_r(NULL, " ", &save))
-		argv[argc++] = w;
-	argv[argc] = NULL;
-
-	snprintf(opath, sizeof(opath), "%s/.out", tmpdir);
-	snprintf(epath, sizeof(epath), "%s/.err", tmpdir);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 ||
-		    chdir(tmpdir) < 0 || (subdir && chdir(subdir) < 0))
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status), "bpfvm %s: killed by signal %d",
-		      fmt, WTERMSIG(status));
-	slurp(opath, out, sizeof(out));
-	slurp(epath, err, sizeof(err));
-	ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run %s", argv[0]);
-	return WEXITSTATUS(status);
+		args[argc++] = w;
+	args[argc] = NULL;
+	snprintf(cwd, sizeof(cwd), "%s/%s", tu_tmpdir(), subdir ? subdir : ".");
+	return tu_bpfvm(args, cwd, out, sizeof(out), err, sizeof(err));
 }
 
 /* Commands run in tmpdir: map files are plain names. */
@@ -135,14 +83,14 @@ static const char *path(const char *name)
 	static char p[4][512];
 	static int next;
 	char *s = p[next++ % 4];
-	snprintf(s, 512, "%s/%s", tmpdir, name);
+	snprintf(s, 512, "%s/%s", tu_tmpdir(), name);
 	return s;
 }
 
 /* Number of entries in tmpdir other than the captured outputs. */
 static int files_in_tmpdir(void)
 {
-	DIR *d = opendir(tmpdir);
+	DIR *d = opendir(tu_tmpdir());
 	struct dirent *e;
 	int n = 0;
 	ck_assert_ptr_nonnull(d);
@@ -252,7 +200,7 @@ START_TEST(errno_messages)
 
 	ok("", "map create h type hash key 4 value 4 entries 2");
 	ok("", "map update h key 1 0 0 0 value 1 0 0 0");
-	size_t n = slurp(path("h"), before, sizeof(before));
+	size_t n = tu_read_file(path("h"), before, sizeof(before));
 	fails(1, "update failed: File exists",
 	      "map update h key 1 0 0 0 value 2 0 0 0 noexist");
 	fails(1, "update failed: No such file or directory",
@@ -260,7 +208,7 @@ START_TEST(errno_messages)
 	fails(1, "delete failed: No such file or directory",
 	      "map delete h key 7 0 0 0");
 	/* failed commands leave the file as it was */
-	ck_assert_uint_eq(slurp(path("h"), after, sizeof(after)), n);
+	ck_assert_uint_eq(tu_read_file(path("h"), after, sizeof(after)), n);
 	ck_assert(!memcmp(before, after, n));
 	ok("", "map update h key 2 0 0 0 value 2 0 0 0");
 	fails(1, "update failed: Argument list too long",
@@ -384,7 +332,7 @@ static unsigned possible_cpus(void)
 {
 	char buf[256], *p = buf;
 	unsigned n = 0, a, b;
-	slurp("/sys/devices/system/cpu/possible", buf, sizeof(buf));
+	tu_read_file("/sys/devices/system/cpu/possible", buf, sizeof(buf));
 	for (;;) {
 		int used;
 		if (sscanf(p, "%u-%u%n", &a, &b, &used) == 2)
@@ -458,19 +406,19 @@ START_TEST(bad_map_files)
 	ok("", "map create h type hash key 4 value 4 entries 4");
 	ok("", "map update h key 1 0 0 0 value 1 0 0 0");
 	ok("", "map update h key 2 0 0 0 value 2 0 0 0");
-	size_t n = slurp(path("h"), good, sizeof(good));
+	size_t n = tu_read_file(path("h"), good, sizeof(good));
 	ck_assert_uint_eq(n, 68 + 2 * 8 + 4); /* the documented layout */
 	ck_assert(!memcmp(good, "BPFVMMAP", 8));
 
 	fails(2, "can't open map file", "map dump nosuchfile");
 	fails(2, "can't open map file", "map dump .");
-	spill(path("e"), "", 0);
+	tu_write_file(path("e"), "", 0);
 	fails(1, "not a bpfvm map file", "map dump e");
-	spill(path("t"), "hello, world\n", 13);
+	tu_write_file(path("t"), "hello, world\n", 13);
 	fails(1, "not a bpfvm map file", "map dump t");
 	/* every truncation of the header, every third one after */
 	for (size_t len = 0; len < n; len += len < 72 ? 1 : 3) {
-		spill(path("x"), good, len);
+		tu_write_file(path("x"), good, len);
 		fails(1, "map file", "map dump x");
 	}
 	/* every header byte changed, and every other one after it (the
@@ -478,35 +426,35 @@ START_TEST(bad_map_files)
 	for (size_t i = 0; i < n; i += i < 68 ? 1 : 2) {
 		memcpy(bad, good, n);
 		bad[i] ^= 0x5a;
-		spill(path("x"), bad, n);
+		tu_write_file(path("x"), bad, n);
 		fails(1, "x: ", "map lookup x key 1 0 0 0");
 	}
 	/* trailing bytes */
 	memcpy(bad, good, n);
 	bad[n] = 0;
-	spill(path("x"), bad, n + 1);
+	tu_write_file(path("x"), bad, n + 1);
 	fails(1, "corrupt map file", "map dump x");
 	/* well-sealed but wrong: a newer version, a duplicate key, more
 	 * elements than max_entries, an unknown type */
 	memcpy(bad, good, n);
 	bad[8] = 2;
 	reseal(bad, n);
-	spill(path("x"), bad, n);
+	tu_write_file(path("x"), bad, n);
 	fails(1, "map file version 2", "map dump x");
 	memcpy(bad, good, n);
 	memcpy(bad + 68 + 8, bad + 68, 4);
 	reseal(bad, n);
-	spill(path("x"), bad, n);
+	tu_write_file(path("x"), bad, n);
 	fails(1, "File exists", "map dump x");
 	memcpy(bad, good, n);
 	bad[24] = 1; /* max_entries 1 */
 	reseal(bad, n);
-	spill(path("x"), bad, n);
+	tu_write_file(path("x"), bad, n);
 	fails(1, "corrupt map file", "map dump x");
 	memcpy(bad, good, n);
 	bad[12] = 3; /* prog_array */
 	reseal(bad, n);
-	spill(path("x"), bad, n);
+	tu_write_file(path("x"), bad, n);
 	fails(1, "corrupt map file", "map dump x");
 	/* the good file still loads */
 	ck_assert_int_eq(run("map dump h"), 0);
@@ -540,12 +488,12 @@ START_TEST(file_from_layout)
 	le32(f + 76, 1);
 	le32(f + 80, 0x55);
 	reseal(f, sizeof(f));
-	spill(path("m"), f, sizeof(f));
+	tu_write_file(path("m"), f, sizeof(f));
 	ok("key: 00 00 00 00  value: 44 33 22 11\n"
 	   "key: 01 00 00 00  value: 55 00 00 00\n"
 	   "Found 2 elements\n", "map dump m");
 	ok("", "map update m key 1 0 0 0 value 0x66 0 0 0");
-	ck_assert_uint_eq(slurp(path("m"), g, sizeof(g)), sizeof(f));
+	ck_assert_uint_eq(tu_read_file(path("m"), g, sizeof(g)), sizeof(f));
 	f[80] = 0x66;
 	reseal(f, sizeof(f));
 	/* numa_node without BPF_F_NUMA_NODE: the kernel's NUMA_NO_NODE, -1 */
@@ -582,7 +530,7 @@ END_TEST
  * in four were lost here). */
 START_TEST(concurrent_updates)
 {
-	const char *bin = getenv("BPFVM_BIN");
+	const char *bin = tu_env("BPFVM_BIN", "build/bpfvm");
 	enum { WORKERS = 6, EACH = 10 };
 	pid_t pids[WORKERS];
 
@@ -601,9 +549,9 @@ START_TEST(concurrent_updates)
 			if (p == 0) {
 				int null = open("/dev/null", O_WRONLY);
 				if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-				    chdir(tmpdir) < 0)
+				    chdir(tu_tmpdir()) < 0)
 					_exit(126);
-				execl(bin ? bin : "build/bpfvm", "bpfvm", "map",
+				execl(bin, "bpfvm", "map",
 				      "update", "h", "key", k0, k1, "0", "0",
 				      "value", "1", "0", "0", "0", (char *)NULL);
 				_exit(127);
@@ -653,9 +601,9 @@ static void both(const char *fmt, ...)
 static bool kernel_dirs(void)
 {
 	char d[512];
-	snprintf(d, sizeof(d), "%s/k", tmpdir);
+	snprintf(d, sizeof(d), "%s/k", tu_tmpdir());
 	ck_assert_int_eq(mkdir(d, 0700), 0);
-	snprintf(d, sizeof(d), "%s/v", tmpdir);
+	snprintf(d, sizeof(d), "%s/v", tu_tmpdir());
 	ck_assert_int_eq(mkdir(d, 0700), 0);
 	subdir = "k";
 	int rc = run("map --kernel create probe type array key 4 value 4 "
@@ -871,11 +819,9 @@ int main(void)
 {
 	Suite *s = suite_create("cli_map");
 	TCase *tc = tcase_create("map");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_checked_fixture(tc, make_tmpdir, remove_tmpdir);
+	tcase_add_checked_fixture(tc, tu_tmpdir_make, tu_tmpdir_remove);
 	tcase_add_test(tc, hash_commands);
 	tcase_add_test(tc, hash_getnext_walk);
 	tcase_add_test(tc, array_commands);
@@ -893,9 +839,5 @@ int main(void)
 	tcase_add_test(tc, random_against_kernel);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -13,14 +13,14 @@
 #include <unistd.h>
 #include "conformance.h"
 #include "vm_internal.h"
+#include "testutil.h"
 
 #define N_TESTS 313
 #define N_NEGATIVE 45
 
 static const char *shared(void)
 {
-	const char *s = getenv("BPFVM_SHARED");
-	return s ? s : "../shared";
+	return tu_env("BPFVM_SHARED", "../shared");
 }
 
 static int is_data(const struct dirent *d)
@@ -176,34 +176,14 @@ END_TEST
 
 /* ---- the parser, on files written here -------------------------------- */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bpfvm-conf-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmpdir);
-}
-
 /* Write `text` as tmpdir/name.data and parse it. */
 static int parse_text(const char *name, const char *text,
 		      struct bpfvm_conf_test *t, char *err, size_t len)
 {
 	char path[512];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s.data", tmpdir, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
+	snprintf(path, sizeof(path), "%s/%s.data", tu_tmpdir(), name);
+	tu_write_file(path, text, strlen(text));
 	return bpfvm_conf_parse(path, t, err, len);
 }
 
@@ -244,7 +224,10 @@ START_TEST(malformed_files_are_errors)
 	rejects("mov %r0, 1\n-- raw\n0x95\n-- result\n1\n",
 		"text before the first section");
 	rejects("-- asm\nfrobnicate %r0, 1\nexit\n-- result\n1\n", "asm");
-	rejects("-- asm\n-- result\n1\n", "bpfvm-conf-");
+	/* the message names the file */
+	char where[512];
+	snprintf(where, sizeof(where), "%s/bad.data: ", tu_tmpdir());
+	rejects("-- asm\n-- result\n1\n", where);
 }
 END_TEST
 
@@ -255,7 +238,7 @@ START_TEST(errors_name_file_and_line)
 	int ret = parse_text("line", "# c\n-- raw\n0x95\n-- mem\n00\n0g\n"
 			     "-- result\n0\n", &t, err, sizeof(err));
 	ck_assert_int_lt(ret, 0);
-	snprintf(want, sizeof(want), "%s/line.data:6: bad hex byte '0g'", tmpdir);
+	snprintf(want, sizeof(want), "%s/line.data:6: bad hex byte '0g'", tu_tmpdir());
 	ck_assert_str_eq(err, want);
 }
 END_TEST
@@ -264,17 +247,13 @@ START_TEST(missing_and_binary_files)
 {
 	struct bpfvm_conf_test t;
 	char err[512], path[512];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/none.data", tmpdir);
+	snprintf(path, sizeof(path), "%s/none.data", tu_tmpdir());
 	ck_assert_int_lt(bpfvm_conf_parse(path, &t, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "No such file"), "%s", err);
 
-	snprintf(path, sizeof(path), "%s/bin.data", tmpdir);
-	f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	fwrite("-- raw\n\0\x95", 1, 9, f);
-	fclose(f);
+	snprintf(path, sizeof(path), "%s/bin.data", tu_tmpdir());
+	tu_write_file(path, "-- raw\n\0\x95", 9);
 	ck_assert_int_lt(bpfvm_conf_parse(path, &t, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "NUL"), "%s", err);
 }
@@ -423,8 +402,6 @@ int main(void)
 {
 	Suite *s = suite_create("conformance");
 	TCase *vec = tcase_create("vectors"), *parse = tcase_create("parser");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(vec, 60);
 	tcase_add_test(vec, raw_goto);
@@ -437,7 +414,7 @@ int main(void)
 	tcase_add_test(vec, threads);
 	suite_add_tcase(s, vec);
 
-	tcase_add_checked_fixture(parse, make_tmpdir, remove_tmpdir);
+	tcase_add_checked_fixture(parse, tu_tmpdir_make, tu_tmpdir_remove);
 	tcase_add_test(parse, malformed_files_are_errors);
 	tcase_add_test(parse, errors_name_file_and_line);
 	tcase_add_test(parse, missing_and_binary_files);
@@ -448,9 +425,5 @@ int main(void)
 	tcase_add_test(parse, endless_loop_ends);
 	suite_add_tcase(s, parse);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

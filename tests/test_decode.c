@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "insn.h"
+#include "testutil.h"
 
 /* An instruction built from a table row with its key field set. */
 static struct bpfvm_insn from_row(int op)
@@ -173,8 +174,7 @@ static int parse_raw_bytes(const char *path, struct bpfvm_insn *out, size_t max)
 
 START_TEST(negative_vectors_are_rejected)
 {
-	const char *shared = getenv("BPFVM_SHARED");
-	ck_assert_ptr_nonnull(shared);
+	const char *shared = tu_env("BPFVM_SHARED", NULL);
 	char dirpath[4096];
 	snprintf(dirpath, sizeof(dirpath), "%s/conformance/negative", shared);
 	DIR *d = opendir(dirpath);
@@ -226,9 +226,5 @@ int main(void)
 	tcase_add_test(tc, negative_vectors_are_rejected);
 	tcase_add_test(tc, helper_names);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -22,6 +22,7 @@
 #include "conformance.h"
 #include "insn.h"
 #include "kernel_util.h"
+#include "testutil.h"
 
 #define I(c, d, s, o, i)                                                   \
 	((struct bpfvm_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
@@ -523,8 +524,7 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 
 START_TEST(conformance_round_trip)
 {
-	const char *shared = getenv("BPFVM_SHARED");
-	ck_assert_msg(shared != NULL, "BPFVM_SHARED is not set");
+	const char *shared = tu_env("BPFVM_SHARED", NULL);
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/conformance/tests", shared);
 	struct dirent **ents;
@@ -950,9 +950,5 @@ int main(void)
 	tcase_add_test(tc, every_variant_round_trips);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -19,13 +19,12 @@
 #include "insn.h"
 #include "kernel_util.h"
 #include "vm_internal.h"
+#include "testutil.h"
 
 static const char *env_path(char *buf, size_t len, const char *var,
 			    const char *rel)
 {
-	const char *base = getenv(var);
-	ck_assert_msg(base != NULL, "%s is not set (run through meson test)", var);
-	snprintf(buf, len, "%s/%s", base, rel);
+	snprintf(buf, len, "%s/%s", tu_env(var, NULL), rel);
 	return buf;
 }
 
@@ -234,7 +233,7 @@ START_TEST(conformance_vectors_agree_with_kernel)
 		if (why)
 			*why++ = '\0';
 		snprintf(path, sizeof(path), "%s/conformance/tests/%s.data",
-			 getenv("BPFVM_SHARED"), name);
+			 tu_env("BPFVM_SHARED", NULL), name);
 		struct bpfvm_conf_test t;
 		int e = bpfvm_conf_parse(path, &t, err, sizeof(err));
 		if (e) {
@@ -718,9 +717,5 @@ int main(void)
 	tcase_add_test(tc, random_stack_programs_agree_with_kernel);
 	tcase_add_test(tc, random_packet_programs_agree_with_kernel);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -17,6 +17,7 @@
 #include "bpfvm_asm.h"
 #include "helpers.h"
 #include "map.h"
+#include "testutil.h"
 
 /* ---- programs ---------------------------------------------------------- */
 
@@ -1254,9 +1255,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(suite());
 }

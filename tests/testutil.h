@@ -1,0 +1,55 @@
+/* What the Check tests share: the environment meson test sets, a
+ * scratch directory, whole-file I/O, running the bpfvm command, a
+ * deterministic random source, and main()'s suite runner.  Every helper
+ * asserts (ck_assert) instead of returning errors: a test's setup failing
+ * is the test failing.
+ * SPDX-License-Identifier: MIT */
+#ifndef BPFVM_TESTUTIL_H
+#define BPFVM_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bpfvm_map;
+
+/* $name, or def when unset; def NULL: it must be set (by meson test). */
+const char *tu_env(const char *name, const char *def);
+
+/* A fresh directory under /tmp for this test program (usable as a Check
+ * fixture), its path, and its removal with everything in it. */
+void tu_tmpdir_make(void);
+void tu_tmpdir_remove(void);
+const char *tu_tmpdir(void);
+
+/* The whole file in buf (at most cap - 1 bytes, NUL-terminated); returns
+ * its length. */
+size_t tu_read_file(const char *path, void *buf, size_t cap);
+/* The whole file, malloc'ed and NUL-terminated; *len its length if len. */
+char *tu_read_all(const char *path, size_t *len);
+void tu_write_file(const char *path, const void *data, size_t len);
+
+/* Run $BPFVM_BIN with args (NULL-terminated, without argv[0]) in cwd
+ * (NULL: this one); stdout and stderr are captured, through files in
+ * tu_tmpdir(), in out and err (NUL-terminated, truncated to fit).
+ * Returns the exit status; dying on a signal fails the test. */
+int tu_bpfvm(const char *const args[], const char *cwd, char *out,
+	     size_t out_cap, char *err, size_t err_cap);
+
+/* xorshift64: the same sequence on every run from the same nonzero seed. */
+uint64_t tu_xorshift(uint64_t *s);
+
+/* A random key for a map of this type and key size with max entries:
+ * few distinct ones, so updates, deletes and misses all happen; LPM trie
+ * keys get every prefix length up to past the maximum. */
+void tu_rand_map_key(uint64_t *s, uint32_t type, uint32_t key_size,
+		     uint32_t max_entries, uint8_t *key);
+
+/* bpfvm_map_create that must succeed. */
+struct bpfvm_map *tu_map(uint32_t type, uint32_t key, uint32_t value,
+			 uint32_t entries, uint32_t flags);
+
+/* Run every test of s (CK_ENV: CK_FORK=no etc. apply); main's status. */
+int tu_run_suite(Suite *s);
+
+#endif
