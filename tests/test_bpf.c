@@ -148,15 +148,6 @@ static int kernel_ok(const char *test)
 	return 1;
 }
 
-/* xorshift: the same sequences on every run */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 /* ---- instructions ----------------------------------------------------------- */
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ (c), (d), (s), (o), (i) })
@@ -1321,7 +1312,7 @@ struct fds {
 
 static struct twin pick_fd(uint64_t *s, const struct fds *f, int *which)
 {
-	uint64_t r = rnd(s) % 42;
+	uint64_t r = tu_rnd(s) % 42;
 	*which = r < 34 ? 0 : (int)(r - 33);
 	switch (*which) {
 	case 8: return f->dup;
@@ -1357,23 +1348,6 @@ static const struct lmap lockstep_maps[] = {
 	{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0 },
 };
 
-/* Few distinct keys, so updates, deletes and misses all happen; LPM keys
- * get every prefix length up to past the maximum. */
-static void rand_key(uint64_t *s, const struct lmap *c, uint8_t *key)
-{
-	memset(key, 0, c->ks);
-	if (c->type == BPF_MAP_TYPE_LPM_TRIE) {
-		uint32_t plen = (uint32_t)(rnd(s) % (c->ks * 8 - 32 + 3));
-		memcpy(key, &plen, 4);
-		key[4] = (uint8_t)(rnd(s) % 2 ? 10 : 192);
-		for (uint32_t i = 5; i < c->ks; i++)
-			key[i] = (uint8_t)(rnd(s) % 3);
-		return;
-	}
-	uint32_t k = (uint32_t)(rnd(s) % (c->max + 3));
-	memcpy(key, &k, c->ks < 4 ? c->ks : 4);
-}
-
 /* Every key in iteration order through one world. */
 static int walk(bpf_fn f, int fd, uint32_t ks, uint8_t *out, size_t *n)
 {
@@ -1393,17 +1367,17 @@ static int walk(bpf_fn f, int fd, uint32_t ks, uint8_t *out, size_t *n)
  * end for the command, from the kernel's CHECK_ATTR). */
 static unsigned mess(uint64_t *s, uint8_t *raw, unsigned end)
 {
-	switch (rnd(s) % 16) {
+	switch (tu_rnd(s) % 16) {
 	case 0: /* a byte past the command's fields */
-		raw[end + rnd(s) % (ATTR_SIZE - end)] = (uint8_t)(rnd(s) | 1);
+		raw[end + tu_rnd(s) % (ATTR_SIZE - end)] = (uint8_t)(tu_rnd(s) | 1);
 		return ATTR_SIZE;
 	case 1: /* a longer attr, zero tail */
 		return ATTR_SIZE + 8;
 	case 2: /* a longer attr, non-zero tail */
-		raw[ATTR_SIZE + rnd(s) % 8] = 1;
+		raw[ATTR_SIZE + tu_rnd(s) % 8] = 1;
 		return ATTR_SIZE + 8;
 	case 3: /* cut at a field boundary: later pointers are NULL */
-		return (unsigned)(rnd(s) % 5) * 8;
+		return (unsigned)(tu_rnd(s) % 5) * 8;
 	default:
 		return ATTR_SIZE;
 	}
@@ -1465,12 +1439,12 @@ static void lockstep_one(size_t t, uint64_t seed)
 	int have_tok = 0, frozen = 0;
 	for (int step = 0; step < 2500; step++) {
 		uint8_t key[64];
-		rand_key(&seed, c, key);
+		tu_rand_map_key(&seed, c->type, c->ks, c->max, key);
 		for (size_t i = 0; i < vsz; i++)
-			val[i] = (uint8_t)rnd(&seed);
+			val[i] = (uint8_t)tu_rnd(&seed);
 		if (c->type == BPF_MAP_TYPE_PROG_ARRAY)
 			memset(val, 0, 4); /* a descriptor: stdin */
-		uint64_t fl = rnd(&seed) % 3 ? 0 : flag_set[rnd(&seed) % 7];
+		uint64_t fl = tu_rnd(&seed) % 3 ? 0 : flag_set[tu_rnd(&seed) % 7];
 		int which;
 		struct twin fd = pick_fd(&seed, &f, &which);
 		uint8_t raw[2][ATTR_SIZE + 8];
@@ -1479,7 +1453,7 @@ static void lockstep_one(size_t t, uint64_t seed)
 		int cmd, r[2];
 		unsigned size;
 		uint32_t cnt = 0;
-		if (!frozen && rnd(&seed) % 800 == 0) {
+		if (!frozen && tu_rnd(&seed) % 800 == 0) {
 			ak->map_fd = (uint32_t)fd.k;
 			r[0] = kcall(BPF_MAP_FREEZE, ak, sizeof(*ak));
 			ak->map_fd = (uint32_t)fd.v;
@@ -1489,18 +1463,19 @@ static void lockstep_one(size_t t, uint64_t seed)
 			frozen = r[0] == 0;
 			continue;
 		}
-		if (rnd(&seed) % 5 == 0) { /* a batch command */
-			int bc = (int)(rnd(&seed) % 4);
+		if (tu_rnd(&seed) % 5 == 0) { /* a batch command */
+			int bc = (int)(tu_rnd(&seed) % 4);
 			cmd = batch_cmds[bc];
-			cnt = (uint32_t)(rnd(&seed) % 9);
+			cnt = (uint32_t)(tu_rnd(&seed) % 9);
 			for (uint32_t i = 0; i < cnt; i++)
-				rand_key(&seed, c, bk[0] + i * c->ks);
+				tu_rand_map_key(&seed, c->type, c->ks, c->max,
+							bk[0] + i * c->ks);
 			for (size_t i = 0; i < cnt * vsz; i++)
-				ok[i] = (uint8_t)rnd(&seed);
+				ok[i] = (uint8_t)tu_rnd(&seed);
 			memcpy(ov, ok, cnt * vsz);
 			memcpy(bk[1], bk[0], sizeof(bk[0]));
 			memset(tok[1], 0x5a, sizeof(tok[1]));
-			int use_tok = have_tok && rnd(&seed) % 2;
+			int use_tok = have_tok && tu_rnd(&seed) % 2;
 			for (int w = 0; w < 2; w++) {
 				union bpf_attr *a = (union bpf_attr *)raw[w];
 				a->batch.in_batch = use_tok ? PTR(tok[0]) : 0;
@@ -1510,18 +1485,18 @@ static void lockstep_one(size_t t, uint64_t seed)
 				a->batch.count = cnt;
 				a->batch.map_fd = (uint32_t)(w ? fd.v : fd.k);
 				a->batch.elem_flags = fl == BPF_F_LOCK || fl == 1 ? fl : 0;
-				a->batch.flags = rnd(&seed) % 8 ? 0 : 1;
+				a->batch.flags = tu_rnd(&seed) % 8 ? 0 : 1;
 			}
 			((union bpf_attr *)raw[1])->batch.flags = ak->batch.flags;
 			size = mess(&seed, raw[0], 56);
 			memcpy(raw[1] + 56, raw[0] + 56, sizeof(raw[0]) - 56);
 		} else {
-			int ec = (int)(rnd(&seed) % 5);
+			int ec = (int)(tu_rnd(&seed) % 5);
 			cmd = elem_cmds[ec];
-			int nokey = c->ks == 0 ? rnd(&seed) % 10 != 0
-					       : rnd(&seed) % 30 == 0;
-			int noval = rnd(&seed) % 30 == 0;
-			if (cmd == BPF_MAP_GET_NEXT_KEY && c->ks && rnd(&seed) % 4 == 0)
+			int nokey = c->ks == 0 ? tu_rnd(&seed) % 10 != 0
+					       : tu_rnd(&seed) % 30 == 0;
+			int noval = tu_rnd(&seed) % 30 == 0;
+			if (cmd == BPF_MAP_GET_NEXT_KEY && c->ks && tu_rnd(&seed) % 4 == 0)
 				nokey = 1;
 			memset(ok, 0x5a, bsz);
 			memset(ov, 0x5a, bsz);
@@ -1813,13 +1788,13 @@ START_TEST(btf_spin_lock_lockstep)
 		struct twin m = { rk, rv };
 		uint64_t seed = c + 1;
 		for (int step = 0; step < 200; step++) {
-			uint32_t k = (uint32_t)(rnd(&seed) % 5);
+			uint32_t k = (uint32_t)(tu_rnd(&seed) % 5);
 			uint8_t v[2][16], in[16];
 			for (int i = 0; i < 16; i++)
-				in[i] = (uint8_t)rnd(&seed);
-			uint64_t fl = rnd(&seed) % 2 ? BPF_F_LOCK : 0;
-			int cmd = rnd(&seed) % 2 ? BPF_MAP_UPDATE_ELEM : BPF_MAP_LOOKUP_ELEM;
-			if (cmd == BPF_MAP_UPDATE_ELEM && rnd(&seed) % 2)
+				in[i] = (uint8_t)tu_rnd(&seed);
+			uint64_t fl = tu_rnd(&seed) % 2 ? BPF_F_LOCK : 0;
+			int cmd = tu_rnd(&seed) % 2 ? BPF_MAP_UPDATE_ELEM : BPF_MAP_LOOKUP_ELEM;
+			if (cmd == BPF_MAP_UPDATE_ELEM && tu_rnd(&seed) % 2)
 				fl |= BPF_EXIST;
 			memset(v, 0x5a, sizeof(v));
 			int r[2];
@@ -1918,20 +1893,20 @@ START_TEST(create_lockstep)
 		uint8_t raw[2][ATTR_SIZE + 8];
 		memset(raw, 0, sizeof(raw));
 		union bpf_attr *a = (union bpf_attr *)raw[0];
-		a->map_type = types[rnd(&s) % 14];
-		a->key_size = sizes[rnd(&s) % 7];
-		a->value_size = sizes[rnd(&s) % 7];
-		a->max_entries = maxes[rnd(&s) % 6];
+		a->map_type = types[tu_rnd(&s) % 14];
+		a->key_size = sizes[tu_rnd(&s) % 7];
+		a->value_size = sizes[tu_rnd(&s) % 7];
+		a->max_entries = maxes[tu_rnd(&s) % 6];
 		if (a->map_type == BPF_MAP_TYPE_RINGBUF)
-			a->max_entries = rnd(&s) % 2 ? 4096 : 8192 * 3;
+			a->max_entries = tu_rnd(&s) % 2 ? 4096 : 8192 * 3;
 		for (int b = 0; b < 3; b++)
-			if (rnd(&s) % 2)
-				a->map_flags |= 1u << (rnd(&s) % 20);
-		if (rnd(&s) % 4 == 0)
+			if (tu_rnd(&s) % 2)
+				a->map_flags |= 1u << (tu_rnd(&s) % 20);
+		if (tu_rnd(&s) % 4 == 0)
 			a->map_flags = a->map_type == BPF_MAP_TYPE_LPM_TRIE ? NP : 0;
-		int inner = 0, kase = (int)(rnd(&s) % 16);
+		int inner = 0, kase = (int)(tu_rnd(&s) % 16);
 		switch (kase) {
-		case 0: a->map_name[rnd(&s) % 16] = (char)(rnd(&s) % 128); break;
+		case 0: a->map_name[tu_rnd(&s) % 16] = (char)(tu_rnd(&s) % 128); break;
 		case 1: memcpy(a->map_name, "name_ok.1", 9); break;
 		case 2: a->inner_map_fd = 1; inner = 1; break;
 		case 3: a->btf_value_type_id = 1; a->btf_fd = (uint32_t)file; break;
@@ -1946,7 +1921,7 @@ START_TEST(create_lockstep)
 			raw[0][76] = 200; break;
 		case 11: raw[0][80] = 32; break;                /* hash size alone */
 		case 12: raw[0][72] = 1; break;                 /* btf obj fd */
-		case 13: a->numa_node = (uint32_t)(rnd(&s) % 3);
+		case 13: a->numa_node = (uint32_t)(tu_rnd(&s) % 3);
 			a->map_flags |= BPF_F_NUMA_NODE; break;
 		}
 		unsigned size = mess(&s, raw[0], 96);

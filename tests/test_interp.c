@@ -1720,21 +1720,6 @@ END_TEST
 
 /* ---- map helpers: what stopped runs leave behind ----------------------- */
 
-static struct bpfvm_map *mkmap(uint32_t type, uint32_t key, uint32_t value,
-			       uint32_t entries, uint32_t flags)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof a);
-	a.map_type = type;
-	a.key_size = key;
-	a.value_size = value;
-	a.max_entries = entries;
-	a.map_flags = flags;
-	struct bpfvm_map *m = NULL;
-	ck_assert_int_eq(bpfvm_map_create(&a, &m), 0);
-	return m;
-}
-
 /* A program on the maps given (ld_imm64 of a map: its address). */
 static struct bpfvm *with_maps(const struct bpfvm_insn *p, size_t n,
 			       struct bpfvm_map **maps, size_t nmaps,
@@ -1799,9 +1784,9 @@ static int take_u64(void *ctx, void *data, size_t size)
 START_TEST(stopped_runs_release)
 {
 	/* value { struct bpf_spin_lock; u32 pad; u64 n } */
-	struct bpfvm_map *am = mkmap(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0);
+	struct bpfvm_map *am = tu_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0);
 	ck_assert_int_eq(bpfvm_map_set_spin_lock(am, 0), 0);
-	struct bpfvm_map *rb = mkmap(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
+	struct bpfvm_map *rb = tu_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	struct bpfvm_map *maps[] = { am, rb };
 	uint32_t k0 = 0;
 	const uint32_t *lockw = bpfvm_map_lookup_prog(am, &k0, 0);

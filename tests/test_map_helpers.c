@@ -135,21 +135,6 @@ static void run_fails(const char *text, struct tmaps *t, int err,
  * every run must end with r0 = 0. */
 static void run_threads(const struct bpfvm *vm, uint64_t rounds);
 
-static struct bpfvm_map *mk(uint32_t type, uint32_t key, uint32_t value,
-			    uint32_t entries, uint32_t flags)
-{
-	union bpf_attr a;
-	memset(&a, 0, sizeof a);
-	a.map_type = type;
-	a.key_size = key;
-	a.value_size = value;
-	a.max_entries = entries;
-	a.map_flags = flags;
-	struct bpfvm_map *m = NULL;
-	ck_assert_int_eq(bpfvm_map_create(&a, &m), 0);
-	return m;
-}
-
 static void free_maps(struct tmaps *t)
 {
 	for (size_t i = 0; i < t->n; i++)
@@ -204,7 +189,7 @@ static int64_t op(struct tmaps *t, bool checked, enum op o, uint32_t key,
 START_TEST(attach_rules)
 {
 	struct bpfvm *vm = bpfvm_create();
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
 	struct bpfvm_map *none[1] = { NULL };
 	ck_assert_int_eq(bpfvm_map_helpers_attach(NULL, &m, 1), -EINVAL);
 	ck_assert_int_eq(bpfvm_map_helpers_attach(vm, NULL, 1), -EINVAL);
@@ -232,7 +217,7 @@ END_TEST
 START_TEST(hash_lookup_update_delete)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_HASH, 4, 8, 2, 0) }, 1 };
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_HASH, 4, 8, 2, 0) }, 1 };
 		ck_assert_int_eq(op(&t, checked, UPDATE, 1, 10, BPF_NOEXIST), 0);
 		ck_assert_int_eq(op(&t, checked, UPDATE, 1, 11, BPF_NOEXIST),
 				 -EEXIST);
@@ -263,7 +248,7 @@ END_TEST
 START_TEST(array_lookup_update_delete)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0) }, 1 };
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0) }, 1 };
 		ck_assert_int_eq(op(&t, checked, LOOKUP, 0, 0, 0), 0);
 		ck_assert_int_eq(op(&t, checked, UPDATE, 3, 5, BPF_ANY), 0);
 		ck_assert_int_eq(op(&t, checked, LOOKUP, 3, 0, 0), 5);
@@ -284,7 +269,7 @@ END_TEST
 START_TEST(direct_value)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0) }, 1 };
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0) }, 1 };
 		uint32_t k = 0;
 		uint64_t v[2] = { 5, 6 };
 		ck_assert_int_eq(bpfvm_map_update_elem(t.m[0], &k, v, 0), 0);
@@ -310,7 +295,7 @@ END_TEST
 START_TEST(queue_and_stack)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_QUEUE, 0, 8, 3, 0) }, 1 };
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_QUEUE, 0, 8, 3, 0) }, 1 };
 		for (int i = 1; i <= 3; i++)
 			ck_assert_int_eq(op(&t, checked, PUSH, 0, i, 0), 0);
 		ck_assert_int_eq(op(&t, checked, PUSH, 0, 4, 0), -E2BIG);
@@ -326,7 +311,7 @@ START_TEST(queue_and_stack)
 		free_maps(&t);
 
 		/* the map chapter's: 0..4 pushed, popped LIFO, then ENOENT */
-		t = (struct tmaps){ { mk(BPF_MAP_TYPE_STACK, 0, 8, 5, 0) }, 1 };
+		t = (struct tmaps){ { tu_map(BPF_MAP_TYPE_STACK, 0, 8, 5, 0) }, 1 };
 		for (int i = 0; i < 5; i++)
 			ck_assert_int_eq(op(&t, checked, PUSH, 0, i, 0), 0);
 		ck_assert_int_eq(op(&t, checked, PEEK, 0, 0, 0), 4);
@@ -359,7 +344,7 @@ START_TEST(percpu_maps)
 	static const uint32_t types[] = { BPF_MAP_TYPE_PERCPU_ARRAY,
 					  BPF_MAP_TYPE_PERCPU_HASH };
 	BOTH_MODES for (int ti = 0; ti < 2; ti++) {
-		struct tmaps t = { { mk(types[ti], 4, 8, 2, 0) }, 1 };
+		struct tmaps t = { { tu_map(types[ti], 4, 8, 2, 0) }, 1 };
 		uint32_t ncpus = t.m[0]->ncpus, k = 1;
 		uint64_t *buf = calloc(ncpus, 8);
 		for (uint32_t c = 0; c < ncpus; c++)
@@ -432,12 +417,12 @@ static void slot(struct bpfvm_map *pa, uint32_t index, int fd)
 START_TEST(tail_calls)
 {
 	BOTH_MODES {
-		struct bpfvm_map *pa = mk(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0);
+		struct bpfvm_map *pa = tu_map(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0);
 		struct progs p = { { NULL } };
 		bpfvm_fd_array_bind(pa, &prog_ops, &p);
 		/* map 1 is no program array: a tail call through it falls
 		 * through */
-		struct tmaps t = { { pa, mk(BPF_MAP_TYPE_ARRAY, 4, 4, 4, 0) },
+		struct tmaps t = { { pa, tu_map(BPF_MAP_TYPE_ARRAY, 4, 4, 4, 0) },
 				   2 };
 		/* 0: counts its runs in ctx[0], then tail-calls slot 0 (itself) */
 		p.vm[0] = load("r6 = r1\n r2 = *(u64 *)(r6 + 0)\n r2 += 1\n"
@@ -490,12 +475,12 @@ END_TEST
 START_TEST(tail_call_target_maps)
 {
 	BOTH_MODES {
-		struct bpfvm_map *pa = mk(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
+		struct bpfvm_map *pa = tu_map(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1, 0);
 		struct progs p = { { NULL } };
 		bpfvm_fd_array_bind(pa, &prog_ops, &p);
 		struct tmaps root = { { pa }, 1 };
-		struct tmaps tgt = { { pa, mk(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0),
-				       mk(BPF_MAP_TYPE_HASH, 4, 8, 2, 0) }, 3 };
+		struct tmaps tgt = { { pa, tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0),
+				       tu_map(BPF_MAP_TYPE_HASH, 4, 8, 2, 0) }, 3 };
 		uint32_t k = 1;
 		uint64_t v = 40;
 		ck_assert_int_eq(bpfvm_map_update_elem(tgt.m[1], &k, &v, 0), 0);
@@ -543,7 +528,7 @@ static int64_t for_each_run(struct tmaps *t, bool checked, int flags)
 START_TEST(for_each)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 8, 10, 0) }, 1 };
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 10, 0) }, 1 };
 		uint64_t v;
 		for (uint32_t k = 0; k < 10; k++) {
 			v = k * 2;
@@ -561,7 +546,7 @@ START_TEST(for_each)
 		free_maps(&t);
 
 		/* a hash map: every element once */
-		t = (struct tmaps){ { mk(BPF_MAP_TYPE_HASH, 4, 8, 8, 0) }, 1 };
+		t = (struct tmaps){ { tu_map(BPF_MAP_TYPE_HASH, 4, 8, 8, 0) }, 1 };
 		for (uint32_t k = 1; k <= 3; k++) {
 			v = k * 10;
 			ck_assert_int_eq(bpfvm_map_update_elem(t.m[0], &k, &v, 0),
@@ -583,7 +568,7 @@ END_TEST
 START_TEST(for_each_deleting)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_HASH, 4, 8, 64, 0) }, 1 };
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_HASH, 4, 8, 64, 0) }, 1 };
 		for (uint32_t k = 0; k < 40; k++) {
 			uint64_t v = k;
 			ck_assert_int_eq(bpfvm_map_update_elem(t.m[0], &k, &v, 0),
@@ -628,7 +613,7 @@ static const struct bpfvm_fd_array_ops map_ops = { map_get, map_put,
  * inner: checked mode takes the inner map as r1 (the outer holds it). */
 START_TEST(map_in_map)
 {
-	struct bpfvm_map *inner = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+	struct bpfvm_map *inner = tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
 	uint32_t k = 1;
 	uint64_t v = 99;
 	ck_assert_int_eq(bpfvm_map_update_elem(inner, &k, &v, 0), 0);
@@ -689,7 +674,7 @@ static int drain(void *ctx, void *data, size_t size)
 START_TEST(ringbuf)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0) },
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0) },
 				   1 };
 		/* reserve+submit 16, reserve+discard 16, output 8, a reserve
 		 * too big for the ring; r0 = the producer position */
@@ -778,7 +763,7 @@ static void *drain_all(void *arg)
 START_TEST(ringbuf_threads)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 16384, 0) },
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 16384, 0) },
 				   1 };
 		struct bpfvm *vm = load(output_text, &t, checked);
 		const uint64_t n = 20000;
@@ -845,7 +830,7 @@ static void run_threads(const struct bpfvm *vm, uint64_t rounds)
 START_TEST(spin_lock_threads)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0) }, 1 };
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0) }, 1 };
 		ck_assert_int_eq(bpfvm_map_set_spin_lock(t.m[0], 0), 0);
 		struct bpfvm *vm = load(locked_add_text, &t, checked);
 		uint64_t n = checked ? 20000 : 100000;
@@ -901,7 +886,7 @@ static void *read_pairs(void *arg)
 
 START_TEST(spin_lock_with_f_lock)
 {
-	struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 24, 1, 0) }, 1 };
+	struct tmaps t = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 24, 1, 0) }, 1 };
 	ck_assert_int_eq(bpfvm_map_set_spin_lock(t.m[0], 0), 0);
 	struct bpfvm *vm = load(pair_text, &t, false);
 	struct pair_reader p = { t.m[0], 0, 0, 0 };
@@ -943,7 +928,7 @@ static uint32_t ip(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 START_TEST(lpm_and_lru)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 16,
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 16,
 					BPF_F_NO_PREALLOC) }, 1 };
 		struct { uint32_t len, addr; } k[] = {
 			{ 16, ip(192, 168, 0, 0) }, { 24, ip(192, 168, 0, 0) },
@@ -961,7 +946,7 @@ START_TEST(lpm_and_lru)
 
 		/* LRU: a full map evicts instead of E2BIG; the program's
 		 * lookup of key 1 keeps it over key 2 */
-		t = (struct tmaps){ { mk(BPF_MAP_TYPE_LRU_HASH, 4, 8, 2, 0) },
+		t = (struct tmaps){ { tu_map(BPF_MAP_TYPE_LRU_HASH, 4, 8, 2, 0) },
 				    1 };
 		ck_assert_int_eq(op(&t, checked, UPDATE, 1, 10, BPF_ANY), 0);
 		ck_assert_int_eq(op(&t, checked, UPDATE, 2, 20, BPF_ANY), 0);
@@ -988,7 +973,7 @@ static const char xadd_text[] =
 START_TEST(threads_xadd)
 {
 	BOTH_MODES {
-		struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0) }, 1 };
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0) }, 1 };
 		struct bpfvm *vm = load(xadd_text, &t, checked);
 		uint64_t n = checked ? 50000 : 200000;
 		run_threads(vm, n);
@@ -1024,7 +1009,7 @@ START_TEST(threads_hash)
 	static const uint32_t flags[] = { 0, BPF_F_NO_PREALLOC };
 	BOTH_MODES for (int f = 0; f < 2; f++) {
 		uint32_t per = 2000;
-		struct tmaps t = { { mk(BPF_MAP_TYPE_HASH, 4, 8, 4 * per,
+		struct tmaps t = { { tu_map(BPF_MAP_TYPE_HASH, 4, 8, 4 * per,
 					flags[f]) }, 1 };
 		struct bpfvm *vm = load(hash_text, &t, checked);
 		run_threads(vm, per);
@@ -1048,9 +1033,9 @@ END_TEST
 START_TEST(checked_values)
 {
 	/* 0: values of 12 bytes (slots of 16); 1: a hash; 2: read-only */
-	struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 12, 2, 0),
-			     mk(BPF_MAP_TYPE_HASH, 4, 8, 4, 0),
-			     mk(BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_RDONLY_PROG) },
+	struct tmaps t = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 12, 2, 0),
+			     tu_map(BPF_MAP_TYPE_HASH, 4, 8, 4, 0),
+			     tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, BPF_F_RDONLY_PROG) },
 			   3 };
 	uint32_t k = 1;
 	uint64_t v = 5;
@@ -1082,10 +1067,10 @@ END_TEST
 
 START_TEST(checked_arguments)
 {
-	struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0),
-			     mk(BPF_MAP_TYPE_HASH, 4, 8, 4, 0),
-			     mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0) }, 3 };
-	struct bpfvm_map *other = mk(BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
+	struct tmaps t = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0),
+			     tu_map(BPF_MAP_TYPE_HASH, 4, 8, 4, 0),
+			     tu_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0) }, 3 };
+	struct bpfvm_map *other = tu_map(BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
 	/* r1 not a map, or a map the program was not given */
 	run_fails("r1 = r10\n r1 += -8\n r2 = r10\n r2 += -4\n call 1\n exit\n",
 		  &t, -EINVAL, "is not a map of this program");
@@ -1135,7 +1120,7 @@ END_TEST
 
 START_TEST(checked_spin_lock)
 {
-	struct tmaps t = { { mk(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0) }, 1 };
+	struct tmaps t = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0) }, 1 };
 	ck_assert_int_eq(bpfvm_map_set_spin_lock(t.m[0], 0), 0);
 	run_fails(LOOKUP(0, 0) "r1 = r0\n call 94\n exit\n" NULL_EXIT, &t,
 		  -EINVAL, "spin_unlock: 0x");
@@ -1193,7 +1178,7 @@ START_TEST(bench_helper_calls)
 	static const char *const names[] = { "array", "hash", "percpu_array" };
 	const uint64_t n = 1000000;
 	double base[2];
-	struct tmaps t0 = { { mk(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0) }, 1 };
+	struct tmaps t0 = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0) }, 1 };
 	struct bpfvm *vm;
 	BOTH_MODES {
 		vm = load(empty, &t0, checked);
@@ -1202,7 +1187,7 @@ START_TEST(bench_helper_calls)
 	}
 	free_maps(&t0);
 	for (int i = 0; i < 3; i++) {
-		struct tmaps t = { { mk(types[i], 4, 8, 1024, 0) }, 1 };
+		struct tmaps t = { { tu_map(types[i], 4, 8, 1024, 0) }, 1 };
 		uint32_t k = 0;
 		uint64_t *v = calloc(t.m[0]->ncpus, 8);
 		ck_assert_int_eq(bpfvm_map_update_elem(t.m[0], &k, v, 0), 0);

@@ -59,15 +59,6 @@ static int upd32(struct bpfvm_map *m, uint32_t k, uint64_t v, uint64_t fl)
 	return bpfvm_map_update_elem(m, &k, &v, fl);
 }
 
-/* xorshift: the sequences are the same on every run */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 /* The kernel, through bpf(2). */
 static int kbpf(int cmd, union bpf_attr *a)
 {
@@ -1706,15 +1697,15 @@ START_TEST(maps_of_maps_match_kernel)
 	 * (maybe_wait_bpf_programs): few steps go a long way */
 	uint64_t seed = 42;
 	for (int step = 0; step < 800; step++) {
-		int o = outer[rnd(&seed) % (uint64_t)nouter];
+		int o = outer[tu_rnd(&seed) % (uint64_t)nouter];
 		struct bpfvm_map *m = tw.m[o];
 		int fd = tw.fd[o];
-		uint32_t key = (uint32_t)(rnd(&seed) % 5), mine = 0x5a5a5a5a, theirs = mine;
+		uint32_t key = (uint32_t)(tu_rnd(&seed) % 5), mine = 0x5a5a5a5a, theirs = mine;
 		/* a value: some map's fd, or a bad one */
-		uint64_t r = rnd(&seed) % (uint64_t)(tw.n + 2);
+		uint64_t r = tu_rnd(&seed) % (uint64_t)(tw.n + 2);
 		uint32_t val = r < (uint64_t)tw.n ? (uint32_t)tw.fd[r] : r == (uint64_t)tw.n ? 999u : 1u;
-		uint64_t fl = rnd(&seed) % 4 ? 0 : rnd(&seed) % 5;
-		int op = (int)(rnd(&seed) % 7), a, b;
+		uint64_t fl = tu_rnd(&seed) % 4 ? 0 : tu_rnd(&seed) % 5;
+		int op = (int)(tu_rnd(&seed) % 7), a, b;
 		switch (op) {
 		case 0: case 1:
 			a = bpfvm_map_update_elem(m, &key, &val, fl);
@@ -1733,17 +1724,17 @@ START_TEST(maps_of_maps_match_kernel)
 			b = kop(BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, &key, &theirs, 0);
 			break;
 		case 5: {
-			const void *from = rnd(&seed) % 4 ? &key : NULL;
+			const void *from = tu_rnd(&seed) % 4 ? &key : NULL;
 			a = bpfvm_map_get_next_key(m, from, &mine);
 			b = kop(BPF_MAP_GET_NEXT_KEY, fd, from, &theirs, 0);
 			break;
 		}
 		default: {
-			int cmd = batch_cmds[rnd(&seed) % 4];
+			int cmd = batch_cmds[tu_rnd(&seed) % 4];
 			uint32_t keys[2][3] = { { 0, 1, 2 }, { 0, 1, 2 } }, vals[2][3],
 				 ob[2] = { 7, 7 };
 			for (int i = 0; i < 3; i++)
-				vals[0][i] = vals[1][i] = (uint32_t)tw.fd[rnd(&seed) % (uint64_t)tw.n];
+				vals[0][i] = vals[1][i] = (uint32_t)tw.fd[tu_rnd(&seed) % (uint64_t)tw.n];
 			struct bpfvm_batch mb = { NULL, &ob[0], keys[0], vals[0], 3, 0, 0 };
 			struct bpfvm_batch kb = { NULL, &ob[1], keys[1], vals[1], 3, 0, 0 };
 			a = mbatch(cmd, m, &mb);
@@ -1988,23 +1979,6 @@ END_TEST
 /* ---- the kernel in lock-step ------------------------------------------ */
 
 
-/* A key: few distinct ones so updates, deletes and misses all happen.
- * LPM keys get every prefix length up to past the maximum. */
-static void rand_key(uint64_t *s, const struct cattr *c, uint8_t *key)
-{
-	memset(key, 0, c->ks);
-	if (c->type == BPF_MAP_TYPE_LPM_TRIE) {
-		uint32_t plen = (uint32_t)(rnd(s) % (c->ks * 8 - 32 + 3));
-		memcpy(key, &plen, 4);
-		key[4] = (uint8_t)(rnd(s) % 2 ? 10 : 192);
-		for (uint32_t i = 5; i < c->ks; i++)
-			key[i] = (uint8_t)(rnd(s) % 3);
-		return;
-	}
-	uint32_t k = (uint32_t)(rnd(s) % (c->max + 3));
-	memcpy(key, &k, c->ks < 4 ? c->ks : 4);
-}
-
 /* Every key in iteration order, as a byte string; -errno of the end. */
 static int walk_ours(struct bpfvm_map *m, uint8_t *out, size_t *n)
 {
@@ -2098,14 +2072,14 @@ START_TEST(lockstep_with_kernel)
 		int have_tok = 0;
 		for (int step = 0; step < 3000; step++) {
 			uint8_t key[64];
-			rand_key(&seed, c, key);
+			tu_rand_map_key(&seed, c->type, c->ks, c->max, key);
 			const void *k = keyless ? NULL : key;
 			for (size_t i = 0; i < vsz; i++)
-				v[i] = (uint8_t)rnd(&seed);
-			uint64_t fl = lockstep_flags[rnd(&seed) % 6];
-			if (rnd(&seed) % 3)
+				v[i] = (uint8_t)tu_rnd(&seed);
+			uint64_t fl = lockstep_flags[tu_rnd(&seed) % 6];
+			if (tu_rnd(&seed) % 3)
 				fl = BPF_ANY;
-			int op = (int)(rnd(&seed) % 7), a = 0, b = 0;
+			int op = (int)(tu_rnd(&seed) % 7), a = 0, b = 0;
 			memset(mine, 0x5a, vsz);
 			memset(theirs, 0x5a, vsz);
 			switch (op) {
@@ -2137,23 +2111,24 @@ START_TEST(lockstep_with_kernel)
 				break;
 			}
 			if (op == 6) { /* a batch command, both ways */
-				int cmd = batch_cmds[rnd(&seed) % 4];
+				int cmd = batch_cmds[tu_rnd(&seed) % 4];
 				static uint8_t bk[2][8 * 64], bv[2][8 * 64 * 16], ob[2][64];
-				uint32_t cnt = (uint32_t)(rnd(&seed) % 9);
+				uint32_t cnt = (uint32_t)(tu_rnd(&seed) % 9);
 				size_t vb = vsz * 8 > sizeof(bv[0]) ? 0 : vsz;
 				if (!vb)
 					continue;
 				for (uint32_t i = 0; i < cnt; i++)
-					rand_key(&seed, c, bk[0] + i * c->ks);
+					tu_rand_map_key(&seed, c->type, c->ks, c->max,
+								bk[0] + i * c->ks);
 				for (size_t i = 0; i < cnt * vb; i++)
-					bv[0][i] = (uint8_t)rnd(&seed);
+					bv[0][i] = (uint8_t)tu_rnd(&seed);
 				memcpy(bk[1], bk[0], sizeof(bk[0]));
 				memcpy(bv[1], bv[0], sizeof(bv[0]));
 				memset(ob, 0x5a, sizeof(ob));
-				int tok = rnd(&seed) % 2 && have_tok;
+				int tok = tu_rnd(&seed) % 2 && have_tok;
 				struct bpfvm_batch mb = { tok ? token : NULL, ob[0], bk[0], bv[0], cnt,
 							  fl == BPF_F_LOCK || fl == 1 ? fl : 0,
-							  rnd(&seed) % 8 ? 0 : 1 };
+							  tu_rnd(&seed) % 8 ? 0 : 1 };
 				struct bpfvm_batch kb = mb;
 				kb.out_batch = ob[1];
 				kb.keys = bk[1];

@@ -112,7 +112,7 @@ int tu_bpfvm(const char *const args[], const char *cwd, char *out,
 	return WEXITSTATUS(status);
 }
 
-uint64_t tu_xorshift(uint64_t *s)
+uint64_t tu_rnd(uint64_t *s)
 {
 	*s ^= *s << 13;
 	*s ^= *s >> 7;
@@ -126,14 +126,14 @@ void tu_rand_map_key(uint64_t *s, uint32_t type, uint32_t key_size,
 	memset(key, 0, key_size);
 	if (type == BPF_MAP_TYPE_LPM_TRIE) {
 		uint32_t plen =
-			(uint32_t)(tu_xorshift(s) % (key_size * 8 - 32 + 3));
+			(uint32_t)(tu_rnd(s) % (key_size * 8 - 32 + 3));
 		memcpy(key, &plen, 4);
-		key[4] = (uint8_t)(tu_xorshift(s) % 2 ? 10 : 192);
+		key[4] = (uint8_t)(tu_rnd(s) % 2 ? 10 : 192);
 		for (uint32_t i = 5; i < key_size; i++)
-			key[i] = (uint8_t)(tu_xorshift(s) % 3);
+			key[i] = (uint8_t)(tu_rnd(s) % 3);
 		return;
 	}
-	uint32_t k = (uint32_t)(tu_xorshift(s) % (max_entries + 3));
+	uint32_t k = (uint32_t)(tu_rnd(s) % (max_entries + 3));
 	memcpy(key, &k, key_size < 4 ? key_size : 4);
 }
 

@@ -37,7 +37,7 @@ int tu_bpfvm(const char *const args[], const char *cwd, char *out,
 	     size_t out_cap, char *err, size_t err_cap);
 
 /* xorshift64: the same sequence on every run from the same nonzero seed. */
-uint64_t tu_xorshift(uint64_t *s);
+uint64_t tu_rnd(uint64_t *s);
 
 /* A random key for a map of this type and key size with max entries:
  * few distinct ones, so updates, deletes and misses all happen; LPM trie
