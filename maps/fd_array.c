@@ -167,29 +167,25 @@ static int fa_delete(struct bpfvm_map *map, const void *key)
 	return 0;
 }
 
+/* Both fd arrays: slots of references, bound to the map's owner. */
+#define FD_ARRAY_OPS \
+	.alloc_check = fa_alloc_check, \
+	.alloc = fa_alloc, \
+	.free = fa_free, \
+	.lookup = fa_lookup, \
+	.copy_value = fa_copy_value, \
+	.update = fa_update, \
+	.delete = fa_delete, \
+	.get_next_key = bpfvm_array_get_next_key, \
+	.bind = fa_bind
+
 const struct bpfvm_map_ops bpfvm_prog_array_ops = {
-	.alloc_check = fa_alloc_check,
-	.alloc = fa_alloc,
-	.free = fa_free,
-	.lookup = fa_lookup,
-	.copy_value = fa_copy_value,
-	.update = fa_update,
-	.delete = fa_delete,
-	.get_next_key = bpfvm_array_get_next_key,
-	.bind = fa_bind,
+	FD_ARRAY_OPS,
 	/* no batch commands, as the kernel's */
 };
 
 const struct bpfvm_map_ops bpfvm_array_of_maps_ops = {
-	.alloc_check = fa_alloc_check,
-	.alloc = fa_alloc,
-	.free = fa_free,
-	.lookup = fa_lookup,
-	.copy_value = fa_copy_value,
-	.update = fa_update,
-	.delete = fa_delete,
-	.get_next_key = bpfvm_array_get_next_key,
-	.bind = fa_bind,
+	FD_ARRAY_OPS,
 	/* the kernel's: generic lookup and update batches only */
 	.lookup_batch = bpfvm_generic_lookup_batch,
 	.update_batch = bpfvm_generic_update_batch,
