@@ -379,9 +379,15 @@ START_TEST(test_log_rules)
 	/* BPF_LOG_FIXED (8) keeps the head */
 	ck_assert_int_eq(verify_text(reject_prog, 9, small, sizeof(small), &r), -ENOSPC);
 	ck_assert(!strncmp(small, "0: (61) r0 = *(u32 *)(r1 +4000)", 31));
-	/* accepted programs log the statistics too */
+	/* accepted programs log the statistics too; level 4 adds time and
+	 * stack depth; any buffer size will do (the kernel has no minimum) */
 	ck_assert_int_eq(verify_text("r0 = 0\nexit\n", 1, buf, sizeof(buf), &r), 0);
 	ck_assert_ptr_nonnull(strstr(buf, "processed 2 insns"));
+	ck_assert_int_eq(verify_text("*(u64 *)(r10 - 16) = 0\nr0 = 0\nexit\n", 4, buf,
+				     sizeof(buf), &r), 0);
+	ck_assert(!strncmp(buf, "verification time ", 18));
+	ck_assert_ptr_nonnull(strstr(buf, " usec\nstack depth 16\nprocessed 3 insns"));
+	ck_assert_int_eq(verify_text("r0 = 0\nexit\n", 1, buf, 100, &r), 0);
 }
 END_TEST
 

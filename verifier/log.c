@@ -87,7 +87,9 @@ void verbose(struct verifier_env *env, const char *fmt, ...)
 			if (log->line_len) {
 				memcpy(log->last, log->line, log->line_len);
 				log->last[log->line_len] = 0;
-				if (strncmp(log->last, "processed ", 10))
+				if (strncmp(log->last, "processed ", 10) &&
+				    strncmp(log->last, "verification time", 17) &&
+				    strncmp(log->last, "stack depth", 11))
 					memcpy(log->err_line, log->last, sizeof(log->err_line));
 			}
 			log->line_len = 0;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "vinternal.h"
 #include "prog_types.h"
 
@@ -149,13 +150,14 @@ int bpfvm_verify(const struct bpfvm_insn *insns, size_t n,
 		 struct bpfvm_verify_result *res)
 {
 	struct verifier_env *env;
+	struct timespec t0, t1;
 	int err;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(res, 0, sizeof(*res));
 	if (!!opts->log_buf != !!opts->log_size ||
 	    (opts->log_buf && !opts->log_level) || (opts->log_level & ~LOG_MASK) ||
-	    opts->log_size > (UINT32_MAX >> 2) ||
-	    (opts->log_buf && opts->log_size < 128)) {
+	    opts->log_size > (UINT32_MAX >> 2)) {
 		res->err = -EINVAL;
 		return res->err;
 	}
@@ -189,6 +191,17 @@ int bpfvm_verify(const struct bpfvm_insn *insns, size_t n,
 	else
 		err = bpf_check(env);
 
+	if (opts->log_level & 4) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		verbose(env, "verification time %lld usec\n",
+			(long long)((t1.tv_sec - t0.tv_sec) * 1000000 +
+				    (t1.tv_nsec - t0.tv_nsec) / 1000));
+		verbose(env, "stack depth ");
+		for (u32 i = 0; i < env->subprog_cnt; i++)
+			verbose(env, "%u%s", env->subprog[i].stack_depth,
+				i + 1 < env->subprog_cnt ? "+" : "");
+		verbose(env, "\n");
+	}
 	verbose(env, "processed %u insns (limit %u) max_states_per_insn %u total_states %u peak_states %u mark_read %u\n",
 		env->insn_processed, 1000000u, env->max_states_per_insn,
 		env->total_states, env->peak_states, 0u);
