@@ -1255,6 +1255,9 @@ int do_check_main(struct verifier_env *env)
 	f->regs[1].type = PTR_TO_CTX;
 	env->cur = st;
 	err = do_check(env);
+	/* level 1 shows the path of a failure only: nothing when accepted */
+	if (!err && !(env->log.level & 2))
+		vlog_reset(&env->log, 0);
 	state_free(env->cur);
 	env->cur = NULL;
 	while (env->stk_len)
