@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 static char tmpdir[256];
-static char out[1 << 16], err[1 << 14]; /* the last command's outputs */
+static char out[1 << 18], err[1 << 14]; /* the last command's outputs */
 
 static void make_tmpdir(void)
 {
@@ -205,6 +205,31 @@ START_TEST(verify_level2)
 }
 END_TEST
 
+/* A level-2 log bigger than the first buffer (64 KiB): the command grows
+ * the buffer on ENOSPC and prints the whole log once. */
+START_TEST(verify_big_log)
+{
+	static char text[5000 * 7 + 6];
+	char *p = text;
+	for (int i = 0; i < 5000; i++)
+		p += sprintf(p, "r0 = 0\n");
+	strcpy(p, "exit\n");
+	prog("big.s", text);
+	ck_assert_int_eq(run("verify --log-level 2 big.s"), 0);
+	ck_assert_uint_gt(strlen(out), 64u << 10);
+	HAS(out, "0: (b7) r0 = 0");
+	HAS(out, "\n4999: (b7) r0 = 0");
+	/* each instruction once: no leftover of a truncated attempt */
+	int lines = 0;
+	for (const char *q = out; (q = strstr(q, ": (b7) r0 = 0")); q++)
+		lines++;
+	ck_assert_int_eq(lines, 5000);
+	ck_assert_str_eq(last_line(), "processed 5001 insns (limit 1000000) "
+		"max_states_per_insn 0 total_states 0 peak_states 0 "
+		"mark_read 0\n");
+}
+END_TEST
+
 START_TEST(verify_usage)
 {
 	ck_assert_int_eq(run("verify --type nosuch ok.s"), 2);
@@ -354,6 +379,7 @@ int main(void)
 	tcase_add_test(tc, verify_accepts);
 	tcase_add_test(tc, verify_rejects);
 	tcase_add_test(tc, verify_level2);
+	tcase_add_test(tc, verify_big_log);
 	tcase_add_test(tc, verify_usage);
 	tcase_add_test(tc, verify_map);
 	tcase_add_test(tc, run_xdp_pass);
