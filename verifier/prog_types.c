@@ -30,19 +30,18 @@ static const uint8_t base_fns[] = {
 	F(ktime_get_ns), F(trace_printk), F(get_prandom_u32),
 	F(get_smp_processor_id), F(tail_call), F(get_current_pid_tgid),
 	F(get_current_uid_gid), F(get_current_comm), F(get_cgroup_classid),
-	F(perf_event_read), F(get_current_task),
-	F(current_task_under_cgroup), F(get_numa_node_id),
-	F(perf_event_read_value), F(get_current_cgroup_id), F(map_push_elem),
-	F(map_pop_elem), F(map_peek_elem), F(spin_lock), F(spin_unlock),
-	F(strtol), F(strtoul), F(send_signal), F(probe_read_user),
-	F(probe_read_kernel), F(probe_read_user_str),
-	F(probe_read_kernel_str), F(send_signal_thread), F(jiffies64),
-	F(get_ns_current_pid_tgid), F(get_current_ancestor_cgroup_id),
-	F(ktime_get_boot_ns), F(ringbuf_output), F(ringbuf_reserve),
-	F(ringbuf_submit), F(ringbuf_discard), F(ringbuf_query),
-	F(get_task_stack), F(copy_from_user), F(snprintf_btf),
-	F(per_cpu_ptr), F(this_cpu_ptr), F(task_storage_get),
-	F(task_storage_delete), F(get_current_task_btf),
+	F(perf_event_read), F(get_current_task), F(current_task_under_cgroup),
+	F(get_numa_node_id), F(perf_event_read_value),
+	F(get_current_cgroup_id), F(map_push_elem), F(map_pop_elem),
+	F(map_peek_elem), F(spin_lock), F(spin_unlock), F(strtol), F(strtoul),
+	F(send_signal), F(probe_read_user), F(probe_read_kernel),
+	F(probe_read_user_str), F(probe_read_kernel_str),
+	F(send_signal_thread), F(jiffies64), F(get_ns_current_pid_tgid),
+	F(get_current_ancestor_cgroup_id), F(ktime_get_boot_ns),
+	F(ringbuf_output), F(ringbuf_reserve), F(ringbuf_submit),
+	F(ringbuf_discard), F(ringbuf_query), F(get_task_stack),
+	F(copy_from_user), F(snprintf_btf), F(per_cpu_ptr), F(this_cpu_ptr),
+	F(task_storage_get), F(task_storage_delete), F(get_current_task_btf),
 	F(for_each_map_elem), F(snprintf), F(timer_init),
 	F(timer_set_callback), F(timer_start), F(timer_cancel),
 	F(task_pt_regs), F(get_branch_snapshot), F(trace_vprintk),
@@ -54,18 +53,29 @@ static const uint8_t base_fns[] = {
 	F(cgrp_storage_get), F(cgrp_storage_delete),
 };
 
-static const uint8_t sk_filter_fns[] = {
-	F(perf_event_output), F(skb_load_bytes), F(get_socket_cookie),
-	F(get_socket_uid), F(skb_load_bytes_relative), F(get_netns_cookie),
+/* bpf_sk_base_func_proto: the socket casts, for the networking types. */
+static const uint8_t sk_base_fns[] = {
 	F(skc_to_tcp6_sock), F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
 	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock),
 	F(ktime_get_coarse_ns), F(skc_to_unix_sock), F(skc_to_mptcp_sock),
 };
 
-static const uint8_t kprobe_fns[] = {
+/* bpf_tracing_func_proto's part the tracing types share. */
+static const uint8_t tracing_fns[] = {
 	F(probe_read), F(perf_event_output), F(get_stackid),
-	F(probe_read_str), F(get_stack), F(get_func_ip),
-	F(get_attach_cookie),
+	F(probe_read_str), F(get_stack), F(get_func_ip), F(get_attach_cookie),
+};
+
+/* lwt_out_func_proto: what every lwt type has. */
+static const uint8_t lwt_fns[] = {
+	F(get_route_realm), F(perf_event_output), F(skb_load_bytes),
+	F(csum_diff), F(skb_under_cgroup), F(get_hash_recalc),
+	F(skb_pull_data),
+};
+
+static const uint8_t sk_filter_fns[] = {
+	F(perf_event_output), F(skb_load_bytes), F(get_socket_cookie),
+	F(get_socket_uid), F(skb_load_bytes_relative), F(get_netns_cookie),
 };
 
 static const uint8_t tc_fns[] = {
@@ -78,26 +88,16 @@ static const uint8_t tc_fns[] = {
 	F(get_hash_recalc), F(skb_change_tail), F(skb_pull_data),
 	F(csum_update), F(set_hash_invalid), F(skb_change_head),
 	F(get_socket_cookie), F(get_socket_uid), F(set_hash),
-	F(skb_adjust_room), F(skb_get_xfrm_state),
-	F(skb_load_bytes_relative), F(fib_lookup), F(skb_cgroup_id),
-	F(skb_ancestor_cgroup_id), F(sk_lookup_tcp), F(sk_lookup_udp),
-	F(sk_release), F(sk_fullsock), F(tcp_sock), F(skb_ecn_set_ce),
-	F(get_listener_sock), F(skc_lookup_tcp), F(tcp_check_syncookie),
-	F(sk_storage_get), F(sk_storage_delete), F(tcp_gen_syncookie),
-	F(get_netns_cookie), F(sk_assign), F(csum_level),
-	F(skc_to_tcp6_sock), F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
-	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock),
-	F(skb_cgroup_classid), F(redirect_neigh), F(redirect_peer),
-	F(ktime_get_coarse_ns), F(check_mtu), F(skc_to_unix_sock),
-	F(skb_set_tstamp), F(skc_to_mptcp_sock),
+	F(skb_adjust_room), F(skb_get_xfrm_state), F(skb_load_bytes_relative),
+	F(fib_lookup), F(skb_cgroup_id), F(skb_ancestor_cgroup_id),
+	F(sk_lookup_tcp), F(sk_lookup_udp), F(sk_release), F(sk_fullsock),
+	F(tcp_sock), F(skb_ecn_set_ce), F(get_listener_sock),
+	F(skc_lookup_tcp), F(tcp_check_syncookie), F(sk_storage_get),
+	F(sk_storage_delete), F(tcp_gen_syncookie), F(get_netns_cookie),
+	F(sk_assign), F(csum_level), F(skb_cgroup_classid), F(redirect_neigh),
+	F(redirect_peer), F(check_mtu), F(skb_set_tstamp),
 	F(tcp_raw_gen_syncookie_ipv4), F(tcp_raw_gen_syncookie_ipv6),
 	F(tcp_raw_check_syncookie_ipv4), F(tcp_raw_check_syncookie_ipv6),
-};
-
-static const uint8_t tracepoint_fns[] = {
-	F(probe_read), F(perf_event_output), F(get_stackid),
-	F(probe_read_str), F(get_stack), F(get_func_ip),
-	F(get_attach_cookie),
 };
 
 static const uint8_t xdp_fns[] = {
@@ -105,19 +105,14 @@ static const uint8_t xdp_fns[] = {
 	F(redirect_map), F(xdp_adjust_meta), F(xdp_adjust_tail),
 	F(fib_lookup), F(sk_lookup_tcp), F(sk_lookup_udp), F(sk_release),
 	F(skc_lookup_tcp), F(tcp_check_syncookie), F(tcp_gen_syncookie),
-	F(skc_to_tcp6_sock), F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
-	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock),
-	F(ktime_get_coarse_ns), F(check_mtu), F(skc_to_unix_sock),
-	F(xdp_get_buff_len), F(xdp_load_bytes), F(xdp_store_bytes),
-	F(skc_to_mptcp_sock), F(tcp_raw_gen_syncookie_ipv4),
+	F(check_mtu), F(xdp_get_buff_len), F(xdp_load_bytes),
+	F(xdp_store_bytes), F(tcp_raw_gen_syncookie_ipv4),
 	F(tcp_raw_gen_syncookie_ipv6), F(tcp_raw_check_syncookie_ipv4),
 	F(tcp_raw_check_syncookie_ipv6),
 };
 
 static const uint8_t perf_event_fns[] = {
-	F(probe_read), F(perf_event_output), F(get_stackid),
-	F(probe_read_str), F(perf_prog_read_value), F(get_stack),
-	F(read_branch_records), F(get_func_ip), F(get_attach_cookie),
+	F(perf_prog_read_value), F(read_branch_records),
 };
 
 static const uint8_t cg_skb_fns[] = {
@@ -127,10 +122,7 @@ static const uint8_t cg_skb_fns[] = {
 	F(sk_lookup_udp), F(sk_release), F(sk_fullsock), F(tcp_sock),
 	F(skb_ecn_set_ce), F(get_listener_sock), F(skc_lookup_tcp),
 	F(sk_storage_get), F(sk_storage_delete), F(get_netns_cookie),
-	F(sk_cgroup_id), F(sk_ancestor_cgroup_id), F(skc_to_tcp6_sock),
-	F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
-	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock),
-	F(ktime_get_coarse_ns), F(skc_to_unix_sock), F(skc_to_mptcp_sock),
+	F(sk_cgroup_id), F(sk_ancestor_cgroup_id),
 };
 
 static const uint8_t cg_sock_fns[] = {
@@ -140,35 +132,15 @@ static const uint8_t cg_sock_fns[] = {
 };
 
 static const uint8_t lwt_in_fns[] = {
-	F(get_route_realm), F(perf_event_output), F(skb_load_bytes),
-	F(csum_diff), F(skb_under_cgroup), F(get_hash_recalc),
-	F(skb_pull_data), F(lwt_push_encap), F(skc_to_tcp6_sock),
-	F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
-	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock),
-	F(ktime_get_coarse_ns), F(skc_to_unix_sock), F(skc_to_mptcp_sock),
-};
-
-static const uint8_t lwt_out_fns[] = {
-	F(get_route_realm), F(perf_event_output), F(skb_load_bytes),
-	F(csum_diff), F(skb_under_cgroup), F(get_hash_recalc),
-	F(skb_pull_data), F(skc_to_tcp6_sock), F(skc_to_tcp_sock),
-	F(skc_to_tcp_timewait_sock), F(skc_to_tcp_request_sock),
-	F(skc_to_udp6_sock), F(ktime_get_coarse_ns), F(skc_to_unix_sock),
-	F(skc_to_mptcp_sock),
+	F(lwt_push_encap),
 };
 
 static const uint8_t lwt_xmit_fns[] = {
 	F(skb_store_bytes), F(l3_csum_replace), F(l4_csum_replace),
 	F(clone_redirect), F(skb_get_tunnel_key), F(skb_set_tunnel_key),
-	F(redirect), F(get_route_realm), F(perf_event_output),
-	F(skb_load_bytes), F(csum_diff), F(skb_get_tunnel_opt),
-	F(skb_set_tunnel_opt), F(skb_under_cgroup), F(get_hash_recalc),
-	F(skb_change_tail), F(skb_pull_data), F(csum_update),
-	F(set_hash_invalid), F(skb_change_head), F(lwt_push_encap),
-	F(csum_level), F(skc_to_tcp6_sock), F(skc_to_tcp_sock),
-	F(skc_to_tcp_timewait_sock), F(skc_to_tcp_request_sock),
-	F(skc_to_udp6_sock), F(ktime_get_coarse_ns), F(skc_to_unix_sock),
-	F(skc_to_mptcp_sock),
+	F(redirect), F(skb_get_tunnel_opt), F(skb_set_tunnel_opt),
+	F(skb_change_tail), F(csum_update), F(set_hash_invalid),
+	F(skb_change_head), F(lwt_push_encap), F(csum_level),
 };
 
 static const uint8_t sock_ops_fns[] = {
@@ -176,10 +148,7 @@ static const uint8_t sock_ops_fns[] = {
 	F(sock_map_update), F(getsockopt), F(sock_ops_cb_flags_set),
 	F(sock_hash_update), F(get_local_storage), F(tcp_sock),
 	F(sk_storage_get), F(sk_storage_delete), F(get_netns_cookie),
-	F(skc_to_tcp6_sock), F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
-	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock), F(load_hdr_opt),
-	F(store_hdr_opt), F(reserve_hdr_opt), F(ktime_get_coarse_ns),
-	F(skc_to_unix_sock), F(skc_to_mptcp_sock),
+	F(load_hdr_opt), F(store_hdr_opt), F(reserve_hdr_opt),
 };
 
 static const uint8_t sk_skb_fns[] = {
@@ -188,9 +157,6 @@ static const uint8_t sk_skb_fns[] = {
 	F(get_socket_cookie), F(get_socket_uid), F(skb_adjust_room),
 	F(sk_redirect_map), F(sk_redirect_hash), F(sk_lookup_tcp),
 	F(sk_lookup_udp), F(sk_release), F(skc_lookup_tcp),
-	F(skc_to_tcp6_sock), F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
-	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock),
-	F(ktime_get_coarse_ns), F(skc_to_unix_sock), F(skc_to_mptcp_sock),
 };
 
 static const uint8_t cg_dev_fns[] = {
@@ -201,37 +167,19 @@ static const uint8_t sk_msg_fns[] = {
 	F(perf_event_output), F(msg_redirect_map), F(msg_apply_bytes),
 	F(msg_cork_bytes), F(msg_pull_data), F(msg_redirect_hash),
 	F(msg_push_data), F(msg_pop_data), F(sk_storage_get),
-	F(sk_storage_delete), F(get_netns_cookie), F(skc_to_tcp6_sock),
-	F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
-	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock),
-	F(ktime_get_coarse_ns), F(skc_to_unix_sock), F(skc_to_mptcp_sock),
-};
-
-static const uint8_t raw_tp_fns[] = {
-	F(probe_read), F(perf_event_output), F(get_stackid),
-	F(probe_read_str), F(get_stack), F(get_func_ip),
-	F(get_attach_cookie),
+	F(sk_storage_delete), F(get_netns_cookie),
 };
 
 static const uint8_t sock_addr_fns[] = {
 	F(perf_event_output), F(get_socket_cookie), F(setsockopt),
 	F(getsockopt), F(get_local_storage), F(sk_lookup_tcp),
-	F(sk_lookup_udp), F(sk_release), F(skc_lookup_tcp),
-	F(sk_storage_get), F(sk_storage_delete), F(get_netns_cookie),
-	F(skc_to_tcp6_sock), F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
-	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock),
-	F(ktime_get_coarse_ns), F(skc_to_unix_sock), F(get_retval),
-	F(set_retval), F(skc_to_mptcp_sock),
+	F(sk_lookup_udp), F(sk_release), F(skc_lookup_tcp), F(sk_storage_get),
+	F(sk_storage_delete), F(get_netns_cookie), F(get_retval),
+	F(set_retval),
 };
 
 static const uint8_t lwt_seg6_fns[] = {
-	F(get_route_realm), F(perf_event_output), F(skb_load_bytes),
-	F(csum_diff), F(skb_under_cgroup), F(get_hash_recalc),
-	F(skb_pull_data), F(lwt_seg6_store_bytes), F(lwt_seg6_adjust_srh),
-	F(lwt_seg6_action), F(skc_to_tcp6_sock), F(skc_to_tcp_sock),
-	F(skc_to_tcp_timewait_sock), F(skc_to_tcp_request_sock),
-	F(skc_to_udp6_sock), F(ktime_get_coarse_ns), F(skc_to_unix_sock),
-	F(skc_to_mptcp_sock),
+	F(lwt_seg6_store_bytes), F(lwt_seg6_adjust_srh), F(lwt_seg6_action),
 };
 
 static const uint8_t reuseport_fns[] = {
@@ -240,22 +188,13 @@ static const uint8_t reuseport_fns[] = {
 };
 
 static const uint8_t flow_dissector_fns[] = {
-	F(skb_load_bytes), F(skc_to_tcp6_sock), F(skc_to_tcp_sock),
-	F(skc_to_tcp_timewait_sock), F(skc_to_tcp_request_sock),
-	F(skc_to_udp6_sock), F(ktime_get_coarse_ns), F(skc_to_unix_sock),
-	F(skc_to_mptcp_sock),
+	F(skb_load_bytes),
 };
 
 static const uint8_t sysctl_fns[] = {
 	F(perf_event_output), F(get_local_storage), F(sysctl_get_name),
 	F(sysctl_get_current_value), F(sysctl_get_new_value),
 	F(sysctl_set_new_value), F(ktime_get_coarse_ns),
-};
-
-static const uint8_t raw_tp_w_fns[] = {
-	F(probe_read), F(perf_event_output), F(get_stackid),
-	F(probe_read_str), F(get_stack), F(get_func_ip),
-	F(get_attach_cookie),
 };
 
 static const uint8_t sockopt_fns[] = {
@@ -267,53 +206,60 @@ static const uint8_t sockopt_fns[] = {
 
 static const uint8_t sk_lookup_fns[] = {
 	F(perf_event_output), F(sk_release), F(sk_assign),
-	F(skc_to_tcp6_sock), F(skc_to_tcp_sock), F(skc_to_tcp_timewait_sock),
-	F(skc_to_tcp_request_sock), F(skc_to_udp6_sock),
-	F(ktime_get_coarse_ns), F(skc_to_unix_sock), F(skc_to_mptcp_sock),
 };
 
+/* A type's helpers: base_fns and the lists it names. */
+struct fn_list {
+	const uint8_t *ids;
+	size_t n;
+};
+#define L(list) { list, sizeof(list) }
 
-static bool in_list(const uint8_t *l, size_t n, uint32_t id)
+static bool listed(const struct fn_list *l, size_t nl, uint32_t id)
 {
-	for (size_t i = 0; i < n; i++)
-		if (l[i] == id)
-			return true;
+	for (size_t i = 0; i < nl; i++)
+		for (size_t j = 0; j < l[i].n; j++)
+			if (l[i].ids[j] == id)
+				return true;
 	return false;
 }
 
-static bool base_allowed(uint32_t id)
-{
-	return in_list(base_fns, sizeof(base_fns), id);
+#define LISTED(name, ...) \
+static bool name##_listed(uint32_t id) \
+{ \
+	static const struct fn_list l[] = { L(base_fns), __VA_ARGS__ }; \
+	return listed(l, sizeof(l) / sizeof(l[0]), id); \
 }
 
-#define ALLOWED(name, list) \
+/* The table's helper_allowed for a type whose lists are all there is. */
+#define ALLOWED(name, ...) \
+LISTED(name, __VA_ARGS__) \
 static bool name##_allowed(uint32_t id, const struct bpfvm_prog_info *prog) \
 { \
 	(void)prog; \
-	return base_allowed(id) || in_list(list, sizeof(list), id); \
+	return name##_listed(id); \
 }
-ALLOWED(sk_filter, sk_filter_fns)
-ALLOWED(kprobe, kprobe_fns)
-ALLOWED(tc, tc_fns)
-ALLOWED(tracepoint, tracepoint_fns)
-ALLOWED(xdp, xdp_fns)
-ALLOWED(perf_event, perf_event_fns)
-ALLOWED(cg_skb, cg_skb_fns)
-ALLOWED(cg_sock, cg_sock_fns)
-ALLOWED(lwt_in, lwt_in_fns)
-ALLOWED(lwt_out, lwt_out_fns)
-ALLOWED(lwt_xmit, lwt_xmit_fns)
-ALLOWED(sock_ops, sock_ops_fns)
-ALLOWED(sk_skb, sk_skb_fns)
-ALLOWED(cg_dev, cg_dev_fns)
-ALLOWED(sk_msg, sk_msg_fns)
-ALLOWED(raw_tp, raw_tp_fns)
-ALLOWED(lwt_seg6, lwt_seg6_fns)
-ALLOWED(reuseport, reuseport_fns)
-ALLOWED(flow_dissector, flow_dissector_fns)
-ALLOWED(sysctl, sysctl_fns)
-ALLOWED(raw_tp_w, raw_tp_w_fns)
-ALLOWED(sk_lookup, sk_lookup_fns)
+ALLOWED(tracing, L(tracing_fns))
+ALLOWED(sk_filter, L(sk_filter_fns), L(sk_base_fns))
+ALLOWED(tc, L(tc_fns), L(sk_base_fns))
+ALLOWED(xdp, L(xdp_fns), L(sk_base_fns))
+ALLOWED(perf_event, L(perf_event_fns), L(tracing_fns))
+ALLOWED(cg_skb, L(cg_skb_fns), L(sk_base_fns))
+ALLOWED(cg_sock, L(cg_sock_fns))
+ALLOWED(lwt_in, L(lwt_in_fns), L(lwt_fns), L(sk_base_fns))
+ALLOWED(lwt_out, L(lwt_fns), L(sk_base_fns))
+ALLOWED(lwt_xmit, L(lwt_xmit_fns), L(lwt_fns), L(sk_base_fns))
+ALLOWED(sock_ops, L(sock_ops_fns), L(sk_base_fns))
+ALLOWED(sk_skb, L(sk_skb_fns), L(sk_base_fns))
+ALLOWED(cg_dev, L(cg_dev_fns))
+ALLOWED(sk_msg, L(sk_msg_fns), L(sk_base_fns))
+LISTED(sock_addr, L(sock_addr_fns), L(sk_base_fns))
+ALLOWED(lwt_seg6, L(lwt_seg6_fns), L(lwt_fns), L(sk_base_fns))
+ALLOWED(reuseport, L(reuseport_fns))
+ALLOWED(flow_dissector, L(flow_dissector_fns), L(sk_base_fns))
+ALLOWED(sysctl, L(sysctl_fns))
+LISTED(sockopt, L(sockopt_fns))
+ALLOWED(sk_lookup, L(sk_lookup_fns), L(sk_base_fns))
 
 /* sock_addr_func_proto: bind only from connect hooks; get/set_retval not
  * where the hook's return value is fixed (recvmsg, get*name). */
@@ -336,7 +282,7 @@ static bool sock_addr_allowed(uint32_t id, const struct bpfvm_prog_info *prog)
 		case 53: /* BPF_CGROUP_UNIX_GETSOCKNAME */
 			return false;
 		}
-	return base_allowed(id) || in_list(sock_addr_fns, sizeof(sock_addr_fns), id);
+	return sock_addr_listed(id);
 }
 
 /* cg_sockopt_func_proto: setsockopt and getsockopt only in setsockopt. */
@@ -344,7 +290,7 @@ static bool sockopt_allowed(uint32_t id, const struct bpfvm_prog_info *prog)
 {
 	if (id == FN_setsockopt || id == FN_getsockopt)
 		return prog->expected_attach_type == BPF_CGROUP_SETSOCKOPT;
-	return base_allowed(id) || in_list(sockopt_fns, sizeof(sockopt_fns), id);
+	return sockopt_listed(id);
 }
 
 /* ---- r0 at exit (check_return_code) -------------------------------------- */
@@ -483,7 +429,7 @@ static const struct bpfvm_prog_type types[] = {
 	  bpfvm_ctx_sk_filter, skb_convert, sk_filter_allowed, NULL },
 	{ BPF_PROG_TYPE_KPROBE, "kprobe", "pt_regs", 168, 168,
 	  false, BPFVM_PKT_NONE, false, false,
-	  bpfvm_ctx_kprobe, NULL, kprobe_allowed, NULL },
+	  bpfvm_ctx_kprobe, NULL, tracing_allowed, NULL },
 	{ BPF_PROG_TYPE_SCHED_CLS, "sched_cls", "__sk_buff", SKB_SIZE, RT_SKB,
 	  true, BPFVM_PKT_RW, true, true,
 	  bpfvm_ctx_tc, skb_convert, tc_allowed, NULL },
@@ -492,7 +438,7 @@ static const struct bpfvm_prog_type types[] = {
 	  bpfvm_ctx_tc, skb_convert, tc_allowed, NULL },
 	{ BPF_PROG_TYPE_TRACEPOINT, "tracepoint", "trace_entry", 8192, 8192,
 	  false, BPFVM_PKT_NONE, false, false,
-	  bpfvm_ctx_tracepoint, NULL, tracepoint_allowed, NULL },
+	  bpfvm_ctx_tracepoint, NULL, tracing_allowed, NULL },
 	{ BPF_PROG_TYPE_XDP, "xdp", "xdp_md", (uint32_t)sizeof(struct xdp_md), RT_XDP,
 	  false, BPFVM_PKT_RW, true, true,
 	  bpfvm_ctx_xdp, xdp_convert, xdp_allowed, NULL },
@@ -529,7 +475,7 @@ static const struct bpfvm_prog_type types[] = {
 	  bpfvm_ctx_sk_msg, NULL, sk_msg_allowed, NULL },
 	{ BPF_PROG_TYPE_RAW_TRACEPOINT, "raw_tracepoint", "bpf_raw_tracepoint_args", 96, 96,
 	  false, BPFVM_PKT_NONE, false, true,
-	  bpfvm_ctx_raw_tp, NULL, raw_tp_allowed, NULL },
+	  bpfvm_ctx_raw_tp, NULL, tracing_allowed, NULL },
 	{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "cgroup_sock_addr", "bpf_sock_addr",
 	  (uint32_t)sizeof(struct bpf_sock_addr), (uint32_t)sizeof(struct bpf_sock_addr),
 	  false, BPFVM_PKT_NONE, false, false,
@@ -549,7 +495,7 @@ static const struct bpfvm_prog_type types[] = {
 	  bpfvm_ctx_sysctl, NULL, sysctl_allowed, range01 },
 	{ BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE, "raw_tracepoint_writable",
 	  "bpf_raw_tracepoint_args", 96, 96, false, BPFVM_PKT_NONE, false, false,
-	  bpfvm_ctx_raw_tp_w, NULL, raw_tp_w_allowed, NULL },
+	  bpfvm_ctx_raw_tp_w, NULL, tracing_allowed, NULL },
 	{ BPF_PROG_TYPE_CGROUP_SOCKOPT, "cgroup_sockopt", "bpf_sockopt",
 	  (uint32_t)sizeof(struct bpf_sockopt), (uint32_t)sizeof(struct bpf_sockopt),
 	  false, BPFVM_PKT_RW, false, false,
