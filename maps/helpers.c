@@ -139,11 +139,31 @@ static int holds(struct bpfvm_map *outer, const struct bpfvm_map *inner)
 	return found;
 }
 
-static int known_map(const struct state *s, uint64_t p)
+/* Checked runs: an inner map a lookup handed out is the run's to use until
+ * it ends, even once its outer slot changes (the kernel's RCU; the epoch
+ * keeps it alive): a hold with nothing to release. */
+static void inner_release(struct bpfvm_call *call, void *inner, int64_t pc)
 {
+	(void)call, (void)inner, (void)pc;
+}
+
+static int inner_seen(const struct bpfvm_run *run, uint64_t p)
+{
+	for (unsigned i = 0; i < run->nholds; i++)
+		if (run->holds[i].release == inner_release &&
+		    (uintptr_t)run->holds[i].obj == p)
+			return 1;
+	return 0;
+}
+
+static int known_map(struct bpfvm_call *call, uint64_t p)
+{
+	const struct state *s = state_of(call);
 	for (size_t i = 0; i < s->n; i++)
 		if ((uintptr_t)s->maps[i] == p)
 			return 1;
+	if (inner_seen(call->run, p))
+		return 1;
 	for (size_t i = 0; i < s->n; i++)
 		if (of_maps(s->maps[i]) &&
 		    holds(s->maps[i], (const struct bpfvm_map *)(uintptr_t)p))
@@ -158,7 +178,7 @@ static struct bpfvm_map *map_arg(struct bpfvm_call *call, uint64_t r1, int h)
 	if (!call->run->checked)
 		return m;
 	struct bpfvm_run *run = call->run;
-	if (!known_map(state_of(call), r1)) {
+	if (!known_map(call, r1)) {
 		bpfvm_run_fail(run, -EINVAL, run->call_pc,
 			       "%s: r1 0x%" PRIx64 " is not a map of this "
 			       "program", hname[h], r1);
@@ -338,6 +358,10 @@ static uint64_t map_lookup_elem(uint64_t r1, uint64_t r2, uint64_t r3,
 	void *v = m->ops->lookup(m, (const void *)(uintptr_t)r2, cpu_of(m));
 	if (expose(call, m, v))
 		return 0;
+	/* full: later calls fall back to a walk of the outer map */
+	if (v && of_maps(m) && call->run->checked &&
+	    !inner_seen(call->run, (uintptr_t)v))
+		bpfvm_call_hold(call, v, inner_release);
 	return (uint64_t)(uintptr_t)v;
 }
 

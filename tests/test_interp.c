@@ -2293,6 +2293,73 @@ START_TEST(epoch_inner_map_release)
 }
 END_TEST
 
+/* Deterministic: a helper replaces the outer slot between the program's
+ * lookup of the inner map and its use of it.  The old inner map stays the
+ * run's (checked mode knows it though the outer map no longer holds it;
+ * the epoch keeps it alive), the next run sees the new one. */
+struct swap {
+	int outer, next_inner;
+};
+
+static uint64_t swap_inner(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			   uint64_t r5, struct bpfvm_call *call)
+{
+	(void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
+	struct swap *sw = bpfvm_call_cookie(call);
+	uint32_t k = 0;
+	int err = sys_elem(BPF_MAP_UPDATE_ELEM, sw->outer, &k, &sw->next_inner,
+			   0);
+	bpfvm_close(sw->next_inner); /* the old one's last reference went */
+	return (uint64_t)(int64_t)err;
+}
+
+START_TEST(inner_map_replaced_mid_run)
+{
+	int tmpl = sys_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS;
+	a.key_size = 4;
+	a.value_size = 4;
+	a.max_entries = 1;
+	a.inner_map_fd = (uint32_t)tmpl;
+	int outer = bpfvm_bpf(BPF_MAP_CREATE, &a, sizeof a);
+	ck_assert_msg(outer >= 0, "%s", strerror(errno));
+	uint32_t k = 0;
+	uint64_t v = 11;
+	ck_assert_int_eq(sys_elem(BPF_MAP_UPDATE_ELEM, tmpl, &k, &v, 0), 0);
+	ck_assert_int_eq(sys_elem(BPF_MAP_UPDATE_ELEM, outer, &k, &tmpl, 0), 0);
+	bpfvm_close(tmpl);
+	/* r6 = lookup(outer, 0); swap; r0 = *lookup(r6, 0) + swap's r0 */
+	const struct bpfvm_insn p[] = {
+		ST(W, 10, -4, 0), LD_MAP_FD(1, outer), MOV64_X(2, 10),
+		ALU64_K(ADD, 2, -4), CALL(1), JMP_K(JEQ, 0, 0, 11),
+		MOV64_X(6, 0), CALL(300), MOV64_X(7, 0), MOV64_X(1, 6),
+		MOV64_X(2, 10), ALU64_K(ADD, 2, -4), CALL(1),
+		JMP_K(JEQ, 0, 0, 3), LDX(DW, 0, 0, 0), ALU64_X(ADD, 0, 7),
+		EXIT, MOV64_K(0, -1), EXIT,
+	};
+	struct bpfvm_map *om = NULL;
+	struct swap sw = { outer, -1 };
+	struct bpfvm *vm = bpfvm_create();
+	bpfvm_set_ldimm64_hook(vm, outer_fd_hook, &om);
+	ck_assert_int_eq(bpfvm_load(vm, p, LEN(p)), 0);
+	ck_assert_int_eq(bpfvm_map_helpers_attach(vm, &om, 1), 0);
+	bpfvm_register_helper(vm, 300, swap_inner, &sw);
+	for (size_t m = 0; m < LEN(modes); m++) {
+		sw.next_inner = sys_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+		uint64_t next = 20 + m;
+		ck_assert_int_eq(sys_elem(BPF_MAP_UPDATE_ELEM, sw.next_inner,
+					  &k, &next, 0), 0);
+		struct bpfvm_result r = run1(vm, m, NULL, 0);
+		ck_assert_msg(r.error == 0, "mode %zu: %s", m, r.msg);
+		ck_assert_uint_eq(r.r0, m ? 20 + m - 1 : 11);
+	}
+	unload_maps(vm);
+	bpfvm_close(outer);
+}
+END_TEST
+
 /* ---- the kernel as the oracle -------------------------------------------- */
 
 /* The parts of union bpf_attr used here (uapi layout; the rest zero), so
@@ -2501,6 +2568,7 @@ int main(void)
 	tcase_add_test(tc, tail_call_map_values);
 	tcase_add_test(tc, epoch_no_prealloc_reuse);
 	tcase_add_test(tc, epoch_inner_map_release);
+	tcase_add_test(tc, inner_map_replaced_mid_run);
 	tcase_add_test(tc, kernel_differential);
 	suite_add_tcase(s, tc);
 
