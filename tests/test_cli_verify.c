@@ -205,6 +205,25 @@ START_TEST(verify_level2)
 }
 END_TEST
 
+/* Level 4: the statistics alone (verification time varies). */
+START_TEST(verify_level4)
+{
+	unsigned us;
+	int used = 0;
+	ck_assert_int_eq(run("verify --log-level 4 ok.s"), 0);
+	ck_assert_int_eq(sscanf(out, "verification time %u usec\nstack depth 0\n%n",
+				&us, &used), 1);
+	ck_assert_int_gt(used, 0);
+	ck_assert_str_eq(out + used, "processed 2 insns (limit 1000000) "
+		"max_states_per_insn 0 total_states 0 peak_states 0 "
+		"mark_read 0\n");
+	/* a rejection: the error line first, then the statistics */
+	ck_assert_int_eq(run("verify --log-level 4 uninit.s"), 1);
+	ck_assert_int_eq(strncmp(out, "R2 !read_ok\nverification time ", 30),
+			 0);
+}
+END_TEST
+
 /* A level-2 log bigger than the first buffer (64 KiB): the command grows
  * the buffer on ENOSPC and prints the whole log once. */
 START_TEST(verify_big_log)
@@ -355,6 +374,9 @@ START_TEST(run_typed_errors)
 	/* XDP wants a whole Ethernet header: EINVAL */
 	ck_assert_int_eq(run("run --type xdp --data short pass.s"), 1);
 	HAS(err, "Invalid argument");
+	/* the kernel has no test run for kprobes: ENOTSUPP */
+	ck_assert_int_eq(run("run --type kprobe --data pkt ok.s"), 1);
+	HAS(err, "524");
 	/* the two modes' options do not mix */
 	ck_assert_int_eq(run("run --data pkt pass.s"), 2);
 	ck_assert_int_eq(run("run --repeat 3 pass.s"), 2);
@@ -379,6 +401,7 @@ int main(void)
 	tcase_add_test(tc, verify_accepts);
 	tcase_add_test(tc, verify_rejects);
 	tcase_add_test(tc, verify_level2);
+	tcase_add_test(tc, verify_level4);
 	tcase_add_test(tc, verify_big_log);
 	tcase_add_test(tc, verify_usage);
 	tcase_add_test(tc, verify_map);

@@ -194,6 +194,8 @@ static int execute(const char *path, struct bpfvm *vm,
 	return CLI_OK;
 }
 
+#define ENOTSUPP 524 /* the kernel's "no test run for this type" */
+
 /* "0000: 00 11 22 ...", 16 bytes a line. */
 static void hex_dump(const uint8_t *p, size_t len)
 {
@@ -269,8 +271,8 @@ static int run_typed(const char *path, const struct bpfvm_insn *insns,
 	bpfvm_close(fd);
 	if (err) {
 		ret = cli_error("run", CLI_FAILED, "%s: test run: %s", path,
-				err == -524 ? "Unknown error 524 (ENOTSUPP: "
-				"no test run for this program type)"
+				err == -ENOTSUPP ? "Unknown error 524 (ENOTSUPP:"
+				" no test run for this program type)"
 					    : strerror(-err));
 		goto out;
 	}
