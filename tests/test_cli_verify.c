@@ -308,6 +308,23 @@ START_TEST(verify_map)
 			    "exit\n");
 	ck_assert_int_eq(run("verify --map m nullderef.s"), 1);
 	HAS(out, "R0 invalid mem access 'map_value_or_null'\n");
+	/* the second map, by its value's address (map_idx_value): the
+	 * kernel's direct value access wants a one-element array */
+	ck_assert_int_eq(run("map create a type array key 4 value 8 entries 1"),
+			 0);
+	ck_assert_int_eq(run("map update a key 0 0 0 0 value 7 0 0 0 0 0 0 0"),
+			 0);
+	prog("value.s", "lddw map_idx_value %r1, 1\n"
+			"r0 = *(u64 *)(r1 + 0)\n"
+			"exit\n");
+	ck_assert_int_eq(run("run --type xdp --map m --map a --data pkt "
+			     "value.s"), 0);
+	ck_assert_str_eq(out, "retval: 0x7\n");
+	ck_assert_int_eq(run("verify --map a --map m value.s"), 1);
+	HAS(out, "no direct value access support for this map type\n");
+	/* no second map: the index stays, PROG_LOAD refuses it */
+	ck_assert_int_eq(run("verify --map a value.s"), 1);
+	HAS(err, "Invalid argument");
 }
 END_TEST
 
