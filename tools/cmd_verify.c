@@ -49,12 +49,14 @@ bool cli_prog_type(const struct cli_cmd *cmd, const char *name,
 		*type = t->id;
 		return true;
 	}
-	cli_error(cmd->name, CLI_USAGE, "unknown program type '%s'", name);
-	fputs("known types:", stderr);
+	char known[1024] = "";
+	size_t len = 0;
 	for (uint32_t id = 1; id < BPFVM_PROG_TYPE_MAX; id++)
-		if ((t = bpfvm_prog_type(id)))
-			fprintf(stderr, " %s", t->name);
-	fputc('\n', stderr);
+		if ((t = bpfvm_prog_type(id)) && len < sizeof(known))
+			len += (size_t)snprintf(known + len, sizeof(known) - len,
+						"%s%s", len ? " " : "", t->name);
+	cli_error(cmd->name, CLI_USAGE, "unknown program type '%s' (known: "
+		  "%s)", name, known);
 	return false;
 }
 
