@@ -378,7 +378,7 @@ START_TEST(test_log_rules)
 	ck_assert_ptr_nonnull(strstr(small, "mark_read 0\n"));
 	/* BPF_LOG_FIXED (8) keeps the head */
 	ck_assert_int_eq(verify_text(reject_prog, 9, small, sizeof(small), &r), -ENOSPC);
-	ck_assert(!strncmp(small, "0: (61) r0 = *(u32 *)(r1 +4000)", 31));
+	ck_assert(!strncmp(small, "0: R1=ctx() R10=fp0\n0: (61) r0 = *(u32 *)(r1 +4000)\n", 52));
 	/* accepted programs log the statistics too; level 4 adds time and
 	 * stack depth; any buffer size will do (the kernel has no minimum) */
 	ck_assert_int_eq(verify_text("r0 = 0\nexit\n", 1, buf, sizeof(buf), &r), 0);

@@ -163,12 +163,23 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 		op = OP_SUB;
 	}
 	if (w64) {
-		struct bpf_reg save = *d;
+		/* the low half of these depends on the low halves only: their
+		 * 32-bit bounds are computed as a 32-bit op would (the kernel's
+		 * scalar32_min_max_*), then both views tighten each other */
+		bool low = op == OP_ADD || op == OP_SUB || op == OP_MUL ||
+			   op == OP_AND || op == OP_OR || op == OP_XOR;
+		struct bpf_reg t = *d;
+		if (low)
+			scalar_alu(&t, s, op, false);
 		if (!alu64(d, s, op)) {
 			mark_reg_unknown(d);
-			d->id = 0;
+		} else if (low) {
+			d->u32_min = t.u32_min;
+			d->u32_max = t.u32_max;
+			d->s32_min = t.s32_min;
+			d->s32_max = t.s32_max;
+			reg_bounds_sync(d);
 		}
-		(void)save;
 		d->id = 0;
 		return;
 	}

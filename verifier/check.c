@@ -92,6 +92,7 @@ int check_reg_arg_read(struct verifier_env *env, int regno)
 		return -EACCES;
 	}
 	mark_reg_read(cur_func(env), regno);
+	env->scratched_regs |= (u16)(1u << regno);
 	return 0;
 }
 
@@ -106,16 +107,18 @@ static int check_reg_dst(struct verifier_env *env, int regno)
 		return -EACCES;
 	}
 	cur_func(env)->live[regno] |= LIVE_WRITTEN;
+	env->scratched_regs |= (u16)(1u << regno);
 	return 0;
 }
 
 /* r0-r5 after a call: written, unreadable until set again. */
-static void clobber_caller_saved(struct func_state *f)
+static void clobber_caller_saved(struct verifier_env *env, struct func_state *f)
 {
 	for (int i = 0; i <= 5; i++) {
 		mark_reg_not_init(&f->regs[i]);
 		f->live[i] |= LIVE_WRITTEN;
 	}
+	env->scratched_regs |= 0x3f;
 }
 
 void mark_reg_written(struct verifier_env *env, int regno)
@@ -754,11 +757,16 @@ static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *ins
 			mark_chain_precision(env, insn->src_reg);
 	}
 	if (pred == 1) {
+		if (env->log.level & 3)
+			print_insn_state(env);
 		*insn_idx += (u32)insn->off;
 		return 0;
 	}
-	if (pred == 0)
+	if (pred == 0) {
+		if (env->log.level & 3)
+			print_insn_state(env);
 		return 0;
+	}
 
 	if ((err = push_stack(env, *insn_idx + (u32)insn->off + 1, *insn_idx)))
 		return err;
@@ -790,6 +798,8 @@ static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *ins
 	} else {
 		try_match_pkt(env, insn, env->cur, other);
 	}
+	if (env->log.level & 3)
+		print_insn_state(env);
 	return 0;
 }
 
@@ -876,7 +886,7 @@ static int check_ld_abs(struct verifier_env *env, const struct bpfvm_insn *insn)
 	}
 	if (ind && (err = check_reg_arg_read(env, insn->src_reg)))
 		return err;
-	clobber_caller_saved(cur_func(env));
+	clobber_caller_saved(env, cur_func(env));
 	mark_reg_unknown(&regs[0]);
 	return 0;
 }
@@ -915,7 +925,7 @@ static int check_func_call(struct verifier_env *env, const struct bpfvm_insn *in
 	mark_reg_known(&callee->regs[10], 0);
 	callee->regs[10].type = PTR_TO_STACK;
 	callee->regs[10].frameno = (u8)(st->curframe + 1);
-	clobber_caller_saved(caller);
+	clobber_caller_saved(env, caller);
 	st->curframe++;
 	free(st->frame[st->curframe]);
 	st->frame[st->curframe] = callee;
@@ -1142,8 +1152,13 @@ static int do_check(struct verifier_env *env)
 				goto process_exit;
 			}
 		}
-		if (env->log.level & 3)
+		if (env->log.level & 3) {
+			print_insn_state(env);
+			env->prev_log_pos = vlog_pos(&env->log);
 			print_insn(env, idx);
+			env->prev_insn_print_pos = (u32)(vlog_pos(&env->log) - env->prev_log_pos);
+			env->prev_log_pos = vlog_pos(&env->log);
+		}
 		if (insn->code == 0x18 && insn->off) {
 			verbose(env, "BPF_LD_IMM64 uses reserved fields\n");
 			return -EINVAL;
@@ -1232,8 +1247,12 @@ process_exit:
 			return 0;
 		if (err)
 			return err;
-		if (env->log.level & 2)
-			verbose(env, "from %u to %u:\n", prev, idx);
+		env->scratched_regs = 0x7ff;
+		env->scratched_slots = ~0ull;
+		if (env->log.level & 2) {
+			verbose(env, "\nfrom %u to %u:", prev, idx);
+			print_state(env, cur_func(env), true);
+		}
 	}
 }
 
@@ -1254,6 +1273,8 @@ int do_check_main(struct verifier_env *env)
 	mark_reg_known(&f->regs[1], 0);
 	f->regs[1].type = PTR_TO_CTX;
 	env->cur = st;
+	env->scratched_regs = 0x7ff;
+	env->scratched_slots = ~0ull;
 	err = do_check(env);
 	/* level 1 shows the path of a failure only: nothing when accepted */
 	if (!err && !(env->log.level & 2))

@@ -535,6 +535,7 @@ int check_helper_call(struct verifier_env *env, int insn_idx, u32 *next)
 		mark_reg_not_init(&regs[i]);
 		cur_func(env)->live[i] |= LIVE_WRITTEN;
 	}
+	env->scratched_regs |= 0x3f;
 	struct bpf_reg *r0 = &regs[0];
 	u32 ret = fn->ret;
 	u8 flags = 0;

@@ -167,49 +167,197 @@ const char *reg_type_str(const struct bpf_reg *r, char *buf, size_t n)
 	return buf;
 }
 
-static int print_scalar(char *b, size_t n, const struct bpf_reg *r)
+/* Numbers as the kernel's log prints them: small ones in decimal. */
+static void snum(struct verifier_env *env, s64 v)
 {
-	const char *p = r->precise ? "P" : "";
-	if (tnum_is_const(r->var_off))
-		return snprintf(b, n, "%s%lld", p, (long long)r->var_off.value);
-	int k = snprintf(b, n, "%sscalar(", p);
-	const char *sep = "";
-	if (r->smin != INT64_MIN || r->smax != INT64_MAX) {
-		k += snprintf(b + k, n - (size_t)k, "%ssmin=%lld,smax=%lld", sep,
-			      (long long)r->smin, (long long)r->smax);
-		sep = ",";
-	}
-	if (r->umin || r->umax != UINT64_MAX) {
-		k += snprintf(b + k, n - (size_t)k, "%sumin=%llu,umax=%llu", sep,
-			      (unsigned long long)r->umin,
-			      (unsigned long long)r->umax);
-		sep = ",";
-	}
-	if (!tnum_is_unknown(r->var_off)) {
-		char t[64];
-		tnum_strn(t, sizeof(t), r->var_off);
-		k += snprintf(b + k, n - (size_t)k, "%svar_off=%s", sep, t);
-	}
-	return k + snprintf(b + k, n - (size_t)k, ")");
+	if (v >= -512 && v <= 512)
+		verbose(env, "%lld", (long long)v);
+	else
+		verbose(env, "%#llx", (unsigned long long)v);
 }
 
-void print_state(struct verifier_env *env, const struct func_state *f,
-		 bool only_written)
+static void unum(struct verifier_env *env, u64 v)
 {
-	char b[256], t[48];
-	(void)only_written;
+	if (v <= 512)
+		verbose(env, "%llu", (unsigned long long)v);
+	else
+		verbose(env, "%#llx", (unsigned long long)v);
+}
 
+/* The kernel's print_scalar_ranges: bounds that are not the type's
+ * extremes, equal ones of the same sign merged ("smax=umax=0xffffffff"). */
+static void scalar_ranges(struct verifier_env *env, const struct bpf_reg *r,
+			  const char **sep)
+{
+	struct { const char *name; u64 val; bool omit; } m[8] = {
+		{ "smin", (u64)r->smin, r->smin == INT64_MIN },
+		{ "smax", (u64)r->smax, r->smax == INT64_MAX },
+		{ "umin", r->umin, r->umin == 0 },
+		{ "umax", r->umax, r->umax == UINT64_MAX },
+		{ "smin32", (u64)(s64)r->s32_min, r->s32_min == INT32_MIN },
+		{ "smax32", (u64)(s64)r->s32_max, r->s32_max == INT32_MAX },
+		{ "umin32", r->u32_min, r->u32_min == 0 },
+		{ "umax32", r->u32_max, r->u32_max == UINT32_MAX },
+	};
+
+	for (int i = 0; i < 8; i++) {
+		if (m[i].omit)
+			continue;
+		bool neg1 = m[i].name[0] == 's' && (s64)m[i].val < 0;
+		verbose(env, "%s%s=", *sep, m[i].name);
+		*sep = ",";
+		for (int j = i + 2; j < 8; j += 2) {
+			bool neg2 = m[j].name[0] == 's' && (s64)m[j].val < 0;
+			if (m[j].omit || m[j].val != m[i].val || neg1 != neg2)
+				continue;
+			m[j].omit = true;
+			verbose(env, "%s=", m[j].name);
+		}
+		if (m[i].name[0] == 's')
+			snum(env, (s64)m[i].val);
+		else
+			unum(env, m[i].val);
+	}
+}
+
+/* One register as the kernel's print_reg_state writes it. */
+static void print_reg(struct verifier_env *env, const struct func_state *f,
+		      const struct bpf_reg *r)
+{
+	const char *sep = "";
+	char t[48];
+
+	if (r->type == SCALAR_VALUE && r->precise)
+		verbose(env, "P");
+	if (r->type == SCALAR_VALUE && tnum_is_const(r->var_off)) {
+		snum(env, (s64)r->var_off.value);
+		return;
+	}
+	verbose(env, "%s", reg_type_str(r, t, sizeof(t)));
+	if (r->type == PTR_TO_STACK) {
+		if (f->frameno != r->frameno)
+			verbose(env, "[%d]", r->frameno);
+		if (tnum_is_const(r->var_off)) {
+			snum(env, (s64)r->var_off.value + r->off);
+			return;
+		}
+	}
+	verbose(env, "(");
+	if (r->id) {
+		verbose(env, "%sid=%u", sep, r->id);
+		sep = ",";
+	}
+	if (r->ref_obj_id) {
+		verbose(env, "%sref_obj_id=%u", sep, r->ref_obj_id);
+		sep = ",";
+	}
+	if ((r->type == CONST_PTR_TO_MAP || r->type == PTR_TO_MAP_KEY ||
+	     r->type == PTR_TO_MAP_VALUE) && r->map) {
+		if (r->map->name[0]) {
+			verbose(env, "%smap=%s", sep, r->map->name);
+			sep = ",";
+		}
+		verbose(env, "%sks=%u,vs=%u", sep, r->map->key_size, r->map->value_size);
+		sep = ",";
+	}
+	if (r->type != SCALAR_VALUE && r->off) {
+		verbose(env, "%soff=", sep);
+		snum(env, r->off);
+		sep = ",";
+	}
+	if (reg_is_pkt(r)) {
+		verbose(env, "%sr=", sep);
+		unum(env, (u64)(s64)r->range);
+		sep = ",";
+	}
+	if (r->type == PTR_TO_MEM) {
+		verbose(env, "%ssz=", sep);
+		unum(env, r->mem_size);
+		sep = ",";
+	}
+	if (tnum_is_const(r->var_off)) {
+		if (r->var_off.value) {
+			verbose(env, "%simm=", sep);
+			snum(env, (s64)r->var_off.value);
+		}
+	} else {
+		scalar_ranges(env, r, &sep);
+		if (!tnum_is_unknown(r->var_off)) {
+			char tn[64];
+			tnum_strn(tn, sizeof(tn), r->var_off);
+			verbose(env, "%svar_off=%s", sep, tn);
+		}
+	}
+	verbose(env, ")");
+}
+
+/* The kernel's print_verifier_state for frame f: registers, then stack
+ * slots (all of them, or only those this insn touched). */
+void print_state(struct verifier_env *env, const struct func_state *f,
+		 bool all)
+{
+	static const char slot_char[4] = { '?', 'r', 'm', '0' };
+
+	if (f->frameno)
+		verbose(env, " frame%u:", f->frameno);
 	for (int i = 0; i < 11; i++) {
 		const struct bpf_reg *r = &f->regs[i];
-		if (r->type == NOT_INIT)
+		if (r->type == NOT_INIT || (!all && !(env->scratched_regs >> i & 1)))
 			continue;
-		if (r->type == SCALAR_VALUE)
-			print_scalar(b, sizeof(b), r);
-		else if (r->type == PTR_TO_STACK)
-			snprintf(b, sizeof(b), "fp%d", r->off);
-		else
-			snprintf(b, sizeof(b), "%s()", reg_type_str(r, t, sizeof(t)));
-		verbose(env, " R%d=%s", i, b);
+		verbose(env, " R%d=", i);
+		print_reg(env, f, r);
 	}
+	for (int i = 0; i < f->allocated_stack / 8; i++) {
+		const struct stack_slot *s = &f->stack[i];
+		char types[9];
+		bool valid = false;
+		if (!all && !(env->scratched_slots >> i & 1))
+			continue;
+		/* the kernel's slot_type[j] is our type[j]: byte -(8*i+1+j) */
+		for (int j = 0; j < 8; j++) {
+			valid |= s->type[j] != STACK_INVALID;
+			types[j] = slot_char[s->type[j]];
+		}
+		types[8] = 0;
+		if (!valid)
+			continue;
+		verbose(env, " fp%d=", (-i - 1) * 8);
+		if (s->type[7] == STACK_SPILL) {
+			int j = 0;
+			while (j < 8 && s->type[j] != STACK_SPILL)
+				j++;
+			types[j] = 0;
+			verbose(env, "%s", types);
+			print_reg(env, f, &s->spilled);
+		} else {
+			verbose(env, "%s", types);
+		}
+	}
+	if (env->cur && env->cur->nrefs) {
+		verbose(env, " refs=%u", env->cur->refs[0].id);
+		for (u32 i = 1; i < env->cur->nrefs; i++)
+			verbose(env, ",%u", env->cur->refs[i].id);
+	}
+	if (f->in_callback)
+		verbose(env, " cb");
 	verbose(env, "\n");
+	env->scratched_regs = 0;
+	env->scratched_slots = 0;
+}
+
+/* After an insn: what it touched, on its line when nothing came between
+ * (aligned as the kernel's vlog_alignment), else on a line of its own. */
+void print_insn_state(struct verifier_env *env)
+{
+	if (!env->scratched_regs && !env->scratched_slots)
+		return;
+	if (env->prev_log_pos && env->prev_log_pos == vlog_pos(&env->log)) {
+		u32 pos = env->prev_insn_print_pos;
+		u32 w = ((pos + 4 > 40 ? pos + 4 : 40) + 7) / 8 * 8 - pos - 1;
+		vlog_reset(&env->log, env->prev_log_pos - 1);
+		verbose(env, "%*c;", (int)w, ' ');
+	} else {
+		verbose(env, "%u:", env->insn_idx);
+	}
+	print_state(env, cur_func(env), false);
 }

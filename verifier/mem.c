@@ -257,6 +257,13 @@ int check_ctx_access(struct verifier_env *env, int insn_idx, int off, int size,
 
 /* ---- stack ------------------------------------------------------------------ */
 
+static void scratch_slot(struct verifier_env *env, s64 off)
+{
+	s64 spi = (-off - 1) / 8;
+	if (spi >= 0 && spi < 64)
+		env->scratched_slots |= 1ull << spi;
+}
+
 static void grow_stack(struct verifier_env *env, struct func_state *f, int size)
 {
 	size = (size + 7) & ~7;
@@ -283,6 +290,8 @@ static int stack_within_bounds(struct verifier_env *env, int regno, int off,
 	if (tnum_is_const(r->var_off)) {
 		min_off = (s64)r->var_off.value + off;
 		max_off = min_off + size;
+		if (min_off < 0 && min_off >= -MAX_BPF_STACK)
+			scratch_slot(env, min_off);
 	} else {
 		if (r->smax >= MAX_VAR_OFF || r->smin <= -MAX_VAR_OFF) {
 			verbose(env, "invalid unbounded variable-offset%s stack R%d\n",

@@ -245,6 +245,11 @@ struct verifier_env {
 	u32 pass_cnt;
 	bool strict_alignment;
 	u32 attach_type; /* expected_attach_type after the kernel's fixup */
+	/* the log's per-insn state: what the insn touched, where it printed */
+	u16 scratched_regs;
+	u64 scratched_slots;
+	u64 prev_log_pos;
+	u32 prev_insn_print_pos;
 	bool seen_direct_write;
 	struct vlog log;
 	/* scratch for states_equal id maps */
@@ -260,7 +265,8 @@ void vlog_reset(struct vlog *log, u64 pos);
 u64 vlog_pos(const struct vlog *log);
 int vlog_finish(struct vlog *log);
 void print_insn(struct verifier_env *env, u32 idx);
-void print_state(struct verifier_env *env, const struct func_state *f, bool only_written);
+void print_state(struct verifier_env *env, const struct func_state *f, bool all);
+void print_insn_state(struct verifier_env *env);
 const char *reg_type_str(const struct bpf_reg *r, char *buf, size_t n);
 
 /* ---- bounds.c: scalar ranges ------------------------------------------ */
