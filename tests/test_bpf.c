@@ -54,13 +54,7 @@ static int vbpf(int cmd, union bpf_attr *a)
 static int mcreate_in(bpf_fn f, uint32_t type, uint32_t ks, uint32_t vs,
 		      uint32_t max, uint32_t flags)
 {
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = type;
-	a.key_size = ks;
-	a.value_size = vs;
-	a.max_entries = max;
-	a.map_flags = flags;
+	union bpf_attr a = tu_map_attr(type, ks, vs, max, flags);
 	return f(BPF_MAP_CREATE, &a, sizeof(a));
 }
 

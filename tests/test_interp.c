@@ -1976,16 +1976,20 @@ END_TEST
 static int sys_map(uint32_t type, uint32_t key, uint32_t value,
 		   uint32_t entries, uint32_t flags)
 {
-	union bpf_attr a;
-	memset(&a, 0, sizeof a);
-	a.map_type = type;
-	a.key_size = key;
-	a.value_size = value;
-	a.max_entries = entries;
-	a.map_flags = flags;
+	union bpf_attr a = tu_map_attr(type, key, value, entries, flags);
 	int fd = bpfvm_bpf(BPF_MAP_CREATE, &a, sizeof a);
 	ck_assert_msg(fd >= 0, "MAP_CREATE: %s", strerror(errno));
 	return fd;
+}
+
+/* An array of one map shaped as tmpl, through bpf(2). */
+static int sys_map_of_maps(int tmpl)
+{
+	union bpf_attr a = tu_map_attr(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0);
+	a.inner_map_fd = (uint32_t)tmpl;
+	int outer = bpfvm_bpf(BPF_MAP_CREATE, &a, sizeof a);
+	ck_assert_msg(outer >= 0, "%s", strerror(errno));
+	return outer;
 }
 
 static int sys_elem(int cmd, int fd, const void *key, const void *value,
@@ -2231,15 +2235,7 @@ static void *inner_writer(void *arg)
 START_TEST(epoch_inner_map_release)
 {
 	int tmpl = sys_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
-	union bpf_attr a;
-	memset(&a, 0, sizeof a);
-	a.map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS;
-	a.key_size = 4;
-	a.value_size = 4;
-	a.max_entries = 1;
-	a.inner_map_fd = (uint32_t)tmpl;
-	int outer = bpfvm_bpf(BPF_MAP_CREATE, &a, sizeof a);
-	ck_assert_msg(outer >= 0, "%s", strerror(errno));
+	int outer = sys_map_of_maps(tmpl);
 	bpfvm_close(tmpl);
 	/* r0: 0 the canary held, 1 it changed, 2 no inner map yet */
 	const struct bpfvm_insn p[] = {
@@ -2316,15 +2312,7 @@ static uint64_t swap_inner(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 START_TEST(inner_map_replaced_mid_run)
 {
 	int tmpl = sys_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
-	union bpf_attr a;
-	memset(&a, 0, sizeof a);
-	a.map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS;
-	a.key_size = 4;
-	a.value_size = 4;
-	a.max_entries = 1;
-	a.inner_map_fd = (uint32_t)tmpl;
-	int outer = bpfvm_bpf(BPF_MAP_CREATE, &a, sizeof a);
-	ck_assert_msg(outer >= 0, "%s", strerror(errno));
+	int outer = sys_map_of_maps(tmpl);
 	uint32_t k = 0;
 	uint64_t v = 11;
 	ck_assert_int_eq(sys_elem(BPF_MAP_UPDATE_ELEM, tmpl, &k, &v, 0), 0);

@@ -617,12 +617,7 @@ START_TEST(map_in_map)
 	uint32_t k = 1;
 	uint64_t v = 99;
 	ck_assert_int_eq(bpfvm_map_update_elem(inner, &k, &v, 0), 0);
-	union bpf_attr a;
-	memset(&a, 0, sizeof a);
-	a.map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS;
-	a.key_size = a.value_size = 4;
-	a.max_entries = 2;
-	a.inner_map_fd = 0;
+	union bpf_attr a = tu_map_attr(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 2, 0);
 	struct bpfvm_map *outer;
 	ck_assert_int_eq(bpfvm_map_create_with(&a, &map_ops, inner, &outer), 0);
 	int32_t fd = 0;

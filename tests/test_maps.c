@@ -26,13 +26,7 @@ struct cattr {
 
 static union bpf_attr attr_of(struct cattr c)
 {
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.map_type = c.type;
-	a.key_size = c.ks;
-	a.value_size = c.vs;
-	a.max_entries = c.max;
-	a.map_flags = c.flags;
+	union bpf_attr a = tu_map_attr(c.type, c.ks, c.vs, c.max, c.flags);
 	a.map_extra = c.extra;
 	if (c.name)
 		memcpy(a.map_name, c.name, strnlen(c.name, BPF_OBJ_NAME_LEN));

@@ -137,8 +137,8 @@ void tu_rand_map_key(uint64_t *s, uint32_t type, uint32_t key_size,
 	memcpy(key, &k, key_size < 4 ? key_size : 4);
 }
 
-struct bpfvm_map *tu_map(uint32_t type, uint32_t key, uint32_t value,
-			 uint32_t entries, uint32_t flags)
+union bpf_attr tu_map_attr(uint32_t type, uint32_t key, uint32_t value,
+			   uint32_t entries, uint32_t flags)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof a);
@@ -147,6 +147,13 @@ struct bpfvm_map *tu_map(uint32_t type, uint32_t key, uint32_t value,
 	a.value_size = value;
 	a.max_entries = entries;
 	a.map_flags = flags;
+	return a;
+}
+
+struct bpfvm_map *tu_map(uint32_t type, uint32_t key, uint32_t value,
+			 uint32_t entries, uint32_t flags)
+{
+	union bpf_attr a = tu_map_attr(type, key, value, entries, flags);
 	struct bpfvm_map *m = NULL;
 	ck_assert_int_eq(bpfvm_map_create(&a, &m), 0);
 	return m;

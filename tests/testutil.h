@@ -10,6 +10,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/bpf.h>
 
 struct bpfvm_map;
 
@@ -44,6 +45,10 @@ uint64_t tu_rnd(uint64_t *s);
  * keys get every prefix length up to past the maximum. */
 void tu_rand_map_key(uint64_t *s, uint32_t type, uint32_t key_size,
 		     uint32_t max_entries, uint8_t *key);
+
+/* A map create's attributes: these, the rest zero. */
+union bpf_attr tu_map_attr(uint32_t type, uint32_t key, uint32_t value,
+			   uint32_t entries, uint32_t flags);
 
 /* bpfvm_map_create that must succeed. */
 struct bpfvm_map *tu_map(uint32_t type, uint32_t key, uint32_t value,
