@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "bpfvm.h"
+#include "mapfile.h"
 
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 
@@ -72,7 +73,6 @@ bool cli_parse_dispatch(const char *s, int *dispatch);
 
 /* Loading through bpfvm_bpf(BPF_PROG_LOAD), which verifies (verify and
  * the typed run; defined in cmd_verify.c). */
-#include "mapfile.h"
 #define CLI_MAX_MAPS 64
 struct cli_load {
 	uint32_t type;       /* BPF_PROG_TYPE_* */
