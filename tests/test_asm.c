@@ -602,8 +602,7 @@ START_TEST(every_conformance_program_assembles)
 	int files = 0, raws = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		if (l < 5 || strcmp(e->d_name + l - 5, ".data"))
+		if (!tu_data_file(e))
 			continue;
 		char path[2048];
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);

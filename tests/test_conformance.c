@@ -23,12 +23,6 @@ static const char *shared(void)
 	return tu_env("BPFVM_SHARED", "../shared");
 }
 
-static int is_data(const struct dirent *d)
-{
-	size_t len = strlen(d->d_name);
-	return len > 5 && !strcmp(d->d_name + len - 5, ".data");
-}
-
 /* Run every .data file of shared()/sub; returns how many there were and
  * sets *passed.  Failing names (with why) are collected in `failures`. */
 static int run_dir(const char *sub, const struct bpfvm_conf_opts *opts,
@@ -40,7 +34,7 @@ static int run_dir(const char *sub, const struct bpfvm_conf_opts *opts,
 	int count;
 
 	snprintf(dir, sizeof(dir), "%s/%s", shared(), sub);
-	count = scandir(dir, &names, is_data, alphasort);
+	count = scandir(dir, &names, tu_data_file, alphasort);
 	ck_assert_msg(count >= 0, "%s: %s", dir, strerror(errno));
 	*passed = 0;
 	failures[0] = 0;
@@ -123,7 +117,7 @@ START_TEST(threads)
 	int count;
 
 	snprintf(dir, sizeof(dir), "%s/conformance/tests", shared());
-	count = scandir(dir, &names, is_data, alphasort);
+	count = scandir(dir, &names, tu_data_file, alphasort);
 	ck_assert_int_eq(count, N_TESTS);
 	for (int i = 0; i < count; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
@@ -155,7 +149,7 @@ START_TEST(negative_rejected_at_load)
 	int count;
 
 	snprintf(dir, sizeof(dir), "%s/conformance/negative", shared());
-	count = scandir(dir, &names, is_data, alphasort);
+	count = scandir(dir, &names, tu_data_file, alphasort);
 	ck_assert_int_eq(count, N_NEGATIVE);
 	for (int i = 0; i < count; i++) {
 		struct bpfvm_conf_test t;

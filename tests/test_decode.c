@@ -182,8 +182,7 @@ START_TEST(negative_vectors_are_rejected)
 	int count = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (len < 5 || strcmp(e->d_name + len - 5, ".data"))
+		if (!tu_data_file(e))
 			continue;
 		char path[8192];
 		snprintf(path, sizeof(path), "%s/%s", dirpath, e->d_name);

@@ -364,13 +364,20 @@ static int compare_with_kernel(const struct bpfvm_insn *p, size_t n,
 	return compared;
 }
 
-START_TEST(every_row_matches_the_kernel)
+/* The kernel comparisons skip, saying why, where bpf(2) is refused. */
+static bool kernel_here(void)
 {
 	char why[256];
-	if (!bpfk_available(why, sizeof(why))) {
-		printf("SKIP: kernel comparison: %s\n", why);
+	if (bpfk_available(why, sizeof(why)))
+		return true;
+	printf("SKIP: kernel comparison: %s\n", why);
+	return false;
+}
+
+START_TEST(every_row_matches_the_kernel)
+{
+	if (!kernel_here())
 		return;
-	}
 	char *log = malloc(KLOG_SIZE);
 	ck_assert_ptr_nonnull(log);
 	int rows = 0, programs = 0, lines = 0;
@@ -453,11 +460,8 @@ static void rand_insn(int op, uint64_t *x, struct bpfvm_insn *p, size_t i)
 /* Random operands for every row the kernel takes: 100 programs of 60. */
 START_TEST(random_operands_match_the_kernel)
 {
-	char why[256];
-	if (!bpfk_available(why, sizeof(why))) {
-		printf("SKIP: kernel comparison: %s\n", why);
+	if (!kernel_here())
 		return;
-	}
 	char *log = malloc(KLOG_SIZE);
 	ck_assert_ptr_nonnull(log);
 	int ops[OP__COUNT], nops = 0;
@@ -494,11 +498,8 @@ END_TEST
 /* Every helper number the kernel knows, and a few past the end, by name. */
 START_TEST(helper_names_match_the_kernel)
 {
-	char why[256];
-	if (!bpfk_available(why, sizeof(why))) {
-		printf("SKIP: kernel comparison: %s\n", why);
+	if (!kernel_here())
 		return;
-	}
 	enum { N = BPFVM_HELPER_MAX + 4 };
 	struct bpfvm_insn p[N + 2];
 	unsigned char seen[N + 2] = { 0 };
@@ -534,8 +535,7 @@ START_TEST(conformance_round_trip)
 	char first[512] = "";
 	for (int e = 0; e < ne; e++) {
 		const char *name = ents[e]->d_name;
-		size_t len = strlen(name);
-		if (len < 5 || strcmp(name + len - 5, ".data")) {
+		if (!tu_data_file(ents[e])) {
 			free(ents[e]);
 			continue;
 		}

@@ -270,18 +270,12 @@ END_TEST
 
 /* ---- our own edge cases: tests/kernel_progs/NAME.data ---------------------- */
 
-static int data_file(const struct dirent *e)
-{
-	size_t l = strlen(e->d_name);
-	return l > 5 && !strcmp(e->d_name + l - 5, ".data");
-}
-
 START_TEST(own_programs_agree_with_kernel)
 {
 	char dir[4096], path[8192], err[512];
 	env_path(dir, sizeof(dir), "BPFVM_TESTS", "kernel_progs");
 	struct dirent **list;
-	int n = scandir(dir, &list, data_file, alphasort);
+	int n = scandir(dir, &list, tu_data_file, alphasort);
 	ck_assert_msg(n > 0, "no programs in %s", dir);
 	int bad = 0;
 	for (int i = 0; i < n; i++) {
@@ -316,7 +310,7 @@ START_TEST(known_kernel_bugs_bpfvm_follows_the_isa)
 	char dir[4096], path[8192], err[512];
 	env_path(dir, sizeof(dir), "BPFVM_TESTS", "kernel_progs/kernel-bugs");
 	struct dirent **list;
-	int n = scandir(dir, &list, data_file, alphasort);
+	int n = scandir(dir, &list, tu_data_file, alphasort);
 	ck_assert_msg(n > 0, "no programs in %s", dir);
 	int bad = 0;
 	for (int i = 0; i < n; i++) {

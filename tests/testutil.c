@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <errno.h> /* program_invocation_short_name (_GNU_SOURCE) */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <stdio.h>
@@ -77,6 +78,12 @@ void tu_write_file(const char *path, const void *data, size_t len)
 	ck_assert_msg(f != NULL, "cannot create %s: %s", path, strerror(errno));
 	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
 	ck_assert_int_eq(fclose(f), 0);
+}
+
+int tu_data_file(const struct dirent *e)
+{
+	size_t len = strlen(e->d_name);
+	return len > 5 && !strcmp(e->d_name + len - 5, ".data");
 }
 
 int tu_bpfvm(const char *const args[], const char *cwd, char *out,

@@ -13,6 +13,7 @@
 #include <linux/bpf.h>
 
 struct bpfvm_map;
+struct dirent;
 
 /* $name, or def when unset; def NULL: it must be set (by meson test). */
 const char *tu_env(const char *name, const char *def);
@@ -29,6 +30,9 @@ size_t tu_read_file(const char *path, void *buf, size_t cap);
 /* The whole file, malloc'ed and NUL-terminated; *len its length if len. */
 char *tu_read_all(const char *path, size_t *len);
 void tu_write_file(const char *path, const void *data, size_t len);
+
+/* A scandir filter: test vector files, "NAME.data". */
+int tu_data_file(const struct dirent *e);
 
 /* Run $BPFVM_BIN with args (NULL-terminated, without argv[0]) in cwd
  * (NULL: this one); stdout and stderr are captured, through files in
