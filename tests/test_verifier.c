@@ -13,7 +13,8 @@
  *   errno: N                                         (with reject)
  *   error: the exact last error line of the log     (with reject)
  *   processed: N   insns processed, when it must equal the kernel's count
- * BPFVM_VERIFIER_COUNTS=1 prints both processed counts of every case;
+ * BPFVM_VERIFIER_COUNTS=1 prints both processed counts of every case,
+ * BPFVM_VERIFIER_LOGS=1 both logs where they differ;
  * BPFVM_VERIFIER_DUMP=FILE saves a random program the kernel judges
  * differently.
  * Also here: the log buffer rules (EINVAL, ENOSPC, rotating tail) and the
@@ -215,6 +216,8 @@ static void last_error_line(const char *log, char *out, size_t len)
 		snprintf(out, len, "%.*s", (int)(best_end - best), best);
 }
 
+static int log_cmp_total, log_cmp_same;
+
 static void run_case(const char *path)
 {
 	size_t len;
@@ -284,6 +287,14 @@ static void run_case(const char *path)
 	}
 	ck_assert_msg((ret == 0) == c.accept, "%s: bpfvm says %s (%s)", path,
 		      ret ? "reject" : "accept", line);
+	/* the whole level-1 log, when the kernel's is at hand: counted */
+	if (k != 1) {
+		log_cmp_total++;
+		if (!strcmp(log, klog))
+			log_cmp_same++;
+		else if (getenv("BPFVM_VERIFIER_LOGS"))
+			printf("%s: logs differ\n--- kernel\n%s--- bpfvm\n%s", path, klog, log);
+	}
 	if (!c.accept) {
 		ck_assert_msg(-ret == c.err, "%s: bpfvm errno %d, want %d", path,
 			      -ret, c.err);
@@ -333,6 +344,9 @@ START_TEST(test_cases)
 		run_case(p);
 		free(names[i]);
 	}
+	if (log_cmp_total)
+		printf("cases: whole level-1 log equal to the kernel's for %d/%d\n",
+		       log_cmp_same, log_cmp_total);
 }
 END_TEST
 

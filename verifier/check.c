@@ -930,6 +930,14 @@ static int check_func_call(struct verifier_env *env, const struct bpfvm_insn *in
 	free(st->frame[st->curframe]);
 	st->frame[st->curframe] = callee;
 	*insn_idx = target - 1;
+	if (env->log.level & 3) {
+		verbose(env, "caller:\n");
+		print_state(env, caller, true);
+		verbose(env, "callee:\n");
+		print_state(env, callee, true);
+	}
+	env->scratched_regs = 0x7ff;
+	env->scratched_slots = ~0ull;
 	return 0;
 }
 
@@ -955,6 +963,12 @@ static int prepare_func_exit(struct verifier_env *env, u32 *insn_idx)
 	mark_reg_read(callee, 0);
 	caller->live[0] |= LIVE_WRITTEN;
 	*insn_idx = (u32)callee->callsite;
+	if (env->log.level & 3) {
+		verbose(env, "returning from callee:\n");
+		print_state(env, callee, true);
+		verbose(env, "to caller at %u:\n", *insn_idx + 1);
+		print_state(env, caller, true);
+	}
 	free(callee);
 	st->frame[st->curframe] = NULL;
 	st->curframe--;

@@ -167,10 +167,10 @@ const char *reg_type_str(const struct bpf_reg *r, char *buf, size_t n)
 	return buf;
 }
 
-/* Numbers as the kernel's log prints them: small ones in decimal. */
+/* Numbers as the kernel's log prints them: 16-bit ones in decimal. */
 static void snum(struct verifier_env *env, s64 v)
 {
-	if (v >= -512 && v <= 512)
+	if (v >= INT16_MIN && v <= INT16_MAX)
 		verbose(env, "%lld", (long long)v);
 	else
 		verbose(env, "%#llx", (unsigned long long)v);
@@ -178,7 +178,7 @@ static void snum(struct verifier_env *env, s64 v)
 
 static void unum(struct verifier_env *env, u64 v)
 {
-	if (v <= 512)
+	if (v <= UINT16_MAX)
 		verbose(env, "%llu", (unsigned long long)v);
 	else
 		verbose(env, "%#llx", (unsigned long long)v);

@@ -503,7 +503,10 @@ int check_stack_range(struct verifier_env *env, int regno, int off, int size,
 	s64 min_off, max_off;
 	int err;
 
-	if ((err = stack_within_bounds(env, regno, off, size, write ? 1 : 0)))
+	u64 scratched = env->scratched_slots; /* helpers' access is not shown */
+	err = stack_within_bounds(env, regno, off, size, write ? 1 : 0);
+	env->scratched_slots = scratched;
+	if (err)
 		return err;
 	if (tnum_is_const(r->var_off)) {
 		min_off = max_off = (s64)r->var_off.value + off;
