@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include "jhash.h"
 #include "map.h"
@@ -75,6 +76,8 @@ struct htab {
 	/* preallocated block, carved in order */
 	uint8_t *pool;
 	size_t pool_n, pool_used;
+	void *area; /* one mapping: the buckets, then the pool */
+	size_t area_len;
 	struct elem *free_head, *free_tail;
 	size_t nfree, quarantine; /* free elements; how many wait unused */
 	struct elem *limbo_head, *limbo_tail; /* epochs: retired, oldest first */
@@ -131,6 +134,36 @@ static uint64_t roundup_pow2(uint64_t n)
 
 static void htab_free(struct bpfvm_map *map);
 
+/* Zeroed memory, touched only when used.  A big area (a mapping) is 2 MiB
+ * aligned and asks for huge pages: a lookup's two random accesses (bucket,
+ * element) then cost no page walks, which in a virtual machine are slow.
+ * A small one comes from calloc (sanitizers see its bounds). */
+#define HUGE_PAGE ((size_t)2 << 20)
+static int area_mapped(size_t len)
+{
+	return len >= HUGE_PAGE / 2;
+}
+
+static void *area_alloc(size_t *len)
+{
+	size_t n = *len;
+	if (!area_mapped(n))
+		return calloc(1, n);
+	n = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	uint8_t *p = mmap(NULL, n + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	size_t head = (HUGE_PAGE - (uintptr_t)p % HUGE_PAGE) % HUGE_PAGE;
+	if (head)
+		munmap(p, head);
+	if (HUGE_PAGE - head)
+		munmap(p + head + n, HUGE_PAGE - head);
+	madvise(p + head, n, MADV_HUGEPAGE); /* a hint: fine if refused */
+	*len = n;
+	return p + head;
+}
+
 static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 {
 	struct htab *h = calloc(1, sizeof(*h));
@@ -185,19 +218,21 @@ static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 		h->quarantine = 0; /* exactly max_entries elements, as the kernel */
 
 	err = -ENOMEM;
-	h->buckets = calloc(h->n_buckets, sizeof(*h->buckets)); /* <= 1 GiB */
-	if (!h->buckets)
-		goto fail;
+	size_t blen = ((size_t)h->n_buckets * sizeof(*h->buckets) + 63) & ~(size_t)63;
 	if (!(attr->map_flags & BPF_F_NO_PREALLOC)) {
 		/* one spare element: a replace fills it before the old goes */
 		h->pool_n = (size_t)h->map.max_entries +
 			    (h->lru ? 0 : 1 + h->quarantine);
 		if (bpfvm_map_area_too_big((uint64_t)h->pool_n * h->elem_size))
 			goto fail;
-		h->pool = calloc(h->pool_n, h->elem_size);
-		if (!h->pool)
-			goto fail;
 	}
+	h->area_len = blen + h->pool_n * h->elem_size; /* <= 1 GiB + the limit */
+	h->area = area_alloc(&h->area_len);
+	if (!h->area)
+		goto fail;
+	h->buckets = h->area;
+	if (h->pool_n)
+		h->pool = (uint8_t *)h->area + blen;
 	*out = &h->map;
 	return 0;
 fail:
@@ -230,8 +265,10 @@ static void htab_free(struct bpfvm_map *map)
 			free(e);
 		}
 	}
-	free(h->pool);
-	free(h->buckets);
+	if (h->area && area_mapped(h->area_len))
+		munmap(h->area, h->area_len);
+	else
+		free(h->area);
 	pthread_rwlock_destroy(&h->lock);
 	free(h);
 }
