@@ -351,8 +351,8 @@ int is_state_visited(struct verifier_env *env, u32 insn_idx)
 			sl->miss_cnt++;
 		if (sl->miss_cnt > sl->hit_cnt * 3 + 3) {
 			*pprev = sl->next;
-			env->cur_states--;
 			if (!sl->st->branches) {
+				env->cur_states--;
 				state_free(sl->st);
 				free(sl);
 			} else {
