@@ -561,6 +561,318 @@ START_TEST(test_runs_as_kernel)
 }
 END_TEST
 
+/* ---- the verifier corpus, replayed through bpfvm_bpf --------------------- */
+
+/* ../shared/verifier-corpus (FORMAT.md): each program loaded with its
+ * type, attach type, flags and maps as the selftest driver makes them,
+ * its verdict compared with Linux 6.18's and, when both accept, the
+ * retvals of its test runs.  Tests whose maps bpfvm cannot create are
+ * counted apart (setup errors), not compared. */
+
+struct corpus_test {
+	char *id, *type, *attach, *flags, *insns, *fixups, *runs, *skip;
+};
+
+static char *read_all(const char *rel)
+{
+	size_t len;
+	char *b = slurp(rel, &len);
+	b = realloc(b, len + 1);
+	ck_assert_ptr_nonnull(b);
+	b[len] = '\0';
+	return b;
+}
+
+static size_t split(char *line, char sep, char **out, size_t max)
+{
+	size_t n = 0;
+	out[n++] = line;
+	for (char *p = line; *p && n < max; p++)
+		if (*p == sep) {
+			*p = '\0';
+			out[n++] = p + 1;
+		}
+	return n;
+}
+
+static void parse_corpus(char *line, struct corpus_test *t)
+{
+	char *f[32];
+	size_t n = split(line, '\t', f, 32);
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < n; i++) {
+		char *v = strchr(f[i], '=');
+		if (!v)
+			continue;
+		*v++ = '\0';
+		/* no field we read holds an escape */
+		char **slot = !strcmp(f[i], "id") ? &t->id :
+			      !strcmp(f[i], "prog_type") ? &t->type :
+			      !strcmp(f[i], "attach_type") ? &t->attach :
+			      !strcmp(f[i], "prog_flags") ? &t->flags :
+			      !strcmp(f[i], "insns") ? &t->insns :
+			      !strcmp(f[i], "fixups") ? &t->fixups :
+			      !strcmp(f[i], "runs") ? &t->runs :
+			      !strcmp(f[i], "skip") ? &t->skip : NULL;
+		if (slot)
+			*slot = v;
+	}
+}
+
+static size_t unhex(const char *hex, uint8_t *out, size_t max)
+{
+	size_t n = strlen(hex) / 2;
+	ck_assert_uint_le(n, max);
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		ck_assert(sscanf(hex + 2 * i, "%2x", &v) == 1);
+		out[i] = (uint8_t)v;
+	}
+	return n;
+}
+
+struct corpus_map {
+	const char *name;
+	uint32_t type, key, value, max, flags;
+};
+
+static const struct corpus_map corpus_maps[] = {
+	{ "map_hash_8b", BPF_MAP_TYPE_HASH, 8, 8, 1, BPF_F_NO_PREALLOC },
+	{ "map_hash_16b", BPF_MAP_TYPE_HASH, 8, 16, 1, BPF_F_NO_PREALLOC },
+	{ "map_hash_48b", BPF_MAP_TYPE_HASH, 8, 48, 1, BPF_F_NO_PREALLOC },
+	{ "map_array_48b", BPF_MAP_TYPE_ARRAY, 4, 48, 1, 0 },
+	{ "map_array_ro", BPF_MAP_TYPE_ARRAY, 4, 48, 1, BPF_F_RDONLY_PROG },
+	{ "map_array_wo", BPF_MAP_TYPE_ARRAY, 4, 48, 1, BPF_F_WRONLY_PROG },
+	{ "map_array_small", BPF_MAP_TYPE_ARRAY, 4, 1, 1, 0 },
+	{ "prog1", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0 },
+	{ "prog2", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 8, 0 },
+	{ "map_in_map", BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 1, 0 },
+	{ "cgroup_storage", BPF_MAP_TYPE_CGROUP_STORAGE, 12, 64, 0, 0 },
+	{ "percpu_cgroup_storage", BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, 12, 64, 0, 0 },
+	{ "map_sockmap", BPF_MAP_TYPE_SOCKMAP, 4, 4, 1, 0 },
+	{ "map_sockhash", BPF_MAP_TYPE_SOCKHASH, 4, 4, 1, 0 },
+	{ "map_xskmap", BPF_MAP_TYPE_XSKMAP, 4, 4, 1, 0 },
+	{ "map_stacktrace", BPF_MAP_TYPE_STACK_TRACE, 4, 8, 1, 0 },
+	{ "map_event_output", BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 1, 0 },
+	{ "map_reuseport_array", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1, 0 },
+	{ "map_ringbuf", BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0 },
+	/* map_spin_lock and sk_storage_map need a BTF value type: not made */
+};
+
+#define CORPUS_FDS 32
+
+/* The selftest driver's tail-call targets (create_prog_array). */
+static int corpus_prog(uint32_t type, uint32_t attach, int array, int slot,
+		       int ret)
+{
+	struct bpf_insn p[] = {
+		MOV64_IMM(3, slot),
+		I(BPF_LD | BPF_IMM | BPF_DW, 2, BPF_PSEUDO_MAP_FD, 0, array),
+		I(0, 0, 0, 0, 0),
+		I(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_tail_call),
+		MOV64_IMM(0, ret), EXIT(),
+	};
+	struct load l = { .type = type, .attach = attach };
+	return array < 0 ? prog_load(vcall, p + 4, 2, &l) : prog_load(vcall, p, LEN(p), &l);
+}
+
+/* One map of kind `name`, set up as the driver does; its fd, or -1. */
+static int corpus_map(const char *name, uint32_t type, uint32_t attach,
+		      int *fds, int *nfds)
+{
+	const struct corpus_map *k = NULL;
+	for (size_t i = 0; i < LEN(corpus_maps); i++)
+		if (!strcmp(corpus_maps[i].name, name))
+			k = &corpus_maps[i];
+	if (!k || *nfds + 5 > CORPUS_FDS)
+		return -1;
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.map_type = k->type;
+	a.key_size = k->key;
+	a.value_size = k->value;
+	a.max_entries = k->max;
+	a.map_flags = k->flags;
+	if (k->type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
+		int in = map_create(vcall, BPF_MAP_TYPE_ARRAY, 4, 4, 1);
+		if (in < 0)
+			return -1;
+		fds[(*nfds)++] = in;
+		a.inner_map_fd = (uint32_t)in;
+	}
+	int fd = vcall(BPF_MAP_CREATE, &a, sizeof(a));
+	if (fd < 0)
+		return -1;
+	fds[(*nfds)++] = fd;
+	uint32_t key = 0;
+	if (k->type == BPF_MAP_TYPE_ARRAY) {
+		/* struct test_val { index = 28, foo[6] = 0xabcdef12 }, cut */
+		uint8_t v[48] = { 28 };
+		uint32_t foo6 = 0xabcdef12;
+		memcpy(v + 28, &foo6, 4);
+		if (map_elem(vcall, BPF_MAP_UPDATE_ELEM, fd, &key, v))
+			return -1;
+	}
+	if (k->type == BPF_MAP_TYPE_PROG_ARRAY) {
+		uint32_t keys[3] = { k->max == 4 ? 0 : 7, 1, 2 };
+		int progs[3] = { corpus_prog(type, attach, -1, 0, 42),
+				 corpus_prog(type, attach, fd, 1, 41),
+				 corpus_prog(type, attach, -1, 0, 24) };
+		for (int i = 0; i < 3; i++) {
+			if (progs[i] < 0)
+				return -1;
+			fds[(*nfds)++] = progs[i];
+			if (map_elem(vcall, BPF_MAP_UPDATE_ELEM, fd, &keys[i], &progs[i]))
+				return -1;
+		}
+	}
+	return fd;
+}
+
+struct corpus_stats {
+	int total, agree, false_acc, false_rej, setup, runs, runs_same;
+};
+
+static void corpus_one(struct corpus_test *t, const char *truth,
+		       struct corpus_stats *st, bool verbose)
+{
+	char *col[8];
+	char tline[4096];
+	snprintf(tline, sizeof(tline), "%s", truth);
+	if (split(tline, '\t', col, 8) < 5 ||
+	    (strcmp(col[1], "accept") && strcmp(col[1], "reject")))
+		return;
+	static uint8_t insns[8 * 4096];
+	size_t n = unhex(t->insns ? t->insns : "", insns, sizeof(insns)) / 8;
+	uint32_t type = (uint32_t)strtoul(t->type ? t->type : "1", NULL, 0);
+	uint32_t attach = (uint32_t)strtoul(t->attach ? t->attach : "0", NULL, 0);
+	int fds[CORPUS_FDS], nfds = 0;
+	bool setup_ok = true;
+	char fix[512];
+	snprintf(fix, sizeof(fix), "%s", t->fixups ? t->fixups : "");
+	char *groups[16];
+	size_t ng = fix[0] ? split(fix, ';', groups, 16) : 0;
+	for (size_t g = 0; g < ng && setup_ok; g++) {
+		char *colon = strchr(groups[g], ':');
+		ck_assert_ptr_nonnull(colon);
+		*colon = '\0';
+		int fd = corpus_map(groups[g], type, attach, fds, &nfds);
+		setup_ok = fd >= 0;
+		for (char *p = colon + 1; setup_ok && *p;) {
+			size_t idx = strtoul(p, &p, 10);
+			if (idx < n) {
+				int32_t imm = fd;
+				memcpy(insns + idx * 8 + 4, &imm, 4);
+			}
+			if (*p != ',')
+				break;
+			p++;
+		}
+	}
+	bool kacc = !strcmp(col[1], "accept");
+	if (!setup_ok) {
+		st->setup++;
+		goto out;
+	}
+	uint8_t raw[ATTR_SIZE];
+	memset(raw, 0, sizeof(raw));
+	union bpf_attr *a = (union bpf_attr *)raw;
+	a->prog_type = type;
+	a->expected_attach_type = attach;
+	a->prog_flags = (uint32_t)strtoul(t->flags ? t->flags : "0", NULL, 0);
+	a->insns = PTR(insns);
+	a->insn_cnt = (uint32_t)n;
+	a->license = PTR("GPL");
+	if (getenv("BPFVM_CORPUS_TRACE"))
+		fprintf(stderr, "%s\n", t->id);
+	int fd = vcall(BPF_PROG_LOAD, raw, sizeof(raw));
+	bool acc = fd >= 0;
+	st->total++;
+	st->agree += acc == kacc;
+	st->false_acc += acc && !kacc;
+	st->false_rej += !acc && kacc;
+	if (verbose && acc != kacc)
+		printf("%s %s (kernel: %s)\n", acc ? "FALSE-ACCEPT" : "FALSE-REJECT",
+		       t->id, col[4]);
+	if (acc && kacc && t->runs && *t->runs && strcmp(col[3], "-")) {
+		/* runs "retval:data;...", truth "retval;..." (* and E: skip) */
+		char rbuf[4096], tbuf[1024];
+		snprintf(rbuf, sizeof(rbuf), "%s", t->runs);
+		snprintf(tbuf, sizeof(tbuf), "%s", col[3]);
+		char *rr[64], *tr[64];
+		size_t nr = split(rbuf, ';', rr, 64), nt = split(tbuf, ';', tr, 64);
+		for (size_t i = 0; i < nr && i < nt; i++) {
+			if (tr[i][0] == '*' || tr[i][0] == 'E')
+				continue;
+			char *data = strchr(rr[i], ':');
+			ck_assert_ptr_nonnull(data);
+			uint8_t pkt[64];
+			struct run r = { .data = pkt,
+					 .size = (uint32_t)unhex(data + 1, pkt, sizeof(pkt)) };
+			int e = test_run(vcall, fd, &r);
+			bool same = !e && r.retval == (uint32_t)strtoul(tr[i], NULL, 10);
+			st->runs++;
+			st->runs_same += same;
+			if (verbose && !same)
+				printf("RETVAL %s run %zu: kernel %s, bpfvm %d %u\n", t->id,
+				       i, tr[i], e, r.retval);
+		}
+	}
+	close_fd(vcall, fd);
+out:
+	for (int i = nfds - 1; i >= 0; i--)
+		close_fd(vcall, fds[i]);
+}
+
+START_TEST(verifier_corpus_through_bpf)
+{
+	char *corpus = read_all("verifier-corpus/corpus.tsv");
+	char *truth = read_all("verifier-corpus/ground-truth-6.18.tsv");
+	bool verbose = getenv("BPFVM_CORPUS_VERBOSE") != NULL;
+	struct corpus_stats st = { 0 };
+	/* the truth's lines by id: both files list the tests in one order */
+	char *tl = truth, *cl = corpus;
+	while (cl && *cl) {
+		char *next = strchr(cl, '\n');
+		if (next)
+			*next++ = '\0';
+		if (*cl && *cl != '#') {
+			struct corpus_test t;
+			parse_corpus(cl, &t);
+			ck_assert_ptr_nonnull(t.id);
+			/* find its truth line */
+			char pat[300];
+			snprintf(pat, sizeof(pat), "\n%s\t", t.id);
+			char *hit = strstr(tl - 1 > truth ? tl - 1 : truth, pat);
+			if (!hit)
+				hit = strstr(truth, pat);
+			if (hit && !(t.skip && *t.skip)) {
+				char *end = strchr(hit + 1, '\n');
+				size_t len = end ? (size_t)(end - hit - 1) : strlen(hit + 1);
+				char line[4096];
+				snprintf(line, sizeof(line), "%.*s", (int)len, hit + 1);
+				corpus_one(&t, line, &st, verbose);
+				tl = end ? end : tl;
+			}
+		}
+		cl = next;
+	}
+	printf("corpus through bpfvm_bpf: %d compared, %d agree (%.2f%%), "
+	       "%d false accepts, %d false rejects, %d not set up (maps bpfvm "
+	       "lacks); test runs: %d of %d retvals as the kernel's\n",
+	       st.total, st.agree, 100.0 * st.agree / (st.total ? st.total : 1),
+	       st.false_acc, st.false_rej, st.setup, st.runs_same, st.runs);
+	free(corpus);
+	free(truth);
+	/* the floor measured when this replay was written (verdicts come
+	 * from the verifier: its own corpus test holds the ratchet) */
+	ck_assert_int_ge(st.total, 1000);
+	ck_assert_int_le(st.false_acc * 100, st.total);
+	ck_assert_int_ge(st.agree * 100, st.total * 97);
+	ck_assert_int_ge(st.runs_same * 100, st.runs * 95);
+}
+END_TEST
+
 /* Types without a test run: ENOTSUPP, as the kernel. */
 START_TEST(test_run_enotsupp)
 {
@@ -587,6 +899,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, log_same_as_kernel);
 	tcase_add_test(tc, test_runs_as_kernel);
 	tcase_add_test(tc, test_run_enotsupp);
+	tcase_add_test(tc, verifier_corpus_through_bpf);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -130,7 +130,8 @@ static int ldimm64(void *cookie, unsigned src, int32_t imm, int32_t imm2,
 			 "value_size=%u off=%u", map->value_size, off);
 		return err;
 	}
-	*value = (uint64_t)(uintptr_t)addr;
+	/* the map gives the value's start, as map_direct_value_addr */
+	*value = (uint64_t)(uintptr_t)addr + off;
 	return 0;
 }
 
