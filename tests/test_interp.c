@@ -2145,6 +2145,36 @@ static void *canary_writer(void *arg)
 	return NULL;
 }
 
+/* write against the two readers for 0.4 s: the writer did more than
+ * min_updates, and no reader (names[i]) saw its canary change ("runs saw
+ * what") but each saw it hold in more than 20 runs. */
+static void run_churn(void *(*write)(void *), struct churn *writer,
+		      uint64_t min_updates, struct churn readers[2],
+		      const char *const names[2], const char *what)
+{
+	pthread_t th[3];
+	pthread_create(&th[0], NULL, write, writer);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[1 + i], NULL, canary_reader, &readers[i]);
+	usleep(400000);
+	__atomic_store_n(&writer->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		__atomic_store_n(&readers[i].stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(writer->err, 0);
+	ck_assert_uint_gt(writer->updates, min_updates);
+	for (int i = 0; i < 2; i++) {
+		struct churn *c = &readers[i];
+		ck_assert_msg(c->err == 0, "%d %s", c->err, c->msg);
+		ck_assert_msg(c->r0_count[1] == 0, "%s: %llu of %llu runs saw %s",
+			      names[i], (unsigned long long)c->r0_count[1],
+			      (unsigned long long)(c->r0_count[0] +
+						   c->r0_count[1]), what);
+		ck_assert_uint_gt(c->r0_count[0], 20);
+	}
+}
+
 START_TEST(epoch_no_prealloc_reuse)
 {
 	int map = sys_map(BPF_MAP_TYPE_HASH, 4, 8, 16, BPF_F_NO_PREALLOC);
@@ -2166,29 +2196,10 @@ START_TEST(epoch_no_prealloc_reuse)
 		{ .prog = prog, .map = map, .test_run = true },
 	};
 	struct churn writer = { .prog = prog, .map = map };
-	pthread_t th[3];
-	pthread_create(&th[0], NULL, canary_writer, &writer);
-	for (int i = 0; i < 2; i++)
-		pthread_create(&th[1 + i], NULL, canary_reader, &readers[i]);
-	usleep(400000);
-	__atomic_store_n(&writer.stop, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < 2; i++)
-		__atomic_store_n(&readers[i].stop, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < 3; i++)
-		pthread_join(th[i], NULL);
-	ck_assert_int_eq(writer.err, 0);
-	ck_assert_uint_gt(writer.updates, 100);
-	for (int i = 0; i < 2; i++) {
-		struct churn *c = &readers[i];
-		ck_assert_msg(c->err == 0, "%d %s", c->err, c->msg);
-		ck_assert_msg(c->r0_count[1] == 0, "%s: %llu of %llu runs saw "
-			      "their element reused", i ? "PROG_TEST_RUN"
-							: "bpfvm_bpf_prog_run",
-			      (unsigned long long)c->r0_count[1],
-			      (unsigned long long)(c->r0_count[0] +
-						   c->r0_count[1]));
-		ck_assert_uint_gt(c->r0_count[0], 20);
-	}
+	static const char *const names[2] = { "bpfvm_bpf_prog_run",
+					      "PROG_TEST_RUN" };
+	run_churn(canary_writer, &writer, 100, readers, names,
+		  "their element reused");
 	bpfvm_close(prog);
 	bpfvm_close(map);
 }
@@ -2261,30 +2272,11 @@ START_TEST(epoch_inner_map_release)
 		ck_assert_int_eq(bpfvm_map_helpers_attach(vms[i], &om, 1), 0);
 		readers[i] = (struct churn){ .map = outer, .vm = vms[i] };
 	}
-	pthread_t th[3];
-	pthread_create(&th[0], NULL, inner_writer, &writer);
+	static const char *const names[2] = { "unchecked", "checked" };
+	run_churn(inner_writer, &writer, 20, readers, names,
+		  "their inner map freed");
 	for (int i = 0; i < 2; i++)
-		pthread_create(&th[1 + i], NULL, canary_reader, &readers[i]);
-	usleep(400000);
-	__atomic_store_n(&writer.stop, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < 2; i++)
-		__atomic_store_n(&readers[i].stop, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < 3; i++)
-		pthread_join(th[i], NULL);
-	ck_assert_int_eq(writer.err, 0);
-	ck_assert_uint_gt(writer.updates, 20);
-	for (int i = 0; i < 2; i++) {
-		struct churn *c = &readers[i];
-		ck_assert_msg(c->err == 0, "%d %s", c->err, c->msg);
-		ck_assert_msg(c->r0_count[1] == 0, "%s: %llu of %llu runs saw "
-			      "their inner map freed",
-			      i ? "checked" : "unchecked",
-			      (unsigned long long)c->r0_count[1],
-			      (unsigned long long)(c->r0_count[0] +
-						   c->r0_count[1]));
-		ck_assert_uint_gt(c->r0_count[0], 20);
 		unload_maps(vms[i]);
-	}
 	bpfvm_close(outer);
 }
 END_TEST

@@ -270,45 +270,14 @@ END_TEST
 
 /* ---- our own edge cases: tests/kernel_progs/NAME.data ---------------------- */
 
-START_TEST(own_programs_agree_with_kernel)
+/* Each NAME.data below $BPFVM_TESTS/sub, parsed and given to check, which
+ * returns how many ways it is wrong (a file that does not parse is one).
+ * Returns the sum; *count: how many files there were (at least one). */
+static int each_program(const char *sub, int (*check)(struct bpfvm_conf_test *),
+			int *count)
 {
 	char dir[4096], path[8192], err[512];
-	env_path(dir, sizeof(dir), "BPFVM_TESTS", "kernel_progs");
-	struct dirent **list;
-	int n = scandir(dir, &list, tu_data_file, alphasort);
-	ck_assert_msg(n > 0, "no programs in %s", dir);
-	int bad = 0;
-	for (int i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
-		struct bpfvm_conf_test t;
-		if (bpfvm_conf_parse(path, &t, err, sizeof(err))) {
-			fprintf(stderr, "MISMATCH %s: parse: %s\n", list[i]->d_name, err);
-			bad++;
-		} else {
-			/* Every one carries a hand-derived result too. */
-			if (!t.has_result)
-				fprintf(stderr, "MISMATCH %s: no result section\n", t.name);
-			bad += !t.has_result ||
-			       !cross_check(t.name, t.insns, t.n, t.mem, t.mem_len,
-					    &t.result);
-			bpfvm_conf_free(&t);
-		}
-		free(list[i]);
-	}
-	free(list);
-	ck_assert_int_ge(n, 40);
-	ck_assert_msg(bad == 0, "%d of %d programs disagree (see stderr)", bad, n);
-}
-END_TEST
-
-/* kernel_progs/kernel-bugs: programs the running kernel gets wrong (each
- * file says why).  bpfvm must follow the ISA, i.e. the hand-derived
- * result; the kernel's answer is only reported, so that a fixed kernel
- * does not fail the test. */
-START_TEST(known_kernel_bugs_bpfvm_follows_the_isa)
-{
-	char dir[4096], path[8192], err[512];
-	env_path(dir, sizeof(dir), "BPFVM_TESTS", "kernel_progs/kernel-bugs");
+	env_path(dir, sizeof(dir), "BPFVM_TESTS", sub);
 	struct dirent **list;
 	int n = scandir(dir, &list, tu_data_file, alphasort);
 	ck_assert_msg(n > 0, "no programs in %s", dir);
@@ -322,24 +291,61 @@ START_TEST(known_kernel_bugs_bpfvm_follows_the_isa)
 			bad++;
 			continue;
 		}
-		struct outcome k = run_kernel(t.insns, t.n, t.mem, t.mem_len, NULL);
-		printf("kernel-bugs/%s: ISA %#" PRIx64 ", kernel %s%#" PRIx64 "%s\n",
-		       t.name, t.result, k.err ? "error " : "",
-		       k.err ? (uint64_t)-k.err : k.r0,
-		       !k.err && k.r0 == t.result ? " (fixed?)" : "");
-		for (size_t c = 0; c < NCONFIGS; c++) {
-			struct outcome v = run_bpfvm(t.insns, t.n, t.mem, t.mem_len,
-						     &configs[c], NULL);
-			if (v.err || !t.has_result || v.r0 != t.result) {
-				fprintf(stderr, "MISMATCH %s: bpfvm (%s) %d %#" PRIx64
-					" (%s), ISA %#" PRIx64 "\n", t.name,
-					configs[c].name, v.err, v.r0, v.msg, t.result);
-				bad++;
-			}
-		}
+		bad += check(&t);
 		bpfvm_conf_free(&t);
 	}
 	free(list);
+	*count = n;
+	return bad;
+}
+
+/* Every one carries a hand-derived result too. */
+static int own_program(struct bpfvm_conf_test *t)
+{
+	if (!t->has_result)
+		fprintf(stderr, "MISMATCH %s: no result section\n", t->name);
+	return !t->has_result ||
+	       !cross_check(t->name, t->insns, t->n, t->mem, t->mem_len,
+			    &t->result);
+}
+
+START_TEST(own_programs_agree_with_kernel)
+{
+	int n, bad = each_program("kernel_progs", own_program, &n);
+	ck_assert_int_ge(n, 40);
+	ck_assert_msg(bad == 0, "%d of %d programs disagree (see stderr)", bad, n);
+}
+END_TEST
+
+/* One kernel-bugs program: bpfvm in every configuration gives the ISA result. */
+static int kernel_bug(struct bpfvm_conf_test *t)
+{
+	int bad = 0;
+	struct outcome k = run_kernel(t->insns, t->n, t->mem, t->mem_len, NULL);
+	printf("kernel-bugs/%s: ISA %#" PRIx64 ", kernel %s%#" PRIx64 "%s\n",
+	       t->name, t->result, k.err ? "error " : "",
+	       k.err ? (uint64_t)-k.err : k.r0,
+	       !k.err && k.r0 == t->result ? " (fixed?)" : "");
+	for (size_t c = 0; c < NCONFIGS; c++) {
+		struct outcome v = run_bpfvm(t->insns, t->n, t->mem, t->mem_len,
+					     &configs[c], NULL);
+		if (v.err || !t->has_result || v.r0 != t->result) {
+			fprintf(stderr, "MISMATCH %s: bpfvm (%s) %d %#" PRIx64
+				" (%s), ISA %#" PRIx64 "\n", t->name,
+				configs[c].name, v.err, v.r0, v.msg, t->result);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* kernel_progs/kernel-bugs: programs the running kernel gets wrong (each
+ * file says why).  bpfvm must follow the ISA, i.e. the hand-derived
+ * result; the kernel's answer is only reported, so that a fixed kernel
+ * does not fail the test. */
+START_TEST(known_kernel_bugs_bpfvm_follows_the_isa)
+{
+	int n, bad = each_program("kernel_progs/kernel-bugs", kernel_bug, &n);
 	ck_assert_msg(bad == 0, "%d of %d programs wrong in bpfvm (see stderr)", bad, n);
 }
 END_TEST
