@@ -58,6 +58,14 @@ static inline uint32_t bpfvm_jhash(const void *key, uint32_t len,
 	}
 	if (len == 0)
 		return c;
+	/* u32 and u64 keys (or tails) without the padded copy below */
+	if (len == 4 || len == 8) {
+		a += bpfvm_le32(k);
+		if (len == 8)
+			b += bpfvm_le32(k + 4);
+		BPFVM_JHASH_FINAL(a, b, c);
+		return c;
+	}
 	/* the last 1..12 bytes, zero-padded, little-endian */
 	uint8_t tail[12] = { 0 };
 	memcpy(tail, k, len);
