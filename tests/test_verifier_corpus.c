@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include "bpfvm_bpf.h"
 #include "map.h"
 #include "verifier.h"
 
@@ -25,10 +27,11 @@
 
 struct test {
 	char *id, *prog_type, *attach_type, *prog_flags, *insns, *fixups, *skip;
+	char *runs, *btf;
 };
 
 struct truth {
-	char *id, *verdict, *log;
+	char *id, *verdict, *log, *runs;
 	int err;
 };
 
@@ -103,6 +106,8 @@ static void parse_test(char *line, struct test *t)
 		else if (!strcmp(f[i], "insns")) t->insns = v;
 		else if (!strcmp(f[i], "fixups")) t->fixups = v;
 		else if (!strcmp(f[i], "skip")) t->skip = v;
+		else if (!strcmp(f[i], "runs")) t->runs = v;
+		else if (!strcmp(f[i], "btf")) t->btf = v;
 	}
 }
 
@@ -277,6 +282,170 @@ static struct bpfvm_insn *decode_insns(const char *hex, size_t *n)
 	return (struct bpfvm_insn *)b;
 }
 
+/* ---- the same through bpfvm_bpf() ----------------------------------------- */
+
+static int sys(int cmd, union bpf_attr *a)
+{
+	return bpfvm_bpf(cmd, a, sizeof(*a));
+}
+
+/* Maps through BPF_MAP_CREATE: fds into the insns, -1 when a kind needs
+ * what this replay does not make (BTF for spin locks). */
+static int bpf_maps(char *fixups, struct bpfvm_insn *insns, size_t n,
+		    int *fds, int *nfds)
+{
+	char *groups[MAX_MAPS];
+
+	*nfds = 0;
+	if (!fixups || !*fixups)
+		return 0;
+	size_t ng = split(fixups, ';', groups, MAX_MAPS);
+	for (size_t g = 0; g < ng; g++) {
+		char *colon = strchr(groups[g], ':');
+		const struct kind *k = NULL;
+		if (!colon)
+			return -1;
+		*colon = 0;
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (!strcmp(kinds[i].name, groups[g]))
+				k = &kinds[i];
+		if (!k || k->lock_off >= 0 || *nfds + 2 > MAX_MAPS)
+			return -1;
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.map_type = k->type;
+		a.key_size = k->key;
+		a.value_size = k->value;
+		a.max_entries = k->max;
+		a.map_flags = k->flags;
+		if (k->type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
+			union bpf_attr in;
+			memset(&in, 0, sizeof(in));
+			in.map_type = BPF_MAP_TYPE_ARRAY;
+			in.key_size = 4;
+			in.value_size = 4;
+			in.max_entries = 1;
+			int ifd = sys(BPF_MAP_CREATE, &in);
+			if (ifd < 0)
+				return -1;
+			fds[(*nfds)++] = ifd;
+			a.inner_map_fd = (uint32_t)ifd;
+		}
+		int fd = sys(BPF_MAP_CREATE, &a);
+		if (fd < 0)
+			return -1;
+		fds[(*nfds)++] = fd;
+		for (char *p = colon + 1; *p;) {
+			size_t idx = strtoul(p, &p, 10);
+			if (idx < n)
+				insns[idx].imm = fd;
+			if (*p != ',')
+				break;
+			p++;
+		}
+	}
+	return 0;
+}
+
+struct bpf_tally {
+	int total, agree, false_acc, false_rej, errno_same, msg_same, rejects;
+	int setup_skipped, runs, runs_same;
+};
+
+/* PROG_LOAD through bpfvm_bpf, then the test runs the truth checks. */
+static void bpf_replay(const struct test *t, char *fixups, const struct truth *tr,
+		       struct bpf_tally *b, bool verbose)
+{
+	static char log[1 << 20];
+	size_t n;
+	struct bpfvm_insn *insns = decode_insns(t->insns ? t->insns : "", &n);
+	int fds[MAX_MAPS], nfds = 0;
+
+	if (!insns)
+		return;
+	if ((t->btf && *t->btf) || bpf_maps(fixups, insns, n, fds, &nfds)) {
+		b->setup_skipped++;
+		goto out;
+	}
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = (uint32_t)strtoul(t->prog_type ? t->prog_type : "1", NULL, 0);
+	a.expected_attach_type = (uint32_t)strtoul(t->attach_type ? t->attach_type : "0", NULL, 0);
+	a.prog_flags = (uint32_t)strtoul(t->prog_flags ? t->prog_flags : "0", NULL, 0);
+	a.insns = (uint64_t)(uintptr_t)insns;
+	a.insn_cnt = (uint32_t)n;
+	a.license = (uint64_t)(uintptr_t)"GPL";
+	a.log_level = 1;
+	a.log_buf = (uint64_t)(uintptr_t)log;
+	a.log_size = sizeof(log);
+	log[0] = 0;
+	int fd = sys(BPF_PROG_LOAD, &a);
+	int err = fd < 0 ? errno : 0;
+	bool acc = fd >= 0, kacc = !strcmp(tr->verdict, "accept");
+	char line[256] = "";
+	/* the last line that is not a statistic */
+	for (char *p = log, *e; *p; p = *e ? e + 1 : e) {
+		e = strchr(p, '\n');
+		if (!e)
+			e = p + strlen(p);
+		if (e > p && strncmp(p, "processed ", 10))
+			snprintf(line, sizeof(line), "%.*s", (int)(e - p), p);
+	}
+	b->total++;
+	if (acc == kacc)
+		b->agree++;
+	else if (acc)
+		b->false_acc++;
+	else
+		b->false_rej++;
+	if (!kacc) {
+		b->rejects++;
+		b->errno_same += !acc && err == tr->err;
+		b->msg_same += !acc && !strcmp(line, tr->log);
+	}
+	if (verbose && acc != kacc)
+		printf("bpfvm_bpf %s: kernel %s, ours %s (%s)\n", t->id, tr->verdict,
+		       acc ? "accept" : "reject", line);
+	/* the runs: "retval:data" each, against the truth's retvals */
+	if (acc && t->runs && *t->runs && tr->runs && strcmp(tr->runs, "-")) {
+		char runs[4096], truth_runs[1024];
+		char *rs[16], *ts[16];
+		snprintf(runs, sizeof(runs), "%s", t->runs);
+		snprintf(truth_runs, sizeof(truth_runs), "%s", tr->runs);
+		size_t nr = split(runs, ';', rs, 16), nt = split(truth_runs, ';', ts, 16);
+		for (size_t i = 0; i < nr && i < nt; i++) {
+			char *colon = strchr(rs[i], ':');
+			uint8_t data[64] = { 0 }, out[256];
+			if (ts[i][0] == '*' || ts[i][0] == 'E' || !colon)
+				continue;
+			for (size_t k = 0; k < 64 && colon[1 + 2 * k] && colon[2 + 2 * k]; k++)
+				data[k] = (uint8_t)(hexval(colon[1 + 2 * k]) << 4 |
+						    hexval(colon[2 + 2 * k]));
+			union bpf_attr r;
+			memset(&r, 0, sizeof(r));
+			r.test.prog_fd = (uint32_t)fd;
+			r.test.data_in = (uint64_t)(uintptr_t)data;
+			r.test.data_size_in = sizeof(data);
+			r.test.data_out = (uint64_t)(uintptr_t)out;
+			r.test.data_size_out = sizeof(out);
+			r.test.repeat = 1;
+			b->runs++;
+			if (sys(BPF_PROG_TEST_RUN, &r) == 0 &&
+			    r.test.retval == (uint32_t)strtoul(ts[i], NULL, 10))
+				b->runs_same++;
+			else if (verbose)
+				printf("bpfvm_bpf %s run %zu: retval %u, kernel %s\n", t->id, i,
+				       r.test.retval, ts[i]);
+		}
+	}
+	if (fd >= 0)
+		bpfvm_close(fd);
+out:
+	while (nfds)
+		bpfvm_close(fds[--nfds]);
+	free(insns);
+}
+
 /* ---- the replay ------------------------------------------------------------ */
 
 static double read_ratchet(void)
@@ -335,11 +504,12 @@ START_TEST(test_corpus)
 		/* the truth's notation for a load that logged nothing */
 		if (!strcmp(f[4], "(empty log)"))
 			f[4][0] = 0;
-		truth[ntruth++] = (struct truth){ f[0], f[1], f[4], atoi(f[2]) };
+		truth[ntruth++] = (struct truth){ f[0], f[1], f[4], f[3], atoi(f[2]) };
 	}
 
 	int total = 0, agree = 0, false_acc = 0, false_rej = 0, rejects = 0,
 	    msg_same = 0, errno_same = 0, stubs = 0;
+	struct bpf_tally bt = { 0 };
 	char *save = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (char *line = strtok_r(corpus, "\n", &save); line;
@@ -361,6 +531,10 @@ START_TEST(test_corpus)
 		if (!tr || (strcmp(tr->verdict, "accept") && strcmp(tr->verdict, "reject")))
 			continue;
 
+		char fixups_copy[1024];
+		snprintf(fixups_copy, sizeof(fixups_copy), "%s", t.fixups ? t.fixups : "");
+		if (!only)
+			bpf_replay(&t, fixups_copy, tr, &bt, verbose);
 		size_t n;
 		struct bpfvm_insn *insns = decode_insns(t.insns ? t.insns : "", &n);
 		struct fdtab tab = { 0 };
@@ -433,6 +607,17 @@ START_TEST(test_corpus)
 	printf("  rejections with the kernel's error line: %d/%d, errno: %d/%d\n",
 	       msg_same, rejects, errno_same, rejects);
 	printf("  maps stood in for (type not in the map layer): %d\n", stubs);
+	if (bt.total) {
+		printf("through bpfvm_bpf(BPF_PROG_LOAD): %d programs (%d not set up: "
+		       "BTF maps or func_info)\n", bt.total, bt.setup_skipped);
+		printf("  verdict agreement %d/%d = %.2f%%, false accepts %d, false rejects %d\n",
+		       bt.agree, bt.total, 100.0 * bt.agree / bt.total, bt.false_acc,
+		       bt.false_rej);
+		printf("  rejections: error line %d/%d, errno %d/%d\n", bt.msg_same,
+		       bt.rejects, bt.errno_same, bt.rejects);
+		printf("  test runs with a checked retval: %d/%d equal\n", bt.runs_same,
+		       bt.runs);
+	}
 	free(truth);
 	free(gt);
 	free(corpus);
