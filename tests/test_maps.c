@@ -39,15 +39,6 @@ static int create(struct cattr c, struct bpfvm_map **m)
 	return bpfvm_map_create(&a, m);
 }
 
-static struct bpfvm_map *mk(uint32_t type, uint32_t ks, uint32_t vs,
-			    uint32_t max, uint32_t flags)
-{
-	struct bpfvm_map *m = NULL;
-	int err = create((struct cattr){ type, ks, vs, max, flags, NULL, 0 }, &m);
-	ck_assert_msg(err == 0, "create type %u: %d", type, err);
-	return m;
-}
-
 static int upd32(struct bpfvm_map *m, uint32_t k, uint64_t v, uint64_t fl)
 {
 	return bpfvm_map_update_elem(m, &k, &v, fl);
@@ -289,7 +280,7 @@ static void *put_later(void *arg)
 
 START_TEST(refcount)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0);
 	ck_assert_uint_eq(m->refcnt, 1);
 	for (int i = 0; i < 8; i++) {
 		bpfvm_map_get(m); /* a descriptor, a program */
@@ -313,7 +304,7 @@ END_TEST
 
 START_TEST(array_ops)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 12, 4, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_ARRAY, 4, 12, 4, 0);
 	uint32_t k = 2, next;
 	uint8_t v[12], out[12];
 	memset(v, 0xab, sizeof(v));
@@ -364,7 +355,7 @@ END_TEST
 
 START_TEST(array_mmapable_shares_values)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 3, BPF_F_MMAPABLE);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 3, BPF_F_MMAPABLE);
 	int fd = bpfvm_array_mmap_fd(m);
 	ck_assert_int_ge(fd, 0);
 	uint64_t *u = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -379,7 +370,7 @@ START_TEST(array_mmapable_shares_values)
 	munmap(u, 4096);
 	bpfvm_map_free(m);
 
-	m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 3, 0);
+	m = tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 3, 0);
 	ck_assert_int_eq(bpfvm_array_mmap_fd(m), -EINVAL);
 	bpfvm_map_free(m);
 }
@@ -395,7 +386,7 @@ START_TEST(percpu_buffers)
 	uint32_t types[] = { BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH,
 			     BPF_MAP_TYPE_LRU_PERCPU_HASH };
 	for (size_t t = 0; t < 3; t++) {
-		struct bpfvm_map *m = mk(types[t], 4, 12, 4, 0);
+		struct bpfvm_map *m = tu_map(types[t], 4, 12, 4, 0);
 		ck_assert_uint_eq(bpfvm_map_value_size(m), 16u * n);
 		uint8_t *in = calloc(n, 16), *out = calloc(n, 16);
 		for (uint32_t c = 0; c < n; c++)
@@ -443,7 +434,7 @@ END_TEST
 
 static void hash_semantics(uint32_t flags)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 4, 8, 3, flags);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_HASH, 4, 8, 3, flags);
 	uint32_t k = 1, next;
 	uint64_t v = 0;
 
@@ -521,8 +512,8 @@ START_TEST(hash_many_keys)
 {
 	/* odd key size (jhash's byte path), buckets with many keys */
 	for (int pre = 0; pre < 2; pre++) {
-		struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 7, 4, 1000,
-					 pre ? 0 : NP);
+		struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_HASH, 7, 4, 1000,
+					     pre ? 0 : NP);
 		uint8_t key[7] = { 0 };
 		for (uint32_t i = 0; i < 1000; i++) {
 			memcpy(key, &i, 4);
@@ -565,7 +556,7 @@ END_TEST
 
 START_TEST(lru_evicts_instead_of_e2big)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LRU_HASH, 4, 8, 4, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_LRU_HASH, 4, 8, 4, 0);
 	for (uint32_t k = 0; k < 4; k++)
 		ck_assert_int_eq(upd32(m, k, k, BPF_NOEXIST), 0);
 	/* key 0 is used by a program: the oldest unused one (1) goes */
@@ -598,7 +589,7 @@ START_TEST(lru_evicts_instead_of_e2big)
 
 	/* per-CPU LRU lists: max_entries a multiple of the CPU count */
 	uint32_t c = bpfvm_possible_cpus();
-	m = mk(BPF_MAP_TYPE_LRU_HASH, 4, 8, 3, BPF_F_NO_COMMON_LRU);
+	m = tu_map(BPF_MAP_TYPE_LRU_HASH, 4, 8, 3, BPF_F_NO_COMMON_LRU);
 	ck_assert_uint_eq(m->max_entries, (3 + c - 1) / c * c);
 	bpfvm_map_free(m);
 }
@@ -609,8 +600,8 @@ END_TEST
 START_TEST(queue_fifo_stack_lifo)
 {
 	for (int stack = 0; stack < 2; stack++) {
-		struct bpfvm_map *m = mk(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE,
-					 0, 4, 5, 0);
+		struct bpfvm_map *m = tu_map(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE,
+					     0, 4, 5, 0);
 		for (uint32_t i = 0; i < 5; i++)
 			ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &i, BPF_ANY), 0);
 		uint32_t v = 9;
@@ -635,8 +626,8 @@ END_TEST
 START_TEST(queue_stack_errnos)
 {
 	for (int stack = 0; stack < 2; stack++) {
-		struct bpfvm_map *m = mk(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE,
-					 0, 8, 3, 0);
+		struct bpfvm_map *m = tu_map(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE,
+					     0, 8, 3, 0);
 		uint64_t v = 1, next;
 		ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &v, BPF_NOEXIST), -EINVAL);
 		ck_assert_int_eq(bpfvm_map_update_elem(m, NULL, &v, 3), -EINVAL);
@@ -684,7 +675,7 @@ static struct ip4key ip4(unsigned a, unsigned b, unsigned c, unsigned d,
 
 START_TEST(lpm_routes)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 16, NP);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 16, NP);
 	struct ip4key k16 = ip4(192, 168, 0, 0, 16), k0 = ip4(192, 168, 0, 0, 24),
 		      k1 = ip4(192, 168, 1, 0, 24), q = ip4(192, 168, 1, 1, 32);
 	uint64_t v;
@@ -723,7 +714,7 @@ END_TEST
 
 START_TEST(lpm_errnos)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 2, NP);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 2, NP);
 	struct ip4key k = ip4(10, 0, 0, 0, 8);
 	uint32_t v = 1;
 	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_EXIST), -ENOENT);
@@ -755,7 +746,7 @@ START_TEST(lpm_iteration_postorder)
 	/* post-order: 10/8 sits left of 192.168/16 under the root fork, and
 	 * the /16's more specific /24s come before it (order read off
 	 * Linux 6.18 for these four keys) */
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16, NP);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16, NP);
 	struct ip4key keys[] = { ip4(192, 168, 0, 0, 16), ip4(10, 0, 0, 0, 8),
 				 ip4(192, 168, 1, 0, 24), ip4(192, 168, 0, 0, 24) };
 	struct ip4key want[] = { ip4(10, 0, 0, 0, 8), ip4(192, 168, 0, 0, 24),
@@ -780,7 +771,7 @@ START_TEST(lpm_iteration_postorder)
 	ck_assert_mem_eq(&next, &want[0], sizeof(next));
 	bpfvm_map_free(m);
 
-	m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16, NP);
+	m = tu_map(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16, NP);
 	ck_assert_int_eq(bpfvm_map_get_next_key(m, NULL, &next), -ENOENT);
 	bpfvm_map_free(m);
 }
@@ -807,7 +798,7 @@ static long visit_cb(struct bpfvm_map *m, const void *key, void *value, void *ct
 
 START_TEST(for_each_elem)
 {
-	struct bpfvm_map *a = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 5, 0);
+	struct bpfvm_map *a = tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 5, 0);
 	for (uint32_t k = 0; k < 5; k++)
 		ck_assert_int_eq(upd32(a, k, k + 1, 0), 0);
 	struct visit v = { 0, 0, 0, 0 };
@@ -818,7 +809,7 @@ START_TEST(for_each_elem)
 	ck_assert_int_eq(bpfvm_map_for_each_prog(a, visit_cb, &v, 1, 0), -EINVAL);
 	bpfvm_map_free(a);
 
-	struct bpfvm_map *h = mk(BPF_MAP_TYPE_HASH, 4, 8, 100, 0);
+	struct bpfvm_map *h = tu_map(BPF_MAP_TYPE_HASH, 4, 8, 100, 0);
 	for (uint32_t k = 0; k < 40; k++)
 		ck_assert_int_eq(upd32(h, k, k, 0), 0);
 	v = (struct visit){ 0, 0, 0, 0 };
@@ -830,7 +821,7 @@ START_TEST(for_each_elem)
 	ck_assert_int_eq(bpfvm_map_get_next_key(h, NULL, &next), -ENOENT);
 	bpfvm_map_free(h);
 
-	struct bpfvm_map *q = mk(BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0);
+	struct bpfvm_map *q = tu_map(BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0);
 	ck_assert_int_eq(bpfvm_map_for_each_prog(q, visit_cb, &v, 0, 0), -EINVAL);
 	bpfvm_map_free(q);
 }
@@ -839,7 +830,7 @@ END_TEST
 START_TEST(lookup_percpu_elem)
 {
 	uint32_t n = bpfvm_possible_cpus(), k = 0;
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2, 0);
 	uint64_t *all = calloc(n, 8);
 	for (uint32_t c = 0; c < n; c++)
 		all[c] = 100 + c;
@@ -854,7 +845,7 @@ START_TEST(lookup_percpu_elem)
 	ck_assert_ptr_null(bpfvm_map_lookup_percpu_prog(m, &k, 0));
 	bpfvm_map_free(m);
 
-	m = mk(BPF_MAP_TYPE_PERCPU_HASH, 4, 8, 2, 0);
+	m = tu_map(BPF_MAP_TYPE_PERCPU_HASH, 4, 8, 2, 0);
 	k = 1;
 	ck_assert_ptr_null(bpfvm_map_lookup_percpu_prog(m, &k, 0));
 	ck_assert_int_eq(bpfvm_map_update_elem(m, &k, all, 0), 0);
@@ -864,7 +855,7 @@ START_TEST(lookup_percpu_elem)
 	ck_assert_ptr_null(bpfvm_map_lookup_percpu_prog(m, &k, n));
 	bpfvm_map_free(m);
 
-	m = mk(BPF_MAP_TYPE_HASH, 4, 8, 2, 0); /* not per-CPU */
+	m = tu_map(BPF_MAP_TYPE_HASH, 4, 8, 2, 0); /* not per-CPU */
 	ck_assert_int_eq(upd32(m, 1, 5, 0), 0);
 	ck_assert_ptr_null(bpfvm_map_lookup_percpu_prog(m, &k, 0));
 	bpfvm_map_free(m);
@@ -874,17 +865,17 @@ END_TEST
 
 START_TEST(direct_value)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0);
 	void *addr = NULL;
 	uint32_t k = 0;
 	ck_assert_int_eq(bpfvm_map_direct_value(m, 15, &addr), 0);
 	ck_assert_ptr_eq(addr, bpfvm_map_lookup_prog(m, &k, 0));
 	ck_assert_int_eq(bpfvm_map_direct_value(m, 16, &addr), -EINVAL);
 	bpfvm_map_free(m);
-	m = mk(BPF_MAP_TYPE_ARRAY, 4, 16, 2, 0);
+	m = tu_map(BPF_MAP_TYPE_ARRAY, 4, 16, 2, 0);
 	ck_assert_int_eq(bpfvm_map_direct_value(m, 0, &addr), -BPFVM_ENOTSUPP);
 	bpfvm_map_free(m);
-	m = mk(BPF_MAP_TYPE_HASH, 4, 16, 1, 0);
+	m = tu_map(BPF_MAP_TYPE_HASH, 4, 16, 1, 0);
 	ck_assert_int_eq(bpfvm_map_direct_value(m, 0, &addr), -EINVAL);
 	bpfvm_map_free(m);
 }
@@ -894,7 +885,7 @@ END_TEST
 
 START_TEST(batch_array)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 5, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 5, 0);
 	uint32_t keys[8] = { 0, 1, 2, 3, 4 }, tok;
 	uint64_t vals[8] = { 10, 11, 12, 13, 14 };
 	struct bpfvm_batch b = { NULL, &tok, keys, vals, 5, 0, 0 };
@@ -933,7 +924,7 @@ END_TEST
 
 START_TEST(batch_hash)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 4, 8, 64, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_HASH, 4, 8, 64, 0);
 	uint32_t keys[64], bucket;
 	uint64_t vals[64];
 	for (uint32_t i = 0; i < 40; i++)
@@ -988,7 +979,7 @@ START_TEST(batch_hash)
 	ck_assert_uint_eq(b.count, 1);
 	bpfvm_map_free(m);
 
-	m = mk(BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0);
+	m = tu_map(BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0);
 	b = (struct bpfvm_batch){ NULL, NULL, keys, vals, 1, 0, 0 };
 	ck_assert_int_eq(bpfvm_map_lookup_batch(m, &b), -BPFVM_ENOTSUPP);
 	ck_assert_int_eq(bpfvm_map_update_batch(m, &b), -BPFVM_ENOTSUPP);
@@ -1007,16 +998,16 @@ struct locked_val {
 
 START_TEST(spin_lock_rules)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LRU_HASH, 4, 24, 4, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_LRU_HASH, 4, 24, 4, 0);
 	ck_assert_int_eq(bpfvm_map_set_spin_lock(m, 8), -EOPNOTSUPP);
 	bpfvm_map_free(m);
-	m = mk(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 24, 4, 0);
+	m = tu_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 24, 4, 0);
 	ck_assert_int_eq(bpfvm_map_set_spin_lock(m, 8), -EOPNOTSUPP);
 	bpfvm_map_free(m);
 
 	uint32_t types[] = { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH };
 	for (int t = 0; t < 2; t++) {
-		m = mk(types[t], 4, 24, 4, 0);
+		m = tu_map(types[t], 4, 24, 4, 0);
 		struct locked_val v = { 1, 0xffffffff, 2, 3 }, out;
 		uint32_t k = 1;
 		ck_assert_int_eq(bpfvm_map_update_elem(m, &k, &v, BPF_F_LOCK), -EINVAL);
@@ -1126,7 +1117,7 @@ START_TEST(spin_lock_threads)
 {
 	uint32_t types[] = { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH };
 	for (int t = 0; t < 2; t++) {
-		struct bpfvm_map *m = mk(types[t], 4, sizeof(struct big_locked), 2, 0);
+		struct bpfvm_map *m = tu_map(types[t], 4, sizeof(struct big_locked), 2, 0);
 		ck_assert_int_eq(bpfvm_map_set_spin_lock(m, 8), 0);
 		static struct big_locked v;
 		for (uint32_t k = 0; k < 2; k++)
@@ -1190,7 +1181,7 @@ END_TEST
 START_TEST(epoch_keeps_values)
 {
 	struct bpfvm_epoch *d = bpfvm_epoch_new();
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 4, 8, 16, NP);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_HASH, 4, 8, 16, NP);
 	bpfvm_map_set_epoch(m, d);
 	ck_assert_int_eq(upd32(m, 1, 111, 0), 0);
 	unsigned run = bpfvm_epoch_enter(d);
@@ -1210,7 +1201,7 @@ START_TEST(epoch_keeps_values)
 	ck_assert_ptr_eq(bpfvm_map_lookup_prog(m, &k, 0), p);
 	bpfvm_map_free(m);
 
-	m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 16, NP);
+	m = tu_map(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 16, NP);
 	bpfvm_map_set_epoch(m, d);
 	struct ip4key r = ip4(10, 1, 0, 0, 16), q = ip4(10, 1, 2, 3, 32);
 	ck_assert_int_eq(bpfvm_map_update_elem(m, &r, &(uint64_t){ 16 }, 0), 0);
@@ -1271,7 +1262,7 @@ static void *epoch_worker(void *arg)
 START_TEST(epoch_threads)
 {
 	struct bpfvm_epoch *d = bpfvm_epoch_new();
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 4, 8, 64, NP);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_HASH, 4, 8, 64, NP);
 	bpfvm_map_set_epoch(m, d);
 	/* one writer, one reader: one per core */
 	pthread_t t[2];
@@ -1330,7 +1321,7 @@ static void *work(void *arg)
 
 static void threads_on(uint32_t flags)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_HASH, 4, 8, THREADS * PER_THREAD, flags);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_HASH, 4, 8, THREADS * PER_THREAD, flags);
 	pthread_t t[THREADS];
 	struct worker w[THREADS];
 	for (uint32_t i = 0; i < THREADS; i++) {
@@ -1403,7 +1394,7 @@ static void *lpm_reader(void *arg)
 
 START_TEST(threads_lpm)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1000, NP);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_LPM_TRIE, 8, 4, 1000, NP);
 	struct ip4key k8 = ip4(10, 0, 0, 0, 8);
 	uint32_t v8 = 8u << 16;
 	ck_assert_int_eq(bpfvm_map_update_elem(m, &k8, &v8, 0), 0);
@@ -1464,8 +1455,8 @@ static void *qconsume(void *arg)
 START_TEST(threads_queue)
 {
 	for (int stack = 0; stack < 2; stack++) {
-		struct bpfvm_map *m = mk(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE,
-					 0, 4, 64, 0);
+		struct bpfvm_map *m = tu_map(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE,
+					     0, 4, 64, 0);
 		uint8_t *seen = calloc(2 * PER_THREAD, 1);
 		pthread_t t[4];
 		struct qworker w[4];
@@ -1522,7 +1513,7 @@ static const struct bpfvm_fd_array_ops fake_ops = { fake_get, fake_put, fake_id 
 
 START_TEST(prog_array)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0);
 	struct fake_objs o = { { 0 } };
 	uint32_t k = 1, v;
 	int32_t fd = 101;
@@ -1809,7 +1800,7 @@ static uint64_t wakeups(int efd)
 
 START_TEST(ringbuf_records)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	int efd = bpfvm_ringbuf_wait_fd(m);
 	ck_assert_int_ge(efd, 0);
 	ck_assert_uint_eq(bpfvm_ringbuf_query(m, BPF_RB_RING_SIZE), 4096);
@@ -1873,7 +1864,7 @@ END_TEST
 
 START_TEST(ringbuf_full_and_wrap)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	/* too big for the ring, or for any record */
 	ck_assert_ptr_null(bpfvm_ringbuf_reserve(m, 4096, 0));
 	ck_assert_ptr_null(bpfvm_ringbuf_reserve(m, 1ull << 31, 0));
@@ -1946,7 +1937,7 @@ static int rb_seen(void *ctx, void *data, size_t size)
 
 START_TEST(ringbuf_threads)
 {
-	struct bpfvm_map *m = mk(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	pthread_t t[2];
 	struct worker w[2] = { { m, 0, 0 }, { m, 1, 0 } };
 	for (int i = 0; i < 2; i++)

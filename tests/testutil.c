@@ -162,7 +162,8 @@ struct bpfvm_map *tu_map(uint32_t type, uint32_t key, uint32_t value,
 {
 	union bpf_attr a = tu_map_attr(type, key, value, entries, flags);
 	struct bpfvm_map *m = NULL;
-	ck_assert_int_eq(bpfvm_map_create(&a, &m), 0);
+	int err = bpfvm_map_create(&a, &m);
+	ck_assert_msg(err == 0, "create type %u: %d", type, err);
 	return m;
 }
 
