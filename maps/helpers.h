@@ -18,12 +18,13 @@
  * run (-EDEADLK) instead of hanging it.  Map values a program may touch
  * (the region hook): any value of an attached array, and any value of an
  * attached hash map or LPM trie once a helper handed it out (it stays the
- * map's memory); values of inner maps and of maps a tail-called program
- * uses: as helpers hand them out, for the rest of the run (at most 32).
+ * map's memory); inner maps' values: for the rest of the run; a
+ * tail-called program's maps: its own value sets.
  *
- * Not caught yet, for want of a hook at the end of a run: a checked run
- * stopped (or ending) with a spin lock held or a sample reserved leaves it
- * so, as a kernel program the verifier would have refused would.
+ * What a run takes (spin locks, ring-buffer samples) is the run's: a run that
+ * ends with one, stopped or not, releases it (a checked run that ended well
+ * then fails with -EINVAL).  Every run enters the epoch domains of the
+ * attached maps (run scope); set them (bpfvm_map_set_epoch) before attaching.
  * SPDX-License-Identifier: MIT */
 #ifndef BPFVM_MAP_HELPERS_H
 #define BPFVM_MAP_HELPERS_H
