@@ -1,6 +1,7 @@
 /* What the Check tests share: the environment meson test sets, a
  * scratch directory, whole-file I/O, running the bpfvm command, a
- * deterministic random source, and main()'s suite runner.  Every helper
+ * deterministic random source, map creation, and main()'s suite runner
+ * (linked into every test by tests/meson.build).  Every helper
  * asserts (ck_assert) instead of returning errors: a test's setup failing
  * is the test failing.
  * SPDX-License-Identifier: MIT */
