@@ -131,17 +131,6 @@ static int cloexec(int fd)
 	return !!(f & FD_CLOEXEC);
 }
 
-/* bpf(2) usable?  If not, say why once; the caller skips. */
-static int kernel_ok(const char *test)
-{
-	int fd = mcreate_in(kcall, BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
-	(void)test;
-	if (fd < 0)
-		return 0; /* main says SKIP once */
-	close(fd);
-	return 1;
-}
-
 /* ---- instructions ----------------------------------------------------------- */
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ (c), (d), (s), (o), (i) })
@@ -1597,8 +1586,8 @@ static void lockstep_one(size_t t, uint64_t seed)
 
 START_TEST(lockstep_with_kernel)
 {
-	if (!kernel_ok("lockstep_with_kernel"))
-		return;
+	if (tu_kernel_maps())
+		return; /* main says SKIP once */
 	for (size_t t = 0; t < sizeof(lockstep_maps) / sizeof(*lockstep_maps); t++)
 		lockstep_one(t, 0x9e3779b97f4a7c15ull + t);
 }
@@ -1608,8 +1597,8 @@ END_TEST
  * both worlds (programs the kernel's verifier accepts). */
 START_TEST(prog_load_lockstep)
 {
-	if (!kernel_ok("prog_load_lockstep"))
-		return;
+	if (tu_kernel_maps())
+		return; /* main says SKIP once */
 	struct twin arr = { mcreate_in(kcall, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0),
 			    mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0) };
 	struct twin arr2 = { mcreate_in(kcall, BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0),
@@ -1731,8 +1720,8 @@ static int btf_load_in(bpf_fn f, const uint8_t *blob, size_t n)
  * which maps may have one, BPF_F_LOCK copies, freeze, info. */
 START_TEST(btf_spin_lock_lockstep)
 {
-	if (!kernel_ok("btf_spin_lock_lockstep"))
-		return;
+	if (tu_kernel_maps())
+		return; /* main says SKIP once */
 	uint8_t blob[512];
 	size_t n = spin_lock_btf(blob);
 	struct twin btf = { btf_load_in(kcall, blob, n), btf_load_in(vcall, blob, n) };
@@ -1869,8 +1858,8 @@ END_TEST
  * bad one, and for good ones the same info. */
 START_TEST(create_lockstep)
 {
-	if (!kernel_ok("create_lockstep"))
-		return;
+	if (tu_kernel_maps())
+		return; /* main says SKIP once */
 	static const uint32_t types[] = { 0, BPF_MAP_TYPE_HASH,
 		BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PROG_ARRAY,
 		BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY,
@@ -1954,8 +1943,8 @@ END_TEST
  * kernel: one non-zero byte at each offset past the command's pointers. */
 START_TEST(attr_bytes_lockstep)
 {
-	if (!kernel_ok("attr_bytes_lockstep"))
-		return;
+	if (tu_kernel_maps())
+		return; /* main says SKIP once */
 	static const struct { int cmd; unsigned from; } cmds[] = {
 		{ BPF_MAP_LOOKUP_ELEM, 24 }, { BPF_MAP_UPDATE_ELEM, 24 },
 		{ BPF_MAP_DELETE_ELEM, 16 }, { BPF_MAP_GET_NEXT_KEY, 24 },
@@ -2061,12 +2050,11 @@ int main(void)
 	if (tu_run_suite(bpf_suite()))
 		return EXIT_FAILURE;
 	/* without bpf(2) the lock-step half did not run: say so */
-	int fd = mcreate_in(kcall, BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
-	if (fd < 0) {
+	int err = tu_kernel_maps();
+	if (err) {
 		printf("SKIP: bpf(2) unavailable (%s): lock-step with the kernel not run\n",
-		       strerror(-fd));
+		       strerror(-err));
 		return 77;
 	}
-	close(fd);
 	return EXIT_SUCCESS;
 }

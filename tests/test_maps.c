@@ -106,14 +106,11 @@ static int mbatch(int cmd, struct bpfvm_map *m, struct bpfvm_batch *b)
 /* bpf(2) usable?  If not, say why once and let the caller skip. */
 static int kernel_ok(const char *test)
 {
-	int fd = kcreate((struct cattr){ BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0, 0, 0 });
-	if (fd < 0) {
+	int err = tu_kernel_maps();
+	if (err)
 		printf("%s: skipped: bpf(2) map create fails: %s\n", test,
-		       strerror(-fd));
-		return 0;
-	}
-	close(fd);
-	return 1;
+		       strerror(-err));
+	return !err;
 }
 
 /* ---- create-time checks ----------------------------------------------- */

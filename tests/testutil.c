@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,6 +156,16 @@ union bpf_attr tu_map_attr(uint32_t type, uint32_t key, uint32_t value,
 	a.max_entries = entries;
 	a.map_flags = flags;
 	return a;
+}
+
+int tu_kernel_maps(void)
+{
+	union bpf_attr a = tu_map_attr(BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
+	long fd = syscall(__NR_bpf, BPF_MAP_CREATE, &a, sizeof(a));
+	if (fd < 0)
+		return -errno;
+	close((int)fd);
+	return 0;
 }
 
 struct bpfvm_map *tu_map(uint32_t type, uint32_t key, uint32_t value,

@@ -55,6 +55,10 @@ void tu_rand_map_key(uint64_t *s, uint32_t type, uint32_t key_size,
 union bpf_attr tu_map_attr(uint32_t type, uint32_t key, uint32_t value,
 			   uint32_t entries, uint32_t flags);
 
+/* Does the running kernel create a map for us (bpf(2) usable here)?
+ * 0, or -errno; the kernel comparisons skip when not. */
+int tu_kernel_maps(void);
+
 /* bpfvm_map_create that must succeed. */
 struct bpfvm_map *tu_map(uint32_t type, uint32_t key, uint32_t value,
 			 uint32_t entries, uint32_t flags);
