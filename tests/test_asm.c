@@ -7,12 +7,9 @@
 #include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include "bpfvm_asm.h"
 #include "insn.h"
 #include "testutil.h"

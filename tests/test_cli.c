@@ -3,13 +3,10 @@
  * (encodings, the kernel's disassembly syntax) or from the inputs.
  * SPDX-License-Identifier: MIT */
 #include <check.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "testutil.h"
 
