@@ -64,8 +64,11 @@ BPFVM_API void bpfvm_bpf_set_fd_check(bool on);
 
 /* Run a loaded program with r1 = ctx (bpfvm_run), as the kernel runs one
  * under RCU: maps' elements and tail-call targets it may reach stay valid
- * for the whole run.  0 or -errno, as bpfvm_run (-EBADF / -EINVAL for a
- * descriptor that is not a program). */
+ * for the whole run.  The program is verified and its context accesses
+ * rewritten: ctx must be the type's runtime context (vm/test_run.h:
+ * struct bpfvm_skb for skb types, struct bpfvm_xdp for XDP, the uapi
+ * struct for tracing types), ctx_len its size.  0 or -errno, as bpfvm_run
+ * (-EBADF / -EINVAL for a descriptor that is not a program). */
 BPFVM_API int bpfvm_bpf_prog_run(int fd, void *ctx, size_t ctx_len,
 				 struct bpfvm_result *res);
 
