@@ -17,7 +17,8 @@
  * the old value unless 64 more elements were freed meanwhile (the kernel
  * reuses preallocated elements at once; LRU maps here do too).  Without
  * BPF_F_NO_PREALLOC elements come from one block allocated at create time
- * (carved on first use, so untouched memory stays untouched); with it, from
+ * with the buckets (carved on first use, so untouched memory stays
+ * untouched; huge pages once it is big, see area_alloc); with it, from
  * malloc.  With an epoch domain (epoch.c), NO_PREALLOC elements instead
  * wait in limbo until no program run that might have seen them is left:
  * the kernel's RCU promise.
