@@ -340,7 +340,8 @@ int bpfvm_prog_info(struct bpfvm_obj *o, union bpfvm_attr *attr,
 		return -EFAULT;
 	for (uint32_t i = 0; i < room; i++)
 		ids[i] = p->maps[i]->id;
-	/* the instructions as loaded (the kernel's are after its rewrites) */
+	/* the instructions after the fixups (context accesses rewritten onto
+	 * bpfvm's runtime context), as the kernel's are after its own */
 	uint32_t ulen = u.i.xlated_prog_len;
 	u.i.xlated_prog_len = p->insn_cnt * 8u;
 	if (ulen) {
