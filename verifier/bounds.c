@@ -171,7 +171,10 @@ void coerce_reg_to_size(struct bpf_reg *r, unsigned size)
 	reg_bounds_sync(r);
 }
 
-/* Sign-extend from size bytes (movsx, ldsx). */
+/* Sign-extend from size bytes (movsx, ldsx).  As Linux 6.18: when the
+ * bits above the sign agree at both signed bounds and the extended bounds
+ * have one sign, the result is that range and its tnum is the range's (the
+ * old known bits are dropped); otherwise only the size's signed range. */
 void coerce_reg_to_size_sx(struct bpf_reg *r, unsigned size)
 {
 	unsigned bits = size * 8;
@@ -182,14 +185,51 @@ void coerce_reg_to_size_sx(struct bpf_reg *r, unsigned size)
 		mark_reg_known(r, (u64)((s64)v >> (64 - bits)));
 		return;
 	}
-	if (r->smin >= 0 && (u64)r->smax <= (u64)hi) {
-		/* the value already fits: unchanged */
-	} else {
-		mark_reg_unknown(r);
-		r->smin = lo;
-		r->smax = hi;
+	if (((u64)r->smin >> bits) == ((u64)r->smax >> bits)) {
+		s64 a = (s64)((u64)r->smin << (64 - bits)) >> (64 - bits);
+		s64 b = (s64)((u64)r->smax << (64 - bits)) >> (64 - bits);
+		s64 mn = a < b ? a : b, mx = a < b ? b : a;
+		if ((mn >= 0) == (mx >= 0)) {
+			r->smin = mn; r->smax = mx;
+			r->umin = (u64)mn; r->umax = (u64)mx;
+			r->s32_min = (s32)mn; r->s32_max = (s32)mx;
+			r->u32_min = (u32)mn; r->u32_max = (u32)mx;
+			r->var_off = tnum_range((u64)mn, (u64)mx);
+			return;
+		}
 	}
-	reg_bounds_sync(r);
+	mark_reg_unknown(r);
+	r->smin = r->s32_min = (s32)lo;
+	r->smax = r->s32_max = (s32)hi;
+}
+
+/* The 32-bit movsx (size 1 or 2) on the low half, the same way; the caller
+ * zero-extends. */
+void coerce_subreg_to_size_sx(struct bpf_reg *r, unsigned size)
+{
+	unsigned bits = size * 8;
+	s32 lo = -(1 << (bits - 1)), hi = (1 << (bits - 1)) - 1;
+
+	if (tnum_is_const(tnum_subreg(r->var_off))) {
+		u32 v = (u32)r->var_off.value << (32 - bits);
+		v = (u32)((s32)v >> (32 - bits));
+		mark_reg_known(r, v);
+		return;
+	}
+	if (((u32)r->s32_min >> bits) == ((u32)r->s32_max >> bits)) {
+		s32 a = (s32)((u32)r->s32_min << (32 - bits)) >> (32 - bits);
+		s32 b = (s32)((u32)r->s32_max << (32 - bits)) >> (32 - bits);
+		s32 mn = a < b ? a : b, mx = a < b ? b : a;
+		if ((mn >= 0) == (mx >= 0)) {
+			r->s32_min = mn; r->s32_max = mx;
+			r->u32_min = (u32)mn; r->u32_max = (u32)mx;
+			r->var_off = tnum_subreg(tnum_range((u64)(s64)mn, (u64)(s64)mx));
+			return;
+		}
+	}
+	r->s32_min = lo; r->s32_max = hi;
+	r->u32_min = 0; r->u32_max = U32_MAXV;
+	r->var_off = tnum_subreg(TNUM_UNKNOWN);
 }
 
 bool reg_is_const(const struct bpf_reg *r, bool w32)

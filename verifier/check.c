@@ -506,9 +506,9 @@ static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
 		} else {
 			struct bpf_reg v = *s;
 			v.id = 0;
-			coerce_reg_to_size_sx(&v, (unsigned)insn->off / 8);
+			coerce_subreg_to_size_sx(&v, (unsigned)insn->off / 8);
 			*d = v;
-			coerce_reg_to_size(d, 4);
+			zext_32_to_64(d);
 		}
 		return 0;
 	}

@@ -278,6 +278,7 @@ void reg_bounds_from_tnum(struct bpf_reg *r);
 void zext_32_to_64(struct bpf_reg *r);
 void coerce_reg_to_size(struct bpf_reg *r, unsigned size);
 void coerce_reg_to_size_sx(struct bpf_reg *r, unsigned size);
+void coerce_subreg_to_size_sx(struct bpf_reg *r, unsigned size);
 bool reg_is_const(const struct bpf_reg *r, bool w32);
 u64 reg_const(const struct bpf_reg *r, bool w32);
 /* ALU on two scalars: dst op= src; op is the BPF_OP bits. */
