@@ -153,13 +153,12 @@ static void widen(struct bpf_reg *w, const struct bpf_reg *r, bool sx)
 
 void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 {
-	struct bpf_reg zd, zs, sd, ss, zero;
+	struct bpf_reg zd, zs, sd, ss, neg;
 
-	if (op == OP_NEG) {
-		mark_reg_known(&zero, 0);
-		zs = *d;
-		*d = zero;
-		s = &zs;
+	if (op == OP_NEG) { /* 0 - d, on a copy: widen() below writes zs */
+		neg = *d;
+		mark_reg_known(d, 0);
+		s = &neg;
 		op = OP_SUB;
 	}
 	if (w64) {
