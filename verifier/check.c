@@ -421,28 +421,33 @@ static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 	return 0;
 }
 
-/* BPF_END on a scalar: to-little-endian is a truncation on this (little-
- * endian) target, the swaps are exact on constants. */
+/* BPF_END on a scalar, as Linux 6.18: a swap (bswap, or to-big-endian on
+ * this little-endian target) moves the known bits with their bytes and
+ * forgets the range, which the tnum then gives back; 16 and 32 truncate. */
 static void byte_swap(struct bpf_reg *d, const struct bpfvm_insn *insn)
 {
 	unsigned bits = (unsigned)insn->imm;
 	bool swap = BPF_CLASS(insn->code) == BPF_ALU64 || (insn->code & BPF_SRC_X);
+	struct tnum t = d->var_off;
 
-	d->id = 0;
-	if (!swap) {
-		coerce_reg_to_size(d, bits / 8);
-		return;
-	}
-	if (!tnum_is_const(d->var_off)) {
+	if (swap || bits < 64)
+		d->id = 0;
+	if (swap) {
+		if (bits == 16)
+			t = (struct tnum){ __builtin_bswap16((uint16_t)t.value),
+					   __builtin_bswap16((uint16_t)t.mask) };
+		else if (bits == 32)
+			t = (struct tnum){ __builtin_bswap32((uint32_t)t.value),
+					   __builtin_bswap32((uint32_t)t.mask) };
+		else
+			t = (struct tnum){ __builtin_bswap64(t.value),
+					   __builtin_bswap64(t.mask) };
 		mark_reg_unknown(d);
-		if (bits < 64)
-			coerce_reg_to_size(d, bits / 8);
-		return;
+		d->var_off = t;
 	}
-	u64 v = d->var_off.value;
-	v = bits == 16 ? __builtin_bswap16((uint16_t)v)
-	  : bits == 32 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
-	mark_reg_known(d, v);
+	if (bits < 64)
+		coerce_reg_to_size(d, bits / 8);
+	reg_bounds_sync(d);
 }
 
 static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
