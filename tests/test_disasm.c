@@ -930,6 +930,9 @@ int main(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dot");
+	/* random_words runs graphviz: seconds, more on a loaded machine than
+	 * Check's default 4 s */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, dot_if_else);
 	tcase_add_test(tc, dot_subprogram);
 	tcase_add_test(tc, dot_rejects_bad_programs);
