@@ -92,6 +92,14 @@ static void deduce_bounds(struct bpf_reg *r)
 	if ((u32)r->s32_min <= (u32)r->s32_max) {
 		r->u32_min = (u32)max64(r->u32_min, (u32)r->s32_min);
 		r->u32_max = (u32)min64(r->u32_max, (u32)r->s32_max);
+	} else if (r->u32_max < (u32)r->s32_min) {
+		/* a signed range across the sign is two unsigned pieces, the
+		 * unsigned range may meet only one of them */
+		r->s32_min = (s32)r->u32_min;
+		r->u32_max = (u32)min64(r->u32_max, (u32)r->s32_max);
+	} else if ((u32)r->s32_max < r->u32_min) {
+		r->s32_max = (s32)r->u32_max;
+		r->u32_min = (u32)max64(r->u32_min, (u32)r->s32_min);
 	}
 	/* 32 -> 64: a bound's upper half with the low range in place is still
 	 * a bound (any value above it in the upper half is above anyway) */
@@ -107,6 +115,12 @@ static void deduce_bounds(struct bpf_reg *r)
 	if ((u64)r->smin <= (u64)r->smax) {
 		r->umin = max64(r->umin, (u64)r->smin);
 		r->umax = min64(r->umax, (u64)r->smax);
+	} else if (r->umax < (u64)r->smin) {
+		r->smin = (s64)r->umin;
+		r->umax = min64(r->umax, (u64)r->smax);
+	} else if ((u64)r->smax < r->umin) {
+		r->smax = (s64)r->umax;
+		r->umin = max64(r->umin, (u64)r->smin);
 	}
 }
 
