@@ -13,8 +13,10 @@
 
 #define LOG_FIXED 8u
 
-/* The whole log text lives in a growing buffer owned by the vlog. */
-struct vlog_text { char *p; size_t len, cap; };
+/* The whole log text lives in a growing buffer owned by the vlog; max is
+ * the furthest it ever reached, resets included, as the kernel's len_max:
+ * log_true_size counts the text that went by, not only what was kept. */
+struct vlog_text { char *p; size_t len, cap, max; };
 
 void vlog_init(struct vlog *log, const struct bpfvm_verify_opts *opts)
 {
@@ -49,6 +51,8 @@ static void vlog_append(struct vlog *log, const char *s, size_t n)
 	memcpy(t->p + t->len, s, n);
 	t->len += n;
 	t->p[t->len] = 0;
+	if (t->len > t->max)
+		t->max = t->len;
 }
 
 u64 vlog_pos(const struct vlog *log)
@@ -106,7 +110,9 @@ int vlog_finish(struct vlog *log)
 	size_t len = t ? t->len : 0;
 	int err = 0;
 
-	log->true_size = (u32)(len + 1);
+	size_t max = t && t->max > len ? t->max : len;
+
+	log->true_size = max >= UINT32_MAX ? UINT32_MAX : (u32)(max + 1);
 	if (log->buf && log->size) {
 		if (len + 1 <= log->size) {
 			if (len)
