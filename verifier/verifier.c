@@ -63,7 +63,7 @@ static int resolve_ldimm64(struct verifier_env *env)
 					verbose(env, "fd %d is not pointing to valid bpf_map\n", in->imm);
 				else
 					verbose(env, "fd_idx without fd_array is invalid\n");
-				return -EINVAL;
+				return src == 1 || src == 2 ? -EINVAL : -EPROTO;
 			}
 			if (src == 2) {
 				u32 off = (u32)in[1].imm;
@@ -71,14 +71,16 @@ static int resolve_ldimm64(struct verifier_env *env)
 					verbose(env, "direct value offset of %u is not allowed\n", off);
 					return -EINVAL;
 				}
-				if (m->map_type != BPF_MAP_TYPE_ARRAY || m->max_entries != 1) {
+				if (m->map_type != BPF_MAP_TYPE_ARRAY) {
 					verbose(env, "no direct value access support for this map type\n");
 					return -EINVAL;
 				}
-				if (off >= m->value_size) {
+				/* the array's map_direct_value_addr refuses
+				 * more than one entry with ENOTSUPP */
+				if (m->max_entries != 1 || off >= m->value_size) {
 					verbose(env, "invalid access to map value pointer, value_size=%u off=%u\n",
 						m->value_size, off);
-					return -EINVAL;
+					return m->max_entries != 1 ? -524 /* ENOTSUPP */ : -EINVAL;
 				}
 			}
 			env->ldmap[i] = m;
