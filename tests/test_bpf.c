@@ -721,18 +721,18 @@ START_TEST(program_counts_in_array)
 	int p = load_counter(m);
 	ck_assert_int_ge(p, 0);
 	union bpf_attr a;
-	uint8_t data[4] = { 0 };
-	ck_assert_int_eq(test_run(p, data, 4, NULL, 0, 5, &a), 0);
+	uint8_t data[64] = { 0 }; /* >= ETH_HLEN, as the kernel wants */
+	ck_assert_int_eq(test_run(p, data, 64, NULL, 0, 5, &a), 0);
 	ck_assert_uint_eq(a.test.retval, 5);
 	uint64_t v;
 	ck_assert_int_eq(look(m, 0, &v), 0);
 	ck_assert_uint_eq(v, 5);
 	ck_assert_int_eq(upd(m, 0, 100, 0), 0);
-	ck_assert_int_eq(test_run(p, data, 4, NULL, 0, 1, &a), 0);
+	ck_assert_int_eq(test_run(p, data, 64, NULL, 0, 1, &a), 0);
 	ck_assert_uint_eq(a.test.retval, 101);
 	/* the map's descriptor goes; the program keeps the map */
 	bpfvm_close(m);
-	ck_assert_int_eq(test_run(p, data, 4, NULL, 0, 1, &a), 0);
+	ck_assert_int_eq(test_run(p, data, 64, NULL, 0, 1, &a), 0);
 	ck_assert_uint_eq(a.test.retval, 102);
 	m = fd_by_id(id, 0);
 	ck_assert_int_ge(m, 0);
@@ -755,47 +755,74 @@ START_TEST(program_counts_in_array)
 }
 END_TEST
 
+/* XDP: the packet through the context's data/data_end, bounds-checked. */
 START_TEST(test_run_data)
 {
-	/* data[0] = data[0] + 1; return data_len */
+	/* data[0] += 1; data[1] = data_end - data; return XDP_PASS */
 	struct bpf_insn prog[] = {
-		LDX_B(3, 1, 0),
-		ADD64_IMM(3, 1),
-		STX_B(1, 3, 0),
-		MOV64_REG(0, 2),
+		INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 1, 0, 0), /* data */
+		INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 1, 4, 0), /* data_end */
+		MOV64_REG(4, 2),
+		ADD64_IMM(4, 8),
+		INSN(BPF_JMP | BPF_JGT | BPF_X, 4, 3, 6, 0), /* 8 bytes? */
+		LDX_B(5, 2, 0),
+		ADD64_IMM(5, 1),
+		STX_B(2, 5, 0),
+		MOV64_REG(6, 3),
+		INSN(BPF_ALU64 | BPF_SUB | BPF_X, 6, 2, 0, 0),
+		STX_B(2, 6, 1),
+		MOV64_IMM(0, XDP_PASS),
 		EXIT(),
 	};
-	int p = load(prog, 5);
-	ck_assert_int_ge(p, 0);
-	uint8_t in[8] = { 41, 1, 2, 3, 4, 5, 6, 7 }, out[8];
+	char log[4096] = "";
+	int p = load_in(vcall, BPF_PROG_TYPE_XDP, prog,
+			sizeof(prog) / sizeof(*prog), log, sizeof(log));
+	ck_assert_msg(p >= 0, "%d: %s", p, log);
+	uint8_t in[64], out[64];
+	for (int i = 0; i < 64; i++)
+		in[i] = (uint8_t)(i + 41);
 	union bpf_attr a;
 	memset(out, 0, sizeof(out));
-	ck_assert_int_eq(test_run(p, in, 8, out, 8, 1, &a), 0);
-	ck_assert_uint_eq(a.test.retval, 8);
-	ck_assert_uint_eq(a.test.data_size_out, 8);
+	ck_assert_int_eq(test_run(p, in, 64, out, 64, 1, &a), 0);
+	ck_assert_uint_eq(a.test.retval, XDP_PASS);
+	ck_assert_uint_eq(a.test.data_size_out, 64);
 	ck_assert_uint_eq(out[0], 42);
-	ck_assert_uint_eq(out[7], 7);
+	ck_assert_uint_eq(out[1], 64);
+	ck_assert_uint_eq(out[2], 43);
+	ck_assert_uint_eq(out[63], 104);
 	ck_assert_uint_eq(in[0], 41); /* data_in is not written */
 	/* too small an out buffer: what fits, the full size, ENOSPC */
 	memset(out, 0, sizeof(out));
-	ck_assert_int_eq(test_run(p, in, 8, out, 3, 1, &a), -ENOSPC);
-	ck_assert_uint_eq(a.test.data_size_out, 8);
-	ck_assert_uint_eq(a.test.retval, 8);
-	ck_assert_uint_eq(out[2], 2);
+	ck_assert_int_eq(test_run(p, in, 64, out, 3, 1, &a), -ENOSPC);
+	ck_assert_uint_eq(a.test.data_size_out, 64);
+	ck_assert_uint_eq(a.test.retval, XDP_PASS);
+	ck_assert_uint_eq(out[2], 43);
 	ck_assert_uint_eq(out[3], 0);
-	/* repeat: the same data each time? no: the kernel runs on one copy */
-	ck_assert_int_eq(test_run(p, in, 8, out, 8, 10, &a), 0);
+	/* repeat: the kernel runs on one copy, the increments add up */
+	ck_assert_int_eq(test_run(p, in, 64, out, 64, 10, &a), 0);
 	ck_assert_uint_eq(out[0], 51);
+	/* below ETH_HLEN there is no packet to run on */
+	ck_assert_int_eq(test_run(p, in, 13, out, 64, 1, &a), -EINVAL);
 	/* unknown flags, a context without size */
-	test_run(p, in, 8, out, 8, 1, &a);
+	test_run(p, in, 64, out, 64, 1, &a);
 	a.test.flags = 4;
 	ck_assert_int_eq(vbpf(BPF_PROG_TEST_RUN, &a), -EINVAL);
 	a.test.flags = 0;
 	a.test.ctx_in = PTR(in);
 	ck_assert_int_eq(vbpf(BPF_PROG_TEST_RUN, &a), -EINVAL);
-	/* an access outside the data stops the run (checked mode) */
-	ck_assert_int_eq(test_run(p, in, 0, NULL, 0, 1, &a), -EFAULT);
 	bpfvm_close(p);
+	/* a read without the data_end check never loads */
+	struct bpf_insn bad[] = {
+		INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 1, 0, 0),
+		LDX_B(0, 2, 0),
+		MOV64_IMM(0, XDP_PASS),
+		EXIT(),
+	};
+	log[0] = 0;
+	p = load_in(vcall, BPF_PROG_TYPE_XDP, bad, 4, log, sizeof(log));
+	ck_assert_int_eq(p, -EACCES);
+	const char *m = strstr(log, "invalid access to packet, off=0 size=1");
+	ck_assert_msg(m && (m == log || m[-1] == '\n'), "%s", log);
 }
 END_TEST
 
@@ -945,9 +972,9 @@ START_TEST(helpers_count_in_hash)
 	int p = load(prog, sizeof(prog) / sizeof(*prog));
 	ck_assert_int_ge(p, 0);
 	union bpf_attr a;
-	uint8_t data[4] = { 0 };
+	uint8_t data[64] = { 0 }; /* >= ETH_HLEN, as the kernel wants */
 	for (uint32_t i = 1; i <= 3; i++) {
-		ck_assert_int_eq(test_run(p, data, 4, NULL, 0, 1, &a), 0);
+		ck_assert_int_eq(test_run(p, data, 64, NULL, 0, 1, &a), 0);
 		ck_assert_uint_eq(a.test.retval, i);
 	}
 	uint64_t v;
@@ -977,16 +1004,16 @@ START_TEST(tail_call_through_prog_array)
 	ck_assert_int_ge(b, 0);
 	ck_assert_int_ge(c, 0);
 	union bpf_attr a;
-	uint8_t data[4] = { 0 };
-	ck_assert_int_eq(test_run(c, data, 4, NULL, 0, 1, &a), 0);
+	uint8_t data[64] = { 0 }; /* >= ETH_HLEN, as the kernel wants */
+	ck_assert_int_eq(test_run(c, data, 64, NULL, 0, 1, &a), 0);
 	ck_assert_uint_eq(a.test.retval, 1); /* empty slot: falls through */
 	uint32_t k = 0, v = (uint32_t)b;
 	ck_assert_int_eq(op(BPF_MAP_UPDATE_ELEM, pa, &k, &v, 0), 0);
 	bpfvm_close(b);
-	ck_assert_int_eq(test_run(c, data, 4, NULL, 0, 1, &a), 0);
+	ck_assert_int_eq(test_run(c, data, 64, NULL, 0, 1, &a), 0);
 	ck_assert_uint_eq(a.test.retval, 42);
 	bpfvm_close(pa);
-	ck_assert_int_eq(test_run(c, data, 4, NULL, 0, 1, &a), 0);
+	ck_assert_int_eq(test_run(c, data, 64, NULL, 0, 1, &a), 0);
 	ck_assert_uint_eq(a.test.retval, 1);
 	bpfvm_close(c);
 }
