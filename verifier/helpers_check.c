@@ -599,6 +599,16 @@ int check_helper_call(struct verifier_env *env, int insn_idx, u32 *next)
 		r0->id = (u32)rid;
 		r0->ref_obj_id = (u32)rid;
 	}
+	if (id == FN_get_smp_processor_id) {
+		/* as the kernel's do_refine_retval_range: [0, nr_cpu_ids - 1],
+		 * the possible CPUs the maps' per-CPU slots also count */
+		u32 top = bpfvm_possible_cpus() - 1;
+		r0->umin = r0->u32_min = 0;
+		r0->smin = r0->s32_min = 0;
+		r0->umax = r0->u32_max = top;
+		r0->smax = r0->s32_max = (s32)top;
+		reg_bounds_sync(r0);
+	}
 	if (BPFVM_BASE_TYPE(ret) == BPFVM_RET_INTEGER &&
 	    (id == FN_get_stack || id == FN_probe_read_str ||
 	     id == FN_probe_read_kernel_str || id == FN_probe_read_user_str)) {
