@@ -65,6 +65,13 @@ static void fa_bind(struct bpfvm_map *map, const struct bpfvm_fd_array_ops *ops,
 		fa_of(map)->meta = *meta;
 }
 
+struct bpfvm_map *bpfvm_map_inner_meta(struct bpfvm_map *outer)
+{
+	if (outer->map_type == BPF_MAP_TYPE_HASH_OF_MAPS)
+		return bpfvm_hash_of_maps_meta(outer);
+	return of_maps(outer) ? &fa_of(outer)->meta : NULL;
+}
+
 static uint32_t index_of(const void *key)
 {
 	uint32_t i;

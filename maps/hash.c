@@ -885,6 +885,11 @@ static void hom_bind(struct bpfvm_map *map, const struct bpfvm_fd_array_ops *fop
 		h->meta = *meta;
 }
 
+struct bpfvm_map *bpfvm_hash_of_maps_meta(struct bpfvm_map *outer)
+{
+	return &htab_of(outer)->meta;
+}
+
 /* The kernel's HASH_OF_MAPS: no LOOKUP_AND_DELETE, no for_each. */
 const struct bpfvm_map_ops bpfvm_hash_of_maps_ops = {
 	.alloc_check = hom_alloc_check,

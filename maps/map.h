@@ -239,6 +239,10 @@ void bpfvm_fd_array_bind(struct bpfvm_map *map,
  * (kernel: bpf_map_meta_equal, array_map_meta_equal) */
 int bpfvm_map_meta_equal(const struct bpfvm_map *meta,
 			 const struct bpfvm_map *m);
+/* Maps of maps: the inner map's meta kept at create (what the verifier
+ * checks a lookup's result against); NULL for any other map. */
+struct bpfvm_map *bpfvm_map_inner_meta(struct bpfvm_map *outer);
+struct bpfvm_map *bpfvm_hash_of_maps_meta(struct bpfvm_map *outer);
 /* tail_call: the object at index, NULL if none. */
 void *bpfvm_prog_array_get(struct bpfvm_map *map, uint32_t index);
 /* Release every object (the kernel clears a program array when its last

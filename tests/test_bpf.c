@@ -942,6 +942,75 @@ START_TEST(prog_array_and_maps_of_maps)
 }
 END_TEST
 
+/* A lookup in a map of maps, then in the inner map it gave: the verifier
+ * knows the inner map from its meta (as the kernel accepts it). */
+START_TEST(map_in_map_lookup)
+{
+	static const uint32_t outer_types[] = { BPF_MAP_TYPE_ARRAY_OF_MAPS,
+						BPF_MAP_TYPE_HASH_OF_MAPS };
+	for (size_t t = 0; t < 2; t++) {
+		int in = mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+		ck_assert_int_ge(in, 0);
+		ck_assert_int_eq(upd(in, 2, 1234, 0), 0);
+		union bpf_attr c;
+		memset(&c, 0, sizeof(c));
+		c.map_type = outer_types[t];
+		c.key_size = 4;
+		c.value_size = 4;
+		c.max_entries = 2;
+		c.inner_map_fd = (uint32_t)in;
+		int om = vbpf(BPF_MAP_CREATE, &c);
+		ck_assert_int_ge(om, 0);
+		uint32_t k = 1, v = (uint32_t)in;
+		ck_assert_int_eq(op(BPF_MAP_UPDATE_ELEM, om, &k, &v, 0), 0);
+		/* inner[2] += 1; XDP_TX if it is now 1235, XDP_DROP if
+		 * not, XDP_ABORTED if a lookup failed */
+		struct bpf_insn prog[] = {
+			INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 1),
+			MOV64_REG(2, 10),
+			ADD64_IMM(2, -4),
+			LD_IMM64(1, BPF_PSEUDO_MAP_FD, om, 0),
+			INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+			INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 13, 0),
+			INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -8, 2),
+			MOV64_REG(2, 10),
+			ADD64_IMM(2, -8),
+			MOV64_REG(1, 0),
+			INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+			INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 7, 0),
+			MOV64_IMM(1, 1),
+			INSN(BPF_STX | BPF_ATOMIC | BPF_DW, 0, 1, 0, BPF_ADD),
+			LDX_DW(1, 0, 0),
+			MOV64_IMM(0, XDP_DROP),
+			INSN(BPF_JMP | BPF_JNE | BPF_K, 1, 0, 1, 1235),
+			MOV64_IMM(0, XDP_TX),
+			EXIT(),
+			MOV64_IMM(0, XDP_ABORTED),
+			EXIT(),
+		};
+		char log[4096] = "";
+		int p = load_in(vcall, BPF_PROG_TYPE_XDP, prog,
+				sizeof(prog) / sizeof(*prog), log, sizeof(log));
+		ck_assert_msg(p >= 0, "type %u: %d: %s", outer_types[t], p, log);
+		uint8_t data[64] = { 0 };
+		union bpf_attr a;
+		ck_assert_int_eq(test_run(p, data, 64, NULL, 0, 1, &a), 0);
+		ck_assert_uint_eq(a.test.retval, XDP_TX);
+		uint64_t got;
+		ck_assert_int_eq(look(in, 2, &got), 0);
+		ck_assert_uint_eq(got, 1235);
+		/* an empty slot: the first lookup fails */
+		k = 1;
+		ck_assert_int_eq(op(BPF_MAP_DELETE_ELEM, om, &k, NULL, 0), 0);
+		ck_assert_int_eq(test_run(p, data, 64, NULL, 0, 1, &a), 0);
+		ck_assert_uint_eq(a.test.retval, XDP_ABORTED);
+		bpfvm_close(p);
+		bpfvm_close(om);
+		bpfvm_close(in);
+	}
+}
+END_TEST
+
 /* The map helpers through PROG_LOAD's maps: a per-key counter in a hash
  * map (lookup, else update), as the map chapter's examples do. */
 START_TEST(helpers_count_in_hash)
@@ -2055,6 +2124,7 @@ static Suite *bpf_suite(void)
 	tcase_add_test(tc, mmapable_array);
 	tcase_add_test(tc, program_counts_in_array);
 	tcase_add_test(tc, test_run_data);
+	tcase_add_test(tc, map_in_map_lookup);
 	tcase_add_test(tc, prog_load_errors);
 	tcase_add_test(tc, prog_array_and_maps_of_maps);
 	tcase_add_test(tc, helpers_count_in_hash);

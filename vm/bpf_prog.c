@@ -174,6 +174,12 @@ static void fixup(const struct prog *p, struct bpfvm_insn *insns,
 			bpfvm_ctx_rewrite_insn(&pi, &insns[i]);
 }
 
+static struct bpfvm_map *inner_map(void *cookie, struct bpfvm_map *outer)
+{
+	(void)cookie;
+	return bpfvm_map_inner_meta(outer);
+}
+
 /* bpf_check, then the verified program into the VM: its maps resolved,
  * the fast (unchecked) path, the type's run hooks. */
 static int load(union bpfvm_attr *attr, union bpf_attr *uattr,
@@ -195,6 +201,7 @@ static int load(union bpfvm_attr *attr, union bpf_attr *uattr,
 		.log_buf = bpfvm_uptr(a->log_buf),
 		.log_size = a->log_size,
 		.map_by_fd = map_by_fd,
+		.inner_map = inner_map,
 		.map_cookie = p,
 		.insn_aux = aux,
 	};
