@@ -347,8 +347,12 @@ void print_state(struct verifier_env *env, const struct func_state *f,
 	if (f->in_callback)
 		verbose(env, " cb");
 	verbose(env, "\n");
-	env->scratched_regs = 0;
-	env->scratched_slots = 0;
+	/* as the kernel's: a whole-state print ("from 4 to 7:") leaves the
+	 * marks, so the next insn repeats its state on a line of its own */
+	if (!all) {
+		env->scratched_regs = 0;
+		env->scratched_slots = 0;
+	}
 }
 
 /* After an insn: what it touched, on its line when nothing came between

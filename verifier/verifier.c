@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "log.h"
 #include "vinternal.h"
 #include "prog_types.h"
 
@@ -137,10 +138,12 @@ static int bpf_check(struct verifier_env *env)
 
 	if ((err = check_subprogs(env)))
 		return err;
+	log_subprogs(env);
 	if ((err = resolve_ldimm64(env)))
 		return err;
 	if ((err = check_cfg(env)))
 		return err;
+	log_live_regs(env);
 	mark_changes_pkt_data(env);
 	if ((err = do_check_main(env)))
 		return err;
