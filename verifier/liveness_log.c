@@ -3,7 +3,8 @@
  * dataflow (in = use | (out & ~def), out = union of the successors' in)
  * iterated to a fixed point.  use/def per opcode as Linux 6.18 counts them:
  * what it does not model (ld_abs/ind, unknown calls) is "uses everything".
- * Loops' SCC numbers in the first column are not computed (blank).
+ * The first column numbers the loops (strongly connected components), in
+ * the order the kernel's compute_scc finds them.
  * SPDX-License-Identifier: MIT */
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,63 @@ static int successors(const struct bpfvm_insn *in, u32 i, u32 n, u32 s[2])
 	return c;
 }
 
+/* Tarjan's SCC search without recursion (Pearce's variant: low[w] takes
+ * low[s] of any visited successor, off-stack ones being U32_MAX).  Only
+ * components of two or more insns, or one jumping to itself, get a number,
+ * 1, 2, ... in the order they complete; scc[] is 0 elsewhere. */
+static void find_loops(const struct bpfvm_insn *insns, u32 n, u32 *scc)
+{
+	u32 *pre = calloc(n, sizeof(u32)), *low = calloc(n, sizeof(u32));
+	u32 *stk = calloc(n, sizeof(u32)), *dfs = calloc(n, sizeof(u32));
+	u32 next_pre = 1, next_scc = 1;
+
+	if (!pre || !low || !stk || !dfs)
+		goto out;
+	for (u32 i = 0; i < n; i++) {
+		if (pre[i])
+			continue;
+		u32 nstk = 0, ndfs = 1;
+		dfs[0] = i;
+		while (ndfs) {
+			u32 w = dfs[ndfs - 1], s[2];
+			int c = successors(&insns[w], w, n, s), j;
+			if (!pre[w]) {
+				pre[w] = low[w] = next_pre++;
+				stk[nstk++] = w;
+			}
+			for (j = 0; j < c; j++) {
+				if (!pre[s[j]])
+					break;
+				if (low[s[j]] < low[w])
+					low[w] = low[s[j]];
+			}
+			if (j < c) { /* descend; w is seen again afterwards */
+				dfs[ndfs++] = s[j];
+				continue;
+			}
+			ndfs--;
+			if (low[w] < pre[w])
+				continue; /* part of a component rooted lower */
+			bool loop = stk[nstk - 1] != w;
+			for (j = 0; j < c; j++)
+				loop |= s[j] == w;
+			u32 t;
+			do {
+				t = stk[--nstk];
+				low[t] = UINT32_MAX;
+				if (loop)
+					scc[t] = next_scc;
+			} while (t != w);
+			next_scc += loop;
+		}
+	}
+out:
+	free(pre);
+	free(low);
+	free(stk);
+	free(dfs);
+}
+
 void log_live_regs(struct verifier_env *env)
 {
 	const struct bpfvm_insn *insns = env->insns;
@@ -129,8 +187,10 @@ void log_live_regs(struct verifier_env *env)
 		return;
 	u16 *use = calloc(n, sizeof(*use)), *def = calloc(n, sizeof(*def));
 	u16 *live = calloc(n, sizeof(*live));
-	if (!use || !def || !live)
+	u32 *scc = calloc(n, sizeof(*scc));
+	if (!use || !def || !live || !scc)
 		goto out;
+	find_loops(insns, n, scc);
 	for (u32 i = 0; i < n; i++)
 		use_def(&insns[i], &use[i], &def[i]);
 	for (bool changed = true; changed;) {
@@ -155,7 +215,11 @@ void log_live_regs(struct verifier_env *env)
 			regs[r] = live[i] & R(r) ? (char)('0' + r) : '.';
 		regs[10] = 0;
 		bpfvm_disasm_insn(insns, n, i, text, sizeof(text));
-		verbose(env, "    %3u: %s (%02x) %s\n", i, regs, insns[i].code, text);
+		if (scc[i])
+			verbose(env, "%3u ", scc[i]);
+		else
+			verbose(env, "    ");
+		verbose(env, "%3u: %s (%02x) %s\n", i, regs, insns[i].code, text);
 		if (insns[i].code == 0x18)
 			i++;
 	}
@@ -163,4 +227,5 @@ out:
 	free(use);
 	free(def);
 	free(live);
+	free(scc);
 }
