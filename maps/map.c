@@ -22,6 +22,14 @@ static const struct bpfvm_map_ops *const map_types[BPFVM_MAP_TYPE__MAX] = {
 	[BPF_MAP_TYPE_PROG_ARRAY] = &bpfvm_prog_array_ops,
 	[BPF_MAP_TYPE_ARRAY_OF_MAPS] = &bpfvm_array_of_maps_ops,
 	[BPF_MAP_TYPE_HASH_OF_MAPS] = &bpfvm_hash_of_maps_ops,
+	[BPF_MAP_TYPE_SOCKMAP] = &bpfvm_sockmap_ops,
+	[BPF_MAP_TYPE_SOCKHASH] = &bpfvm_sockhash_ops,
+	[BPF_MAP_TYPE_XSKMAP] = &bpfvm_xskmap_ops,
+	[BPF_MAP_TYPE_STACK_TRACE] = &bpfvm_stack_trace_ops,
+	[BPF_MAP_TYPE_PERF_EVENT_ARRAY] = &bpfvm_perf_event_array_ops,
+	[BPF_MAP_TYPE_REUSEPORT_SOCKARRAY] = &bpfvm_reuseport_array_ops,
+	[BPF_MAP_TYPE_CGROUP_STORAGE] = &bpfvm_cgroup_storage_ops,
+	[BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE] = &bpfvm_percpu_cgroup_storage_ops,
 };
 
 /* Bits set in a kernel cpu/node list file ("0-3,8"); -1 if unreadable. */

@@ -254,7 +254,12 @@ extern const struct bpfvm_map_ops bpfvm_array_ops, bpfvm_percpu_array_ops,
 	bpfvm_hash_ops, bpfvm_percpu_hash_ops, bpfvm_lru_hash_ops,
 	bpfvm_lru_percpu_hash_ops, bpfvm_queue_ops, bpfvm_stack_ops,
 	bpfvm_lpm_trie_ops, bpfvm_ringbuf_ops, bpfvm_prog_array_ops,
-	bpfvm_array_of_maps_ops, bpfvm_hash_of_maps_ops;
+	bpfvm_array_of_maps_ops, bpfvm_hash_of_maps_ops,
+	/* misc_maps.c: created, never filled */
+	bpfvm_sockmap_ops, bpfvm_sockhash_ops, bpfvm_xskmap_ops,
+	bpfvm_stack_trace_ops, bpfvm_perf_event_array_ops,
+	bpfvm_reuseport_array_ops, bpfvm_cgroup_storage_ops,
+	bpfvm_percpu_cgroup_storage_ops;
 
 /* Shared by the types. */
 static inline uint32_t bpfvm_round8(uint32_t n)
