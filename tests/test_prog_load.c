@@ -676,8 +676,38 @@ static const struct corpus_map corpus_maps[] = {
 	{ "map_event_output", BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 1, 0 },
 	{ "map_reuseport_array", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1, 0 },
 	{ "map_ringbuf", BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0 },
-	/* map_spin_lock and sk_storage_map need a BTF value type: not made */
+	/* with the BTF below: value struct val (type 3), key int (type 1) */
+	{ "map_spin_lock", BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0 },
+	/* sk_storage_map (SK_STORAGE) bpfvm cannot create: not set up */
 };
+
+/* The selftest driver's BTF for map_spin_lock / sk_storage_map:
+ * [1] int (4 bytes, signed), [2] struct bpf_spin_lock { int val; },
+ * [3] struct val { int cnt; struct bpf_spin_lock l; }. */
+static int corpus_spin_lock_btf(void)
+{
+	/* name offsets into str2: bpf_spin_lock 1, val 15, cnt 19, l 23,
+	 * int 25; member offsets in bits */
+	static const uint32_t types[] = {
+		25, 0x01000000, 4, 0x01000020,             /* int: signed, 32 */
+		1, 0x04000001, 4, 15, 1, 0,                /* bpf_spin_lock */
+		15, 0x04000002, 8, 19, 1, 0, 23, 2, 32,    /* val */
+	};
+	static const char str2[] = "\0bpf_spin_lock\0val\0cnt\0l\0int";
+	uint8_t blob[24 + sizeof(types) + sizeof(str2)];
+	struct { uint16_t magic; uint8_t ver, flags; uint32_t hdr_len,
+		 type_off, type_len, str_off, str_len; } h = {
+		0xeb9f, 1, 0, 24, 0, sizeof(types), sizeof(types), sizeof(str2)
+	};
+	memcpy(blob, &h, 24);
+	memcpy(blob + 24, types, sizeof(types));
+	memcpy(blob + 24 + sizeof(types), str2, sizeof(str2));
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.btf = PTR(blob);
+	a.btf_size = sizeof(blob);
+	return vcall(BPF_BTF_LOAD, &a, sizeof(a));
+}
 
 #define CORPUS_FDS 32
 
@@ -713,6 +743,15 @@ static int corpus_map(const char *name, uint32_t type, uint32_t attach,
 	a.value_size = k->value;
 	a.max_entries = k->max;
 	a.map_flags = k->flags;
+	if (!strcmp(name, "map_spin_lock")) {
+		int btf = corpus_spin_lock_btf();
+		if (btf < 0)
+			return -1;
+		fds[(*nfds)++] = btf;
+		a.btf_fd = (uint32_t)btf;
+		a.btf_key_type_id = 1;
+		a.btf_value_type_id = 3;
+	}
 	if (k->type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
 		int in = map_create(vcall, BPF_MAP_TYPE_ARRAY, 4, 4, 1);
 		if (in < 0)
@@ -725,7 +764,7 @@ static int corpus_map(const char *name, uint32_t type, uint32_t attach,
 		return -1;
 	fds[(*nfds)++] = fd;
 	uint32_t key = 0;
-	if (k->type == BPF_MAP_TYPE_ARRAY) {
+	if (k->type == BPF_MAP_TYPE_ARRAY && !a.btf_fd) {
 		/* struct test_val { index = 28, foo[6] = 0xabcdef12 }, cut */
 		uint8_t v[48] = { 28 };
 		uint32_t foo6 = 0xabcdef12;
