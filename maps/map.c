@@ -30,6 +30,7 @@ static const struct bpfvm_map_ops *const map_types[BPFVM_MAP_TYPE__MAX] = {
 	[BPF_MAP_TYPE_REUSEPORT_SOCKARRAY] = &bpfvm_reuseport_array_ops,
 	[BPF_MAP_TYPE_CGROUP_STORAGE] = &bpfvm_cgroup_storage_ops,
 	[BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE] = &bpfvm_percpu_cgroup_storage_ops,
+	[BPF_MAP_TYPE_SK_STORAGE] = &bpfvm_sk_storage_ops,
 };
 
 /* Bits set in a kernel cpu/node list file ("0-3,8"); -1 if unreadable. */
@@ -136,8 +137,12 @@ void bpfvm_map_set_epoch(struct bpfvm_map *map, struct bpfvm_epoch *d)
 
 int bpfvm_map_set_spin_lock(struct bpfvm_map *map, uint32_t off)
 {
+	/* the kernel's list (map_check_btf), less the storage types bpfvm
+	 * does not have */
 	if (map->map_type != BPF_MAP_TYPE_HASH &&
-	    map->map_type != BPF_MAP_TYPE_ARRAY)
+	    map->map_type != BPF_MAP_TYPE_ARRAY &&
+	    map->map_type != BPF_MAP_TYPE_CGROUP_STORAGE &&
+	    map->map_type != BPF_MAP_TYPE_SK_STORAGE)
 		return -EOPNOTSUPP;
 	if (off % 4 || (uint64_t)off + 4 > map->value_size)
 		return -EINVAL;

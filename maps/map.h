@@ -259,7 +259,7 @@ extern const struct bpfvm_map_ops bpfvm_array_ops, bpfvm_percpu_array_ops,
 	bpfvm_sockmap_ops, bpfvm_sockhash_ops, bpfvm_xskmap_ops,
 	bpfvm_stack_trace_ops, bpfvm_perf_event_array_ops,
 	bpfvm_reuseport_array_ops, bpfvm_cgroup_storage_ops,
-	bpfvm_percpu_cgroup_storage_ops;
+	bpfvm_percpu_cgroup_storage_ops, bpfvm_sk_storage_ops;
 
 /* Shared by the types. */
 static inline uint32_t bpfvm_round8(uint32_t n)

@@ -1,7 +1,7 @@
 /* Map types whose elements are kernel objects bpfvm does not have (sockets,
  * AF_XDP sockets, perf events, stacks, cgroups): SOCKMAP, SOCKHASH, XSKMAP,
- * STACK_TRACE, PERF_EVENT_ARRAY, REUSEPORT_SOCKARRAY, CGROUP_STORAGE and
- * PERCPU_CGROUP_STORAGE.  What is modelled: creation, with Linux 6.18's
+ * STACK_TRACE, PERF_EVENT_ARRAY, REUSEPORT_SOCKARRAY, CGROUP_STORAGE,
+ * PERCPU_CGROUP_STORAGE and SK_STORAGE.  What is modelled: creation, with Linux 6.18's
  * attribute checks and errnos, so programs using them load and verify.  What
  * is not: the maps stay empty.  User space cannot insert (no descriptor in
  * bpfvm is a socket or a perf event: EOPNOTSUPP), lookups find nothing
@@ -102,6 +102,22 @@ static int cgroup_storage_check(const union bpf_attr *a)
 	return 0;
 }
 
+/* kernel/bpf/bpf_local_storage.c: bpf_local_storage_map_alloc_check.
+ * The value's ceiling: a u16 size less the element header (an
+ * approximation of BPF_LOCAL_STORAGE_MAX_VALUE_SIZE). */
+#define LOCAL_STORAGE_MAX_VALUE (0xffffu - 96u)
+static int sk_storage_check(const union bpf_attr *a)
+{
+	if ((a->map_flags & ~(uint32_t)(BPF_F_NO_PREALLOC | BPF_F_CLONE)) ||
+	    !(a->map_flags & BPF_F_NO_PREALLOC) || a->max_entries ||
+	    a->key_size != 4 || !a->value_size ||
+	    !a->btf_key_type_id || !a->btf_value_type_id)
+		return -EINVAL; /* BTF is required: user space dumps it */
+	if (a->value_size > LOCAL_STORAGE_MAX_VALUE)
+		return -E2BIG;
+	return 0;
+}
+
 static int empty_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 {
 	struct bpfvm_map *m = calloc(1, sizeof(*m));
@@ -170,3 +186,4 @@ MISC_OPS(bpfvm_perf_event_array_ops, perf_array_check, bpfvm_array_get_next_key)
 MISC_OPS(bpfvm_reuseport_array_ops, reuseport_check, bpfvm_array_get_next_key);
 MISC_OPS(bpfvm_cgroup_storage_ops, cgroup_storage_check, empty_next);
 MISC_OPS(bpfvm_percpu_cgroup_storage_ops, cgroup_storage_check, empty_next);
+MISC_OPS(bpfvm_sk_storage_ops, sk_storage_check, empty_next);

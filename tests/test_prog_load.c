@@ -678,7 +678,7 @@ static const struct corpus_map corpus_maps[] = {
 	{ "map_ringbuf", BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0 },
 	/* with the BTF below: value struct val (type 3), key int (type 1) */
 	{ "map_spin_lock", BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0 },
-	/* sk_storage_map (SK_STORAGE) bpfvm cannot create: not set up */
+	{ "sk_storage_map", BPF_MAP_TYPE_SK_STORAGE, 4, 8, 0, BPF_F_NO_PREALLOC },
 };
 
 /* The selftest driver's BTF for map_spin_lock / sk_storage_map:
@@ -743,7 +743,7 @@ static int corpus_map(const char *name, uint32_t type, uint32_t attach,
 	a.value_size = k->value;
 	a.max_entries = k->max;
 	a.map_flags = k->flags;
-	if (!strcmp(name, "map_spin_lock")) {
+	if (!strcmp(name, "map_spin_lock") || !strcmp(name, "sk_storage_map")) {
 		int btf = corpus_spin_lock_btf();
 		if (btf < 0)
 			return -1;
@@ -760,8 +760,11 @@ static int corpus_map(const char *name, uint32_t type, uint32_t attach,
 		a.inner_map_fd = (uint32_t)in;
 	}
 	int fd = vcall(BPF_MAP_CREATE, &a, sizeof(a));
-	if (fd < 0)
+	if (fd < 0) {
+		if (getenv("BPFVM_CORPUS_VERBOSE"))
+			printf("SETUP %s: BPF_MAP_CREATE %d\n", name, fd);
 		return -1;
+	}
 	fds[(*nfds)++] = fd;
 	uint32_t key = 0;
 	if (k->type == BPF_MAP_TYPE_ARRAY && !a.btf_fd) {
