@@ -3,9 +3,10 @@
  * STACK_TRACE, PERF_EVENT_ARRAY, REUSEPORT_SOCKARRAY, CGROUP_STORAGE,
  * PERCPU_CGROUP_STORAGE and SK_STORAGE.  What is modelled: creation, with Linux 6.18's
  * attribute checks and errnos, so programs using them load and verify.  What
- * is not: the maps stay empty.  User space cannot insert (no descriptor in
- * bpfvm is a socket or a perf event: EOPNOTSUPP), lookups find nothing
- * (ENOENT), and a program's lookup gets NULL.
+ * is not: the maps stay empty.  From user space each command answers as
+ * the kernel answers on an empty map given a descriptor that is not the
+ * object it holds (no descriptor in bpfvm is a socket or a perf event):
+ * the table below, measured on 6.18.  A program's lookup gets NULL.
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdlib.h>
@@ -118,6 +119,20 @@ static int sk_storage_check(const union bpf_attr *a)
 	return 0;
 }
 
+/* user space on an empty map: -errno of lookup, update, delete */
+static const struct { uint8_t lookup, update, delete; } user_err[] = {
+	[BPF_MAP_TYPE_SOCKMAP] = { ENOENT, ENOTSOCK, EINVAL },
+	[BPF_MAP_TYPE_SOCKHASH] = { ENOENT, ENOTSOCK, EINVAL },
+	[BPF_MAP_TYPE_XSKMAP] = { EOPNOTSUPP, ENOTSOCK, EINVAL },
+	[BPF_MAP_TYPE_STACK_TRACE] = { ENOENT, EINVAL, EINVAL },
+	[BPF_MAP_TYPE_PERF_EVENT_ARRAY] = { 0, EBADF, EINVAL }, /* ENOTSUPP */
+	[BPF_MAP_TYPE_REUSEPORT_SOCKARRAY] = { ENOENT, ENOTSOCK, EINVAL },
+	[BPF_MAP_TYPE_CGROUP_STORAGE] = { ENOENT, ENOENT, EINVAL },
+	[BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE] = { ENOENT, ENOENT, EINVAL },
+	/* the key is a socket fd: none in bpfvm (not measured) */
+	[BPF_MAP_TYPE_SK_STORAGE] = { EBADF, EBADF, EBADF },
+};
+
 static int empty_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 {
 	struct bpfvm_map *m = calloc(1, sizeof(*m));
@@ -142,21 +157,28 @@ static void *empty_lookup(struct bpfvm_map *map, const void *key, uint32_t cpu)
 static int empty_copy(struct bpfvm_map *map, const void *key, void *out,
 		      uint64_t flags)
 {
-	(void)map, (void)key, (void)out, (void)flags;
-	return -ENOENT;
+	(void)key, (void)out, (void)flags;
+	uint32_t t = map->map_type;
+	if (t == BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+		return -BPFVM_ENOTSUPP; /* no lookup from user space */
+	/* sockets come out as a u64 cookie: a smaller value cannot hold one */
+	if ((t == BPF_MAP_TYPE_SOCKMAP || t == BPF_MAP_TYPE_SOCKHASH) &&
+	    map->value_size != 8)
+		return -ENOSPC;
+	return -user_err[t].lookup;
 }
 
 static int no_update(struct bpfvm_map *map, const void *key,
 		     const void *value, uint64_t flags, uint32_t cpu)
 {
-	(void)map, (void)key, (void)value, (void)flags, (void)cpu;
-	return -EOPNOTSUPP;
+	(void)key, (void)value, (void)flags, (void)cpu;
+	return -user_err[map->map_type].update;
 }
 
 static int empty_delete(struct bpfvm_map *map, const void *key)
 {
-	(void)map, (void)key;
-	return -ENOENT;
+	(void)key;
+	return -user_err[map->map_type].delete;
 }
 
 static int empty_next(struct bpfvm_map *map, const void *key, void *next)

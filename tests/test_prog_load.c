@@ -1008,6 +1008,45 @@ START_TEST(misc_map_create_as_kernel)
 }
 END_TEST
 
+/* The same maps from user space, empty, given a map descriptor where a
+ * socket or perf event belongs: every command answers as the kernel's. */
+START_TEST(misc_map_elems_as_kernel)
+{
+	static const struct { uint32_t type, key, value, max; } c[] = {
+		{ BPF_MAP_TYPE_SOCKMAP, 4, 4, 1 },
+		{ BPF_MAP_TYPE_SOCKMAP, 4, 8, 1 },
+		{ BPF_MAP_TYPE_SOCKHASH, 4, 4, 1 },
+		{ BPF_MAP_TYPE_XSKMAP, 4, 4, 1 },
+		{ BPF_MAP_TYPE_STACK_TRACE, 4, 8, 1 },
+		{ BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 1 },
+		{ BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1 },
+		{ BPF_MAP_TYPE_CGROUP_STORAGE, 16, 64, 0 },
+	};
+	static const int cmds[] = { BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM,
+				    BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY };
+	for (size_t i = 0; i < LEN(c); i++) {
+		int r[2][LEN(cmds) + 1];
+		bpf_fn calls[2] = { kcall, vcall };
+		for (int w = 0; w < 2; w++) {
+			int fd = map_create(calls[w], c[i].type, c[i].key,
+					    c[i].value, c[i].max);
+			ck_assert_int_ge(fd, 0);
+			uint8_t key[16] = { 0 }, val[64] = { 0 }, next[16];
+			memcpy(val, &fd, sizeof(fd));
+			for (size_t k = 0; k < LEN(cmds); k++)
+				r[w][k] = map_elem(calls[w], cmds[k], fd, key,
+						   cmds[k] == BPF_MAP_GET_NEXT_KEY ? next : val);
+			r[w][LEN(cmds)] = map_elem(calls[w], BPF_MAP_GET_NEXT_KEY,
+						   fd, NULL, next);
+			close_fd(calls[w], fd);
+		}
+		for (size_t k = 0; k <= LEN(cmds); k++)
+			ck_assert_msg(r[0][k] == r[1][k], "type %u cmd %zu: kernel %d, "
+				      "bpfvm %d", c[i].type, k, r[0][k], r[1][k]);
+	}
+}
+END_TEST
+
 START_TEST(verifier_corpus_through_bpf)
 {
 	char *corpus = read_all("verifier-corpus/corpus.tsv");
@@ -1154,6 +1193,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_run_ctx_as_kernel);
 	tcase_add_test(tc, test_run_enotsupp);
 	tcase_add_test(tc, misc_map_create_as_kernel);
+	tcase_add_test(tc, misc_map_elems_as_kernel);
 	tcase_add_test(tc, verifier_corpus_through_bpf);
 	suite_add_tcase(s, tc);
 	return s;
