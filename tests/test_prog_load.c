@@ -832,7 +832,10 @@ static void last_log_line(const char *log, char *out, size_t max)
 		p += len + (e != NULL);
 	}
 	/* the truth writes an empty log so */
-	snprintf(out, max, "%.*s", (int)blen, blen ? best : "(empty log)");
+	if (blen)
+		snprintf(out, max, "%.*s", (int)blen, best);
+	else
+		snprintf(out, max, "(empty log)");
 }
 
 static void corpus_one(struct corpus_test *t, const char *truth,
