@@ -2,6 +2,7 @@
  * per-command dispatch through each type's ops.
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,14 +136,19 @@ void bpfvm_map_set_epoch(struct bpfvm_map *map, struct bpfvm_epoch *d)
 	map->epoch = d;
 }
 
-int bpfvm_map_set_spin_lock(struct bpfvm_map *map, uint32_t off)
+bool bpfvm_map_spin_lock_ok(uint32_t map_type)
 {
 	/* the kernel's list (map_check_btf), less the storage types bpfvm
 	 * does not have */
-	if (map->map_type != BPF_MAP_TYPE_HASH &&
-	    map->map_type != BPF_MAP_TYPE_ARRAY &&
-	    map->map_type != BPF_MAP_TYPE_CGROUP_STORAGE &&
-	    map->map_type != BPF_MAP_TYPE_SK_STORAGE)
+	return map_type == BPF_MAP_TYPE_HASH ||
+	       map_type == BPF_MAP_TYPE_ARRAY ||
+	       map_type == BPF_MAP_TYPE_CGROUP_STORAGE ||
+	       map_type == BPF_MAP_TYPE_SK_STORAGE;
+}
+
+int bpfvm_map_set_spin_lock(struct bpfvm_map *map, uint32_t off)
+{
+	if (!bpfvm_map_spin_lock_ok(map->map_type))
 		return -EOPNOTSUPP;
 	if (off % 4 || (uint64_t)off + 4 > map->value_size)
 		return -EINVAL;

@@ -21,6 +21,7 @@
 #define BPFVM_MAP_H
 
 #include <linux/bpf.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -311,6 +312,8 @@ void bpfvm_map_set_epoch(struct bpfvm_map *map, struct bpfvm_epoch *d);
  * otherwise, as the kernel); off must be 4-aligned inside the value.
  * Then BPF_F_LOCK works, and copies to and from user space skip the lock
  * word (reads give 0 there), as the kernel's copy_map_value. */
+/* May a value of this map type hold a struct bpf_spin_lock? */
+bool bpfvm_map_spin_lock_ok(uint32_t map_type);
 int bpfvm_map_set_spin_lock(struct bpfvm_map *map, uint32_t off);
 /* The helpers bpf_spin_lock / bpf_spin_unlock (a u32, 1 while held). */
 void bpfvm_spin_lock(void *lock);

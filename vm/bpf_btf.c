@@ -285,8 +285,7 @@ int bpfvm_map_btf(struct bpfvm_map *map, const union bpf_attr *a,
 			err = -EACCES;
 			goto out;
 		}
-		if (map->map_type != BPF_MAP_TYPE_HASH &&
-		    map->map_type != BPF_MAP_TYPE_ARRAY) {
+		if (!bpfvm_map_spin_lock_ok(map->map_type)) {
 			err = -EOPNOTSUPP;
 			goto out;
 		}
