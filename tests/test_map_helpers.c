@@ -866,7 +866,9 @@ static void *read_pairs(void *arg)
 	struct pair_reader *p = arg;
 	uint32_t k = 0;
 	uint64_t v[3];
-	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+	/* at least 1000 reads, however late the thread is scheduled: the
+	 * check below must not depend on timing */
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE) || p->reads < 1000) {
 		if (bpfvm_map_lookup_elem(p->m, &k, v, BPF_F_LOCK) ||
 		    v[1] != v[2])
 			p->torn++;
