@@ -2,7 +2,7 @@
  * operations, alternating in one run: hash and array update and lookup
  * over 50k keys (the issue's benchmark, before bpfvm_bpf exists).
  * Times are the thread's CPU time (see now_ns).
- * Run: BUILD/maps/bpfvm-maps-bench [rounds]
+ * Run: BUILD/bpfvm-maps-bench [rounds]
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
