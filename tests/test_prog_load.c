@@ -16,6 +16,7 @@
 #include "bpfvm_bpf.h"
 #include "conformance.h"
 #include "kernel_util.h"
+#include "testutil.h"
 
 #define PTR(p) ((uint64_t)(uintptr_t)(p))
 #define ATTR_SIZE 168 /* sizeof(union bpf_attr), Linux 6.18 */
@@ -41,6 +42,13 @@ static const char *shared(char *buf, size_t len, const char *rel)
 	ck_assert_msg(base != NULL, "BPFVM_SHARED is not set (run through meson test)");
 	snprintf(buf, len, "%s/%s", base, rel);
 	return buf;
+}
+
+/* A file of ../shared, whole and NUL-terminated. */
+static void *read_shared(const char *rel, size_t *len)
+{
+	char path[4096];
+	return tu_read_all(shared(path, sizeof(path), rel), len);
 }
 
 /* ---- bpf(2), ours or the kernel's, as -errno ----------------------------- */
@@ -283,21 +291,6 @@ static bool bench_meta(const char *name, struct bench *b)
 	return true;
 }
 
-static void *slurp(const char *rel, size_t *len)
-{
-	char path[4096];
-	FILE *f = fopen(shared(path, sizeof(path), rel), "rb");
-	ck_assert_msg(f != NULL, "%s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	void *buf = malloc(n ? (size_t)n : 1);
-	ck_assert(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static const char *const bench_names[] = {
 	"collatz", "switchy", "csum", "pktcmp", "callchain", "hashmap",
 };
@@ -310,7 +303,7 @@ static int bench_load(bpf_fn call, const struct bench *b, int *maps,
 	char rel[128];
 	size_t len;
 	snprintf(rel, sizeof(rel), "bench/%s.bin", b->name);
-	struct bpf_insn *p = slurp(rel, &len);
+	struct bpf_insn *p = read_shared(rel, &len);
 	for (int i = 0; i < b->nmaps; i++) {
 		uint32_t t = !strcmp(b->map[i].type, "hash") ? BPF_MAP_TYPE_HASH
 							     : BPF_MAP_TYPE_ARRAY;
@@ -343,7 +336,7 @@ START_TEST(bench_programs_accepted)
 		char rel[128];
 		size_t len;
 		snprintf(rel, sizeof(rel), "bench/%s", b.input);
-		uint8_t *pkt = slurp(rel, &len);
+		uint8_t *pkt = read_shared(rel, &len);
 		struct run r = { .data = pkt, .size = (uint32_t)len };
 		ck_assert_int_eq(test_run(vcall, fd, &r), 0);
 		ck_assert_msg(r.retval == b.retval, "%s: retval %#x, .meta %#x",
@@ -593,32 +586,10 @@ struct corpus_test {
 	char *id, *type, *attach, *flags, *insns, *fixups, *runs, *skip;
 };
 
-static char *read_all(const char *rel)
-{
-	size_t len;
-	char *b = slurp(rel, &len);
-	b = realloc(b, len + 1);
-	ck_assert_ptr_nonnull(b);
-	b[len] = '\0';
-	return b;
-}
-
-static size_t split(char *line, char sep, char **out, size_t max)
-{
-	size_t n = 0;
-	out[n++] = line;
-	for (char *p = line; *p && n < max; p++)
-		if (*p == sep) {
-			*p = '\0';
-			out[n++] = p + 1;
-		}
-	return n;
-}
-
 static void parse_corpus(char *line, struct corpus_test *t)
 {
 	char *f[32];
-	size_t n = split(line, '\t', f, 32);
+	size_t n = tu_split(line, '\t', f, 32);
 	memset(t, 0, sizeof(*t));
 	for (size_t i = 0; i < n; i++) {
 		char *v = strchr(f[i], '=');
@@ -844,7 +815,7 @@ static void corpus_one(struct corpus_test *t, const char *truth,
 	char *col[8];
 	char tline[4096];
 	snprintf(tline, sizeof(tline), "%s", truth);
-	if (split(tline, '\t', col, 8) < 5 ||
+	if (tu_split(tline, '\t', col, 8) < 5 ||
 	    (strcmp(col[1], "accept") && strcmp(col[1], "reject")))
 		return;
 	static uint8_t insns[8 * 4096];
@@ -856,7 +827,7 @@ static void corpus_one(struct corpus_test *t, const char *truth,
 	char fix[512];
 	snprintf(fix, sizeof(fix), "%s", t->fixups ? t->fixups : "");
 	char *groups[16];
-	size_t ng = fix[0] ? split(fix, ';', groups, 16) : 0;
+	size_t ng = fix[0] ? tu_split(fix, ';', groups, 16) : 0;
 	for (size_t g = 0; g < ng && setup_ok; g++) {
 		char *colon = strchr(groups[g], ':');
 		ck_assert_ptr_nonnull(colon);
@@ -922,7 +893,7 @@ static void corpus_one(struct corpus_test *t, const char *truth,
 		snprintf(rbuf, sizeof(rbuf), "%s", t->runs);
 		snprintf(tbuf, sizeof(tbuf), "%s", col[3]);
 		char *rr[64], *tr[64];
-		size_t nr = split(rbuf, ';', rr, 64), nt = split(tbuf, ';', tr, 64);
+		size_t nr = tu_split(rbuf, ';', rr, 64), nt = tu_split(tbuf, ';', tr, 64);
 		for (size_t i = 0; i < nr && i < nt; i++) {
 			if (tr[i][0] == '*' || tr[i][0] == 'E')
 				continue;
@@ -1052,8 +1023,8 @@ END_TEST
 
 START_TEST(verifier_corpus_through_bpf)
 {
-	char *corpus = read_all("verifier-corpus/corpus.tsv");
-	char *truth = read_all("verifier-corpus/ground-truth-6.18.tsv");
+	char *corpus = read_shared("verifier-corpus/corpus.tsv", NULL);
+	char *truth = read_shared("verifier-corpus/ground-truth-6.18.tsv", NULL);
 	bool verbose = getenv("BPFVM_CORPUS_VERBOSE") != NULL;
 	struct corpus_stats st = { 0 };
 	/* the truth's lines by id: both files list the tests in one order */

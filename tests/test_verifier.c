@@ -21,6 +21,7 @@
  * bench programs, which must all be accepted.
  * SPDX-License-Identifier: MIT */
 #include <check.h>
+#include "testutil.h"
 #include <dirent.h>
 #include <errno.h>
 #include <linux/bpf.h>
@@ -47,30 +48,6 @@ struct vcase {
 	struct { uint32_t type, key, value, max; int at[4]; int nat; } maps[MAX_MAPS];
 	char *text;
 };
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *b;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc((size_t)n + 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	if (b)
-		b[n] = 0;
-	if (len)
-		*len = (size_t)n;
-	fclose(f);
-	return b;
-}
 
 static uint32_t type_by_name(const char *s)
 {
@@ -221,7 +198,7 @@ static int log_cmp_total, log_cmp_same;
 static void run_case(const char *path)
 {
 	size_t len;
-	char *buf = slurp(path, &len);
+	char *buf = tu_try_read_all(path, &len);
 	struct vcase c = { 0 };
 	struct bpfvm_insn *insns = NULL;
 	size_t n = 0;
@@ -422,7 +399,7 @@ START_TEST(test_bench_accepted)
 		size_t len;
 		snprintf(path, sizeof(path), "%s/bench/%s.bin",
 			 shared ? shared : "../shared", progs[i]);
-		struct bpfvm_insn *insns = (struct bpfvm_insn *)slurp(path, &len);
+		struct bpfvm_insn *insns = (struct bpfvm_insn *)tu_try_read_all(path, &len);
 		if (!insns) {
 			printf("%s: not found, skipped\n", path);
 			continue;
@@ -440,7 +417,7 @@ START_TEST(test_bench_accepted)
 		/* the .meta's "reloc INSN map 0" lines name the map loads */
 		snprintf(path, sizeof(path), "%s/bench/%s.meta",
 			 shared ? shared : "../shared", progs[i]);
-		char *meta = slurp(path, NULL);
+		char *meta = tu_try_read_all(path, NULL);
 		for (char *l = meta; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 			unsigned at, m;
 			if (sscanf(l, "reloc %u map %u", &at, &m) == 2 && at + 1 < n) {

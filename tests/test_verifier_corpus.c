@@ -11,6 +11,7 @@
  * before verifying it.
  * SPDX-License-Identifier: MIT */
 #include <check.h>
+#include "testutil.h"
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stdio.h>
@@ -37,28 +38,6 @@ struct truth {
 
 /* ---- reading the corpus ---------------------------------------------- */
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf)
-		buf[n] = 0;
-	fclose(f);
-	return buf;
-}
-
 /* \t, \n, \\ in place. */
 static void unescape(char *s)
 {
@@ -74,22 +53,10 @@ static void unescape(char *s)
 	*o = 0;
 }
 
-static size_t split(char *line, char sep, char **out, size_t max)
-{
-	size_t n = 0;
-	out[n++] = line;
-	for (char *p = line; *p && n < max; p++)
-		if (*p == sep) {
-			*p = 0;
-			out[n++] = p + 1;
-		}
-	return n;
-}
-
 static void parse_test(char *line, struct test *t)
 {
 	char *f[MAX_FIELDS];
-	size_t n = split(line, '\t', f, MAX_FIELDS);
+	size_t n = tu_split(line, '\t', f, MAX_FIELDS);
 
 	memset(t, 0, sizeof(*t));
 	for (size_t i = 0; i < n; i++) {
@@ -223,7 +190,7 @@ static int setup_maps(char *fixups, struct bpfvm_insn *insns, size_t n,
 	t->n = 0;
 	if (!fixups || !*fixups)
 		return 0;
-	ng = split(fixups, ';', groups, MAX_MAPS);
+	ng = tu_split(fixups, ';', groups, MAX_MAPS);
 	for (size_t g = 0; g < ng; g++) {
 		char *colon = strchr(groups[g], ':');
 		if (!colon)
@@ -299,7 +266,7 @@ static int bpf_maps(char *fixups, struct bpfvm_insn *insns, size_t n,
 	*nfds = 0;
 	if (!fixups || !*fixups)
 		return 0;
-	size_t ng = split(fixups, ';', groups, MAX_MAPS);
+	size_t ng = tu_split(fixups, ';', groups, MAX_MAPS);
 	for (size_t g = 0; g < ng; g++) {
 		char *colon = strchr(groups[g], ':');
 		const struct kind *k = NULL;
@@ -412,7 +379,7 @@ static void bpf_replay(const struct test *t, char *fixups, const struct truth *t
 		char *rs[16], *ts[16];
 		snprintf(runs, sizeof(runs), "%s", t->runs);
 		snprintf(truth_runs, sizeof(truth_runs), "%s", tr->runs);
-		size_t nr = split(runs, ';', rs, 16), nt = split(truth_runs, ';', ts, 16);
+		size_t nr = tu_split(runs, ';', rs, 16), nt = tu_split(truth_runs, ';', ts, 16);
 		for (size_t i = 0; i < nr && i < nt; i++) {
 			char *colon = strchr(rs[i], ':');
 			uint8_t data[64] = { 0 }, out[256];
@@ -453,7 +420,7 @@ static double read_ratchet(void)
 	const char *dir = getenv("BPFVM_TESTS");
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/verifier_ratchet.txt", dir ? dir : "tests");
-	char *s = read_file(path);
+	char *s = tu_try_read_all(path, NULL);
 	double v = 0;
 	if (s) {
 		/* first line that is not a comment */
@@ -481,9 +448,9 @@ START_TEST(test_corpus)
 	if (!shared)
 		shared = "../shared";
 	snprintf(path, sizeof(path), "%s/verifier-corpus/corpus.tsv", shared);
-	char *corpus = read_file(path);
+	char *corpus = tu_try_read_all(path, NULL);
 	snprintf(path, sizeof(path), "%s/verifier-corpus/ground-truth-6.18.tsv", shared);
-	char *gt = read_file(path);
+	char *gt = tu_try_read_all(path, NULL);
 	if (!corpus || !gt) {
 		free(corpus);
 		free(gt);
@@ -496,7 +463,7 @@ START_TEST(test_corpus)
 	struct truth *truth = calloc(cap, sizeof(*truth));
 	for (char *line = strtok(gt, "\n"); line; line = strtok(NULL, "\n")) {
 		char *f[8];
-		if (*line == '#' || split(line, '\t', f, 8) < 5)
+		if (*line == '#' || tu_split(line, '\t', f, 8) < 5)
 			continue;
 		if (ntruth == cap)
 			break;

@@ -30,6 +30,10 @@ const char *tu_tmpdir(void);
 size_t tu_read_file(const char *path, void *buf, size_t cap);
 /* The whole file, malloc'ed and NUL-terminated; *len its length if len. */
 char *tu_read_all(const char *path, size_t *len);
+/* The same, but NULL when the file cannot be opened (optional material). */
+char *tu_try_read_all(const char *path, size_t *len);
+/* Split line at sep in place into at most max fields; returns the count. */
+size_t tu_split(char *line, char sep, char **out, size_t max);
 void tu_write_file(const char *path, const void *data, size_t len);
 
 /* A scandir filter: test vector files, "NAME.data". */
