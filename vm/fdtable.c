@@ -449,8 +449,30 @@ static struct bpfvm_obj *adopt(int fd, struct slot *s, int *err)
 	return *err ? NULL : s->obj;
 }
 
-struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
-			       int *err)
+/* Every call's path: the object and rights of a slot that holds one of
+ * kind, with a reference, when descriptors are not checked (NULL: take
+ * the slow path). */
+static struct bpfvm_obj *fd_get_fast(struct slot *sl, uint32_t kind,
+				     uint32_t *fmode)
+{
+	uint32_t q = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+	struct bpfvm_obj *o = __atomic_load_n(&sl->obj, __ATOMIC_ACQUIRE);
+	uint32_t fm = __atomic_load_n(&sl->fmode, __ATOMIC_ACQUIRE);
+	if ((q & 1) || !o || !get_not_zero(o))
+		return NULL;
+	/* the CAS orders this load after the ones above */
+	if (__atomic_load_n(&sl->seq, __ATOMIC_RELAXED) != q ||
+	    (kind && o->kind != kind)) {
+		bpfvm_obj_put(o);
+		return NULL;
+	}
+	if (fmode)
+		*fmode = fm;
+	return o;
+}
+
+static __attribute__((noinline)) struct bpfvm_obj *
+fd_get_slow(int fd, uint32_t kind, uint32_t *fmode, int *err)
 {
 	struct slot s = { 0 };
 	if (fd < 0) {
@@ -500,6 +522,16 @@ struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
 	if (fmode)
 		*fmode = s.fmode;
 	return s.obj;
+}
+
+struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
+			       int *err)
+{
+	struct slot *sl = slot_of(fd);
+	struct bpfvm_obj *o = NULL;
+	if (sl && __atomic_load_n(&reg.nocheck, __ATOMIC_RELAXED))
+		o = fd_get_fast(sl, kind, fmode);
+	return o ? o : fd_get_slow(fd, kind, fmode, err);
 }
 
 int bpfvm_fd_close(int fd)
