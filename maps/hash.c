@@ -4,10 +4,17 @@
  * the key with a random seed (0 with BPF_F_ZERO_SEED), new elements at the
  * head of their chain, so GET_NEXT_KEY walks the kernel's order.
  *
- * Locking: one rwlock per map.  Lookups share it, updates and deletes take
- * it alone.  An update never writes a live element (but per-CPU values,
- * which the kernel too updates in place): it fills a spare element and
- * swaps it into the chain, so a reader sees the old value or the new one.
+ * Locking: what changes a map (updates, deletes, evictions) holds its mutex
+ * and makes its sequence count odd meanwhile.  Lookups take no lock, as the
+ * kernel's run under RCU: they walk the chain, copy what they need and
+ * start again if the count moved (after a few tries, or for values they
+ * cannot copy that way, they take the mutex).  Elements are never unmapped
+ * while the map lives, so a walk that raced a writer reads stale memory at
+ * worst, and every field such a walk reads (heads, links, hashes, keys,
+ * plain values) is written and read with atomic word accesses.  An update
+ * never writes a live element (but per-CPU values, which the kernel too
+ * updates in place): it fills a spare element and swaps it into the chain,
+ * so a reader sees the old value or the new one.
  *
  * Memory: an element leaving the map (delete, replace, eviction) goes to
  * the tail of a per-map free list, and is reused from its head only once 64
@@ -64,7 +71,9 @@ struct links {
 
 struct htab {
 	struct bpfvm_map map;
-	pthread_rwlock_t lock;
+	pthread_mutex_t lock; /* writers */
+	uint32_t seq;	      /* atomic: odd while a writer changes the map */
+	uint8_t wordcopy;     /* plain values: copied word by word, atomically */
 	struct elem **buckets;
 	uint32_t n_buckets;
 	uint32_t seed;
@@ -79,7 +88,11 @@ struct htab {
 	size_t pool_n, pool_used;
 	void *area; /* one mapping: the buckets, then the pool */
 	size_t area_len;
-	struct elem *free_head, *free_tail;
+	struct elem *free_head, *free_tail; /* malloc'd elements */
+	/* preallocated ones: a ring of pool_n, oldest at ring_head (the
+	 * freed element itself is not written: its line stays clean) */
+	struct elem **ring;
+	size_t ring_head;
 	size_t nfree, quarantine; /* free elements; how many wait unused */
 	struct elem *limbo_head, *limbo_tail; /* epochs: retired, oldest first */
 	struct elem *lru_head, *lru_tail; /* newest .. oldest */
@@ -124,6 +137,10 @@ static int htab_alloc_check(const union bpf_attr *attr)
 		return -E2BIG;
 	return 0;
 }
+
+/* The largest value a lookup copies without the lock (through a buffer
+ * on its stack: a lookup that fails leaves the caller's buffer alone). */
+#define WORDCOPY_MAX 256u
 
 static uint64_t roundup_pow2(uint64_t n)
 {
@@ -175,14 +192,7 @@ static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	h->pc = t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 	h->lru = t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 	h->of_maps = t == BPF_MAP_TYPE_HASH_OF_MAPS;
-	/* writers must not starve behind a stream of lookups */
-	pthread_rwlockattr_t la;
-	pthread_rwlockattr_init(&la);
-	pthread_rwlockattr_setkind_np(&la,
-		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	int rc = pthread_rwlock_init(&h->lock, &la);
-	pthread_rwlockattr_destroy(&la);
-	if (rc) {
+	if (pthread_mutex_init(&h->lock, NULL)) {
 		free(h);
 		return -ENOMEM;
 	}
@@ -204,6 +214,9 @@ static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	h->links_off = sizeof(struct elem) + h->value_off +
 		       (size_t)h->vslot * (h->pc ? h->map.ncpus : 1);
 	h->elem_size = h->links_off;
+	/* values lock-free lookups may copy out (locks, per-CPU values and
+	 * inner maps take the mutex) */
+	h->wordcopy = !h->pc && !h->of_maps && h->vslot <= WORDCOPY_MAX;
 	if (h->lru || (attr->map_flags & BPF_F_NO_PREALLOC))
 		h->elem_size += sizeof(struct links);
 	if (attr->map_flags & BPF_F_ZERO_SEED)
@@ -232,8 +245,11 @@ static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	if (!h->area)
 		goto fail;
 	h->buckets = h->area;
-	if (h->pool_n)
+	if (h->pool_n) {
 		h->pool = (uint8_t *)h->area + blen;
+		if (!(h->ring = malloc(h->pool_n * sizeof(*h->ring))))
+			goto fail;
+	}
 	*out = &h->map;
 	return 0;
 fail:
@@ -270,7 +286,8 @@ static void htab_free(struct bpfvm_map *map)
 		munmap(h->area, h->area_len);
 	else
 		free(h->area);
-	pthread_rwlock_destroy(&h->lock);
+	pthread_mutex_destroy(&h->lock);
+	free(h->ring);
 	free(h);
 }
 
@@ -294,31 +311,134 @@ static struct elem **bucket(struct htab *h, uint32_t hash)
 	return &h->buckets[hash & (h->n_buckets - 1)];
 }
 
-/* u32 and u64 keys (most maps') compared inline: no call to memcmp */
-static int key_eq(const uint8_t *a, const void *key, uint32_t size)
+/* ---- what lock-free lookups read: atomic words ---------------------------- */
+
+static struct elem *ld(struct elem **p)
 {
-	uint32_t x, y;
-	uint64_t p, q;
-	switch (size) {
-	case 4:
-		memcpy(&x, a, 4);
-		memcpy(&y, key, 4);
-		return x == y;
-	case 8:
-		memcpy(&p, a, 8);
-		memcpy(&q, key, 8);
-		return p == q;
-	default:
-		return !memcmp(a, key, size);
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void st(struct elem **p, struct elem *e)
+{
+	__atomic_store_n(p, e, __ATOMIC_RELEASE);
+}
+
+/* n bytes from src into element words (the tail word zero-padded). */
+static void words_store(uint64_t *dst, const void *src, size_t n)
+{
+	const uint8_t *s = src;
+	size_t i = 0;
+	uint64_t w;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		__atomic_store_n(&dst[i / 8], w, __ATOMIC_RELEASE);
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, s + i, n - i);
+		__atomic_store_n(&dst[i / 8], w, __ATOMIC_RELEASE);
 	}
 }
 
+/* n bytes of element words into dst. */
+static void words_load(void *dst, const uint64_t *src, size_t n)
+{
+	uint8_t *d = dst;
+	size_t i = 0;
+	uint64_t w;
+	for (; i + 8 <= n; i += 8) {
+		w = __atomic_load_n(&src[i / 8], __ATOMIC_ACQUIRE);
+		memcpy(d + i, &w, 8);
+	}
+	if (i < n) {
+		w = __atomic_load_n(&src[i / 8], __ATOMIC_ACQUIRE);
+		memcpy(d + i, &w, n - i);
+	}
+}
+
+/* Whether the element's key is key (u32 and u64 keys inline). */
+static int key_eq(const uint64_t *a, const void *key, uint32_t size)
+{
+	uint64_t w, k;
+	uint32_t lo, k32;
+	switch (size) {
+	case 4:
+		w = __atomic_load_n(a, __ATOMIC_ACQUIRE);
+		memcpy(&lo, &w, 4);
+		memcpy(&k32, key, 4);
+		return lo == k32;
+	case 8:
+		memcpy(&k, key, 8);
+		return __atomic_load_n(a, __ATOMIC_ACQUIRE) == k;
+	default:
+		for (size_t i = 0; i < size; i += 8) {
+			size_t n = size - i < 8 ? size - i : 8;
+			w = __atomic_load_n(&a[i / 8], __ATOMIC_ACQUIRE);
+			if (memcmp(&w, (const uint8_t *)key + i, n))
+				return 0;
+		}
+		return 1;
+	}
+}
+
+/* Longer walks (or a walk gone round a recycled element) take the lock. */
+#define WALK_MAX 64
+#define READ_TRIES 4
+
+/* The element of key: 0 and *out (NULL if none), or -1 if the walk went
+ * on too long.  Exact under the mutex; without it, only if the sequence
+ * count did not move meanwhile. */
+static int walk(struct htab *h, uint32_t hash, const void *key,
+		struct elem **out)
+{
+	struct elem *e = ld(bucket(h, hash));
+	for (int n = 0; e; n++, e = ld(&e->next)) {
+		if (n == WALK_MAX)
+			return -1;
+		if (__atomic_load_n(&e->hash, __ATOMIC_ACQUIRE) == hash &&
+		    key_eq(e->data, key, h->map.key_size))
+			break;
+	}
+	*out = e;
+	return 0;
+}
+
+/* Under the mutex. */
 static struct elem *find(struct htab *h, uint32_t hash, const void *key)
 {
 	for (struct elem *e = *bucket(h, hash); e; e = e->next)
-		if (e->hash == hash && key_eq(key_of(e), key, h->map.key_size))
+		if (e->hash == hash && key_eq(e->data, key, h->map.key_size))
 			return e;
 	return NULL;
+}
+
+/* The sequence count: writers (under the mutex) make it odd while they
+ * change the map; a reader's copy is good if it saw the same even count
+ * before and after.  No fences: writers store what readers read with
+ * release, readers load it with acquire (plain moves on x86), so a reader
+ * that saw any store of a writer sees at least its odd count after. */
+static void write_begin(struct htab *h)
+{
+	pthread_mutex_lock(&h->lock);
+	uint32_t q = __atomic_load_n(&h->seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->seq, q + 1, __ATOMIC_RELAXED);
+}
+
+static void write_end(struct htab *h)
+{
+	uint32_t q = __atomic_load_n(&h->seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->seq, q + 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static uint32_t read_begin(struct htab *h)
+{
+	return __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+}
+
+static int read_ok(struct htab *h, uint32_t q)
+{
+	return !(q & 1) && __atomic_load_n(&h->seq, __ATOMIC_RELAXED) == q;
 }
 
 static void chain_remove(struct htab *h, struct elem *e)
@@ -326,7 +446,7 @@ static void chain_remove(struct htab *h, struct elem *e)
 	struct elem **p = bucket(h, e->hash);
 	while (*p != e)
 		p = &(*p)->next;
-	*p = e->next;
+	st(p, e->next);
 }
 
 static struct links *links_of(struct htab *h, struct elem *e)
@@ -364,8 +484,8 @@ static void lru_push_head(struct htab *h, struct elem *e)
 static void link_elem(struct htab *h, struct elem *e)
 {
 	struct elem **b = bucket(h, e->hash);
-	e->next = *b;
-	*b = e;
+	st(&e->next, *b);
+	st(b, e);
 	if (h->lru)
 		lru_push_head(h, e);
 }
@@ -380,18 +500,24 @@ static int uses_epochs(struct htab *h)
 static void free_push(struct htab *h, struct elem *e)
 {
 	if (uses_epochs(h)) {
-		e->next = NULL;
+		st(&e->next, NULL);
 		links_of(h, e)->tag = bpfvm_epoch_retire(h->map.epoch);
 		if (h->limbo_tail)
-			h->limbo_tail->next = e;
+			st(&h->limbo_tail->next, e);
 		else
 			h->limbo_head = e;
 		h->limbo_tail = e;
 		return;
 	}
-	e->next = NULL;
+	if (h->ring) {
+		size_t i = h->ring_head + h->nfree;
+		h->ring[i < h->pool_n ? i : i - h->pool_n] = e;
+		h->nfree++;
+		return;
+	}
+	st(&e->next, NULL);
 	if (h->free_tail)
-		h->free_tail->next = e;
+		st(&h->free_tail->next, e);
 	else
 		h->free_head = e;
 	h->free_tail = e;
@@ -401,9 +527,7 @@ static void free_push(struct htab *h, struct elem *e)
 /* A map of maps' value: the inner map. */
 static void *obj_of(struct htab *h, struct elem *e)
 {
-	void *obj;
-	memcpy(&obj, value_of(h, e, 0), sizeof(obj));
-	return obj;
+	return __atomic_load_n((void **)value_of(h, e, 0), __ATOMIC_ACQUIRE);
 }
 
 static void obj_put(struct htab *h, void *obj)
@@ -426,6 +550,15 @@ static void unlink_elem(struct htab *h, struct elem *e)
 
 static struct elem *free_pop(struct htab *h)
 {
+	if (h->ring) {
+		if (!h->nfree)
+			return NULL;
+		struct elem *e = h->ring[h->ring_head];
+		if (++h->ring_head == h->pool_n)
+			h->ring_head = 0;
+		h->nfree--;
+		return e;
+	}
 	struct elem *e = h->free_head;
 	if (e) {
 		h->free_head = e->next;
@@ -509,13 +642,17 @@ static void pcpu_copy(struct htab *h, struct elem *e, const void *value,
 static void fill(struct htab *h, struct elem *e, uint32_t hash,
 		 const void *key, const void *value, uint32_t cpu)
 {
-	e->hash = hash;
-	e->ref = 0;
-	memcpy(key_of(e), key, h->map.key_size);
+	__atomic_store_n(&e->hash, hash, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->ref, 0, __ATOMIC_RELAXED);
+	words_store(e->data, key, h->map.key_size);
 	if (h->pc) {
 		pcpu_copy(h, e, value, cpu, 1);
 	} else if (h->of_maps) {
-		memcpy(value_of(h, e, 0), value, sizeof(void *));
+		void *obj;
+		memcpy(&obj, value, sizeof(obj));
+		__atomic_store_n((void **)value_of(h, e, 0), obj, __ATOMIC_RELEASE);
+	} else if (h->wordcopy && h->map.lock_off < 0) {
+		words_store((uint64_t *)value_of(h, e, 0), value, h->map.value_size);
 	} else {
 		uint8_t *v = value_of(h, e, 0);
 		bpfvm_copy_value(&h->map, v, value);
@@ -629,26 +766,41 @@ static int update(struct htab *h, const void *key, const void *value,
 	if (!bpfvm_lock_flag_ok(map, flags))
 		return -EINVAL;
 	uint32_t hash = hash_key(h, key);
-	pthread_rwlock_wrlock(&h->lock);
+	write_begin(h);
 	int err = h->lru ? lru_update_locked(h, key, hash, value, flags, cpu)
 			 : update_locked(h, key, hash, value, flags, cpu);
-	pthread_rwlock_unlock(&h->lock);
+	write_end(h);
 	return err;
 }
 
+/* A program's lookup: the value's address (memory of the map for as long
+ * as the map lives), or for a map of maps the inner map itself. */
 static void *htab_lookup(struct bpfvm_map *map, const void *key, uint32_t cpu)
 {
 	struct htab *h = htab_of(map);
 	uint32_t hash = hash_key(h, key);
-	pthread_rwlock_rdlock(&h->lock);
-	struct elem *e = find(h, hash, key);
-	if (e && h->lru && !__atomic_load_n(&e->ref, __ATOMIC_RELAXED))
+	struct elem *e;
+	void *obj = NULL;
+	for (int t = 0; t < READ_TRIES; t++) {
+		uint32_t q = read_begin(h);
+		if (walk(h, hash, key, &e))
+			break;
+		if (e && h->of_maps)
+			obj = obj_of(h, e);
+		if (read_ok(h, q))
+			goto found;
+	}
+	pthread_mutex_lock(&h->lock);
+	e = find(h, hash, key);
+	if (e && h->of_maps)
+		obj = obj_of(h, e);
+	pthread_mutex_unlock(&h->lock);
+found:
+	if (!e)
+		return NULL;
+	if (h->lru && !__atomic_load_n(&e->ref, __ATOMIC_RELAXED))
 		__atomic_store_n(&e->ref, 1, __ATOMIC_RELAXED);
-	void *v = e ? value_of(h, e, h->pc ? cpu : 0) : NULL;
-	if (e && h->of_maps) /* a program gets the inner map itself */
-		v = obj_of(h, e);
-	pthread_rwlock_unlock(&h->lock);
-	return v;
+	return h->of_maps ? obj : value_of(h, e, h->pc ? cpu : 0);
 }
 
 /* The value as user space gets it (every CPU's, 8-byte slots). */
@@ -670,11 +822,30 @@ static int htab_copy_value(struct bpfvm_map *map, const void *key, void *out,
 {
 	struct htab *h = htab_of(map);
 	uint32_t hash = hash_key(h, key);
-	pthread_rwlock_rdlock(&h->lock);
-	struct elem *e = find(h, hash, key);
+	struct elem *e;
+	if (h->wordcopy && h->map.lock_off < 0) {
+		/* lock-free: into a buffer, handed out once known good */
+		uint64_t buf[WORDCOPY_MAX / 8];
+		for (int t = 0; t < READ_TRIES; t++) {
+			uint32_t q = read_begin(h);
+			if (walk(h, hash, key, &e))
+				break;
+			if (e)
+				words_load(buf, (uint64_t *)value_of(h, e, 0),
+					   map->value_size);
+			if (read_ok(h, q)) {
+				if (!e)
+					return -ENOENT;
+				memcpy(out, buf, map->value_size);
+				return 0;
+			}
+		}
+	}
+	pthread_mutex_lock(&h->lock);
+	e = find(h, hash, key);
 	if (e)
 		copy_out(h, e, out, flags);
-	pthread_rwlock_unlock(&h->lock);
+	pthread_mutex_unlock(&h->lock);
 	return e ? 0 : -ENOENT;
 }
 
@@ -682,11 +853,11 @@ static int htab_delete(struct bpfvm_map *map, const void *key)
 {
 	struct htab *h = htab_of(map);
 	uint32_t hash = hash_key(h, key);
-	pthread_rwlock_wrlock(&h->lock);
+	write_begin(h);
 	struct elem *e = find(h, hash, key);
 	if (e)
 		unlink_elem(h, e);
-	pthread_rwlock_unlock(&h->lock);
+	write_end(h);
 	return e ? 0 : -ENOENT;
 }
 
@@ -695,13 +866,13 @@ static int htab_lookup_and_delete(struct bpfvm_map *map, const void *key,
 {
 	struct htab *h = htab_of(map);
 	uint32_t hash = hash_key(h, key);
-	pthread_rwlock_wrlock(&h->lock);
+	write_begin(h);
 	struct elem *e = find(h, hash, key);
 	if (e) {
 		copy_out(h, e, out, flags);
 		unlink_elem(h, e);
 	}
-	pthread_rwlock_unlock(&h->lock);
+	write_end(h);
 	return e ? 0 : -ENOENT;
 }
 
@@ -713,7 +884,7 @@ static int htab_get_next_key(struct bpfvm_map *map, const void *key,
 	struct htab *h = htab_of(map);
 	struct elem *e = NULL;
 	uint32_t b = 0;
-	pthread_rwlock_rdlock(&h->lock);
+	pthread_mutex_lock(&h->lock);
 	if (key) {
 		uint32_t hash = hash_key(h, key);
 		struct elem *cur = find(h, hash, key);
@@ -726,7 +897,7 @@ static int htab_get_next_key(struct bpfvm_map *map, const void *key,
 		e = h->buckets[b];
 	if (e)
 		memcpy(next, key_of(e), map->key_size);
-	pthread_rwlock_unlock(&h->lock);
+	pthread_mutex_unlock(&h->lock);
 	return e ? 0 : -ENOENT;
 }
 
@@ -751,7 +922,7 @@ static long htab_for_each(struct bpfvm_map *map, bpfvm_map_cb cb, void *ctx,
 	long n = 0;
 	for (uint32_t b = 0; b < h->n_buckets; b++) {
 		size_t len = 0;
-		pthread_rwlock_rdlock(&h->lock);
+		pthread_mutex_lock(&h->lock);
 		for (struct elem *e = h->buckets[b]; e; e = e->next) {
 			if (len == cap) {
 				struct elem **big = malloc(2 * cap * sizeof(*big));
@@ -765,7 +936,7 @@ static long htab_for_each(struct bpfvm_map *map, bpfvm_map_cb cb, void *ctx,
 			}
 			snap[len++] = e;
 		}
-		pthread_rwlock_unlock(&h->lock);
+		pthread_mutex_unlock(&h->lock);
 		for (size_t i = 0; i < len; i++) {
 			n++;
 			if (cb(map, key_of(snap[i]),
@@ -801,9 +972,9 @@ static int htab_batch(struct bpfvm_map *map, struct bpfvm_batch *b, int delete)
 	size_t ks = map->key_size, vs = bpfvm_map_value_size(map);
 	int err = 0;
 	if (delete)
-		pthread_rwlock_wrlock(&h->lock);
+		write_begin(h);
 	else
-		pthread_rwlock_rdlock(&h->lock);
+		pthread_mutex_lock(&h->lock);
 	for (;;) {
 		uint32_t n = 0;
 		for (struct elem *e = h->buckets[bucket]; e; e = e->next)
@@ -827,7 +998,10 @@ static int htab_batch(struct bpfvm_map *map, struct bpfvm_batch *b, int delete)
 			break;
 		}
 	}
-	pthread_rwlock_unlock(&h->lock);
+	if (delete)
+		write_end(h);
+	else
+		pthread_mutex_unlock(&h->lock);
 	memcpy(b->out_batch, &bucket, sizeof(bucket));
 	b->count = total;
 	return err;

@@ -1344,6 +1344,71 @@ static void threads_on(uint32_t flags)
 	bpfvm_map_free(m);
 }
 
+/* Lookups take no lock: while two threads keep replacing 64 keys' values
+ * (eight equal words, each naming the key and a counter), two others read
+ * them back, and every read must be one whole value written for that key:
+ * a copy that raced a replace is taken again. */
+#define TORN_KEYS 64u
+#define TORN_WORDS 8u
+#define TORN_ROUNDS 100000u
+
+struct torn {
+	struct bpfvm_map *m;
+	uint32_t id;
+	int writer;
+	long bad, reads;
+};
+
+static void *torn_work(void *arg)
+{
+	struct torn *w = arg;
+	uint64_t v[TORN_WORDS];
+	for (uint32_t r = 0; r < TORN_ROUNDS; r++) {
+		uint32_t k = (r * 7 + w->id) % TORN_KEYS;
+		if (w->writer) {
+			for (uint32_t i = 0; i < TORN_WORDS; i++)
+				v[i] = (uint64_t)k << 32 | (r * 2 + w->id);
+			if (bpfvm_map_update_elem(w->m, &k, v, BPF_EXIST))
+				w->bad++;
+			continue;
+		}
+		if (bpfvm_map_lookup_elem(w->m, &k, v, 0)) {
+			w->bad++; /* every key stays in the map */
+			continue;
+		}
+		w->reads++;
+		for (uint32_t i = 0; i < TORN_WORDS; i++)
+			if (v[i] != v[0] || v[i] >> 32 != k)
+				w->bad++;
+	}
+	return NULL;
+}
+
+START_TEST(threads_hash_whole_values)
+{
+	struct bpfvm_map *m = tu_map(BPF_MAP_TYPE_HASH, 4, 8 * TORN_WORDS,
+				     TORN_KEYS, 0);
+	uint64_t v[TORN_WORDS];
+	for (uint32_t k = 0; k < TORN_KEYS; k++) {
+		for (uint32_t i = 0; i < TORN_WORDS; i++)
+			v[i] = (uint64_t)k << 32;
+		ck_assert_int_eq(bpfvm_map_update_elem(m, &k, v, BPF_NOEXIST), 0);
+	}
+	pthread_t t[4];
+	struct torn w[4];
+	for (uint32_t i = 0; i < 4; i++) {
+		w[i] = (struct torn){ m, i, i < 2, 0, 0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, torn_work, &w[i]), 0);
+	}
+	for (uint32_t i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (uint32_t i = 0; i < 4; i++)
+		ck_assert_int_eq(w[i].bad, 0);
+	ck_assert_int_eq(w[2].reads + w[3].reads, 2 * TORN_ROUNDS);
+	bpfvm_map_free(m);
+}
+END_TEST
+
 START_TEST(threads_hash) { threads_on(0); }
 END_TEST
 START_TEST(threads_hash_no_prealloc) { threads_on(BPF_F_NO_PREALLOC); }
@@ -2194,6 +2259,7 @@ static Suite *maps_suite(void)
 	tcase_add_test(tc, epoch_keeps_values);
 	tcase_add_test(tc, epoch_threads);
 	tcase_add_test(tc, threads_hash);
+	tcase_add_test(tc, threads_hash_whole_values);
 	tcase_add_test(tc, threads_hash_no_prealloc);
 	tcase_add_test(tc, threads_queue);
 	tcase_add_test(tc, threads_lpm);
