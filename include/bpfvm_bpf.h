@@ -18,12 +18,16 @@
  * Descriptors are real file descriptors of the process (close-on-exec
  * memfds; an MMAPABLE array's can be mmap-ed), so they never collide with
  * the program's own files.  A map lives while a descriptor or a loaded
- * program uses it.  A descriptor closed with plain close() is noticed
- * (EBADF, or EINVAL once its number names another file) at the price of
- * one lseek per call (the file's offset is a cookie; do not read or write
- * these descriptors); bpfvm_bpf_set_fd_check(false) drops that check for
- * embedders who close only through bpfvm_close().  A dup of a descriptor
- * names the same object.
+ * program uses it.  Release descriptors with bpfvm_close(): bpfvm cannot
+ * see a plain close() without a system call on every bpfvm_bpf() call (a
+ * fifth of a microsecond, more than the map operation itself), so by
+ * default it does not look: a number closed with close() keeps naming its
+ * object until bpfvm hands the number out again.  bpfvm_bpf_set_fd_check
+ * (true) makes every call check its descriptor (one lseek: the file's
+ * offset is a cookie, so do not read, write or seek these descriptors):
+ * then a plain close() is EBADF and a number reused for another file is
+ * EINVAL, exactly as the kernel says; for testing ported code.  A dup of a
+ * descriptor names the same object in both modes.
  *
  * Pointers in attr are plain pointers of this process: NULL is EFAULT
  * where the kernel would fault, any other bad pointer is the caller's bug.
@@ -59,7 +63,8 @@ BPFVM_API int bpfvm_bpf(int cmd, union bpf_attr *attr, unsigned int size);
  * closed): close(2)'s contract.  The object goes with its last user. */
 BPFVM_API int bpfvm_close(int fd);
 
-/* Check every descriptor against the file it was made for (default on). */
+/* Check every descriptor against the file it was made for, so that plain
+ * close() is seen (default off; see above). */
 BPFVM_API void bpfvm_bpf_set_fd_check(bool on);
 
 /* Run a loaded program with r1 = ctx (bpfvm_run), as the kernel runs one

@@ -296,10 +296,12 @@ START_TEST(descriptors_are_real_and_cloexec)
 }
 END_TEST
 
-/* A descriptor closed with plain close(): EBADF, and EINVAL once its
- * number names another file, as the kernel says for that file. */
+/* With the descriptor check on, a descriptor closed with plain close():
+ * EBADF, and EINVAL once its number names another file, as the kernel says
+ * for that file. */
 START_TEST(plain_close_is_noticed)
 {
+	bpfvm_bpf_set_fd_check(true);
 	int fd = mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
 	ck_assert_int_ge(fd, 0);
 	uint32_t id = map_id(fd);
@@ -323,6 +325,30 @@ START_TEST(plain_close_is_noticed)
 	ck_assert_int_eq(look(fd2, 1, &v), 0);
 	ck_assert_uint_eq(v, 0);
 	bpfvm_close(fd2);
+	bpfvm_bpf_set_fd_check(false);
+}
+END_TEST
+
+/* Unchecked (the default): a number closed with plain close() still names
+ * its map, until bpfvm hands the number out again; then the old map goes
+ * with its last descriptor, and the number names the new map only. */
+START_TEST(plain_close_unchecked)
+{
+	int fd = mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+	ck_assert_int_ge(fd, 0);
+	uint32_t id = map_id(fd);
+	uint64_t v;
+	ck_assert_int_eq(upd(fd, 1, 7, 0), 0);
+	close(fd);
+	ck_assert_int_eq(look(fd, 1, &v), 0);
+	ck_assert_uint_eq(v, 7);
+	int fd2 = mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+	ck_assert_int_eq(fd2, fd);
+	ck_assert_int_eq(fd_by_id(id, 0), -ENOENT);
+	ck_assert_int_eq(look(fd2, 1, &v), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(bpfvm_close(fd2), 0);
+	ck_assert_int_eq(look(fd2, 1, &v), -EBADF);
 }
 END_TEST
 
@@ -2112,6 +2138,7 @@ static Suite *bpf_suite(void)
 	tcase_add_test(tc, check_attr);
 	tcase_add_test(tc, descriptors_are_real_and_cloexec);
 	tcase_add_test(tc, plain_close_is_noticed);
+	tcase_add_test(tc, plain_close_unchecked);
 	tcase_add_test(tc, dup_descriptors);
 	tcase_add_test(tc, wrong_kind_of_descriptor);
 	tcase_add_test(tc, hash_commands);

@@ -57,7 +57,7 @@ static struct {
 	struct slot *chunks[NCHUNKS]; /* atomic */
 	struct ids ids[4]; /* by kind */
 	struct bpfvm_obj *free_objs; /* under dlock, linked through priv */
-	int nocheck;       /* atomic */
+	int check;         /* atomic: bpfvm_fd_set_check */
 	uint64_t cookies;  /* cookies given so far */
 	/* the kernel's RCU for everything bpf(2) made: runs enter it */
 	pthread_once_t once;
@@ -166,7 +166,7 @@ static void retire(struct bpfvm_obj *o)
 
 void bpfvm_fd_set_check(int on)
 {
-	__atomic_store_n(&reg.nocheck, !on, __ATOMIC_RELAXED);
+	__atomic_store_n(&reg.check, !!on, __ATOMIC_RELAXED);
 }
 
 /* ---- objects -------------------------------------------------------------- */
@@ -500,7 +500,7 @@ fd_get_slow(int fd, uint32_t kind, uint32_t *fmode, int *err)
 		if (!s.obj)
 			return NULL;
 	}
-	if (!__atomic_load_n(&reg.nocheck, __ATOMIC_RELAXED)) {
+	if (__atomic_load_n(&reg.check, __ATOMIC_RELAXED)) {
 		off_t off = lseek(fd, 0, SEEK_CUR);
 		int bad = 0;
 		if (off < 0 && errno == EBADF)
@@ -529,7 +529,7 @@ struct bpfvm_obj *bpfvm_fd_get(int fd, uint32_t kind, uint32_t *fmode,
 {
 	struct slot *sl = slot_of(fd);
 	struct bpfvm_obj *o = NULL;
-	if (sl && __atomic_load_n(&reg.nocheck, __ATOMIC_RELAXED))
+	if (sl && !__atomic_load_n(&reg.check, __ATOMIC_RELAXED))
 		o = fd_get_fast(sl, kind, fmode);
 	return o ? o : fd_get_slow(fd, kind, fmode, err);
 }
