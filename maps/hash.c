@@ -74,6 +74,7 @@ struct htab {
 	pthread_mutex_t lock; /* writers */
 	uint32_t seq;	      /* atomic: odd while a writer changes the map */
 	uint8_t wordcopy;     /* plain values: copied word by word, atomically */
+	uint8_t inplace;      /* one-word values of a preallocated map */
 	struct elem **buckets;
 	uint32_t n_buckets;
 	uint32_t seed;
@@ -217,6 +218,8 @@ static int htab_alloc(const union bpf_attr *attr, struct bpfvm_map **out)
 	/* values lock-free lookups may copy out (locks, per-CPU values and
 	 * inner maps take the mutex) */
 	h->wordcopy = !h->pc && !h->of_maps && h->vslot <= WORDCOPY_MAX;
+	h->inplace = h->wordcopy && !h->lru && h->vslot == 8 &&
+		     !(attr->map_flags & BPF_F_NO_PREALLOC);
 	if (h->lru || (attr->map_flags & BPF_F_NO_PREALLOC))
 		h->elem_size += sizeof(struct links);
 	if (attr->map_flags & BPF_F_ZERO_SEED)
@@ -675,6 +678,27 @@ static int update_locked(struct htab *h, const void *key, uint32_t hash,
 	if (old && (flags & BPF_F_LOCK)) {
 		/* in place, under the value's own lock, as the kernel */
 		bpfvm_copy_value_locked(&h->map, value_of(h, old, 0), value, 0);
+		return 0;
+	}
+	if (old && h->inplace && h->map.lock_off < 0) {
+		/* a one-word value of a preallocated map: the element moves
+		 * to the head of its chain (where a replace puts the new one,
+		 * so GET_NEXT_KEY's order is the kernel's) and takes the value
+		 * in one atomic store.  Readers see the old value or the new
+		 * one (user space through the sequence count, programs through
+		 * the single store); a program's pointer into the element may
+		 * see the new value, as the kernel's preallocated maps, which
+		 * reuse a freed element at once, may show it a later value */
+		struct elem **b = bucket(h, hash);
+		if (*b != old) {
+			chain_remove(h, old);
+			st(&old->next, *b);
+			st(b, old);
+		}
+		uint64_t w = 0;
+		memcpy(&w, value, h->map.value_size);
+		__atomic_store_n((uint64_t *)value_of(h, old, 0), w,
+				 __ATOMIC_RELEASE);
 		return 0;
 	}
 	if (!old && h->count >= h->map.max_entries)
