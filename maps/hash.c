@@ -12,9 +12,10 @@
  * while the map lives, so a walk that raced a writer reads stale memory at
  * worst, and every field such a walk reads (heads, links, hashes, keys,
  * plain values) is written and read with atomic word accesses.  An update
- * never writes a live element (but per-CPU values, which the kernel too
- * updates in place): it fills a spare element and swaps it into the chain,
- * so a reader sees the old value or the new one.
+ * fills a spare element and swaps it into the chain, so a reader sees the
+ * old value or the new one; it writes a live element only for per-CPU
+ * values and BPF_F_LOCK (in place, as the kernel) and for one-word values
+ * of preallocated maps (one atomic store: see update_locked).
  *
  * Memory: an element leaving the map (delete, replace, eviction) goes to
  * the tail of a per-map free list, and is reused from its head only once 64
