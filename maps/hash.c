@@ -697,7 +697,10 @@ static int update_locked(struct htab *h, const void *key, uint32_t hash,
 			st(b, old);
 		}
 		uint64_t w = 0;
-		memcpy(&w, value, h->map.value_size);
+		if (h->map.value_size == 8) /* the usual u64: no call */
+			memcpy(&w, value, 8);
+		else
+			memcpy(&w, value, h->map.value_size);
 		__atomic_store_n((uint64_t *)value_of(h, old, 0), w,
 				 __ATOMIC_RELEASE);
 		return 0;
@@ -861,7 +864,10 @@ static int htab_copy_value(struct bpfvm_map *map, const void *key, void *out,
 			if (read_ok(h, q)) {
 				if (!e)
 					return -ENOENT;
-				memcpy(out, buf, map->value_size);
+				if (map->value_size == 8) /* no call */
+					memcpy(out, buf, 8);
+				else
+					memcpy(out, buf, map->value_size);
 				return 0;
 			}
 		}

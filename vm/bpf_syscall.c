@@ -23,12 +23,20 @@ typedef uint64_t u64x2 __attribute__((vector_size(16)));
 
 static int nonzero(const uint8_t *p, size_t n)
 {
-	u64x2 acc = { 0, 0 }, w;
+	u64x2 acc = { 0, 0 }, acc2 = { 0, 0 }, w, w2;
 	size_t i = 0;
-	for (; i + 16 <= n; i += 16) {
+	for (; i + 32 <= n; i += 32) {
+		memcpy(&w, p + i, 16);
+		memcpy(&w2, p + i + 16, 16);
+		acc |= w;
+		acc2 |= w2;
+	}
+	if (i + 16 <= n) {
 		memcpy(&w, p + i, 16);
 		acc |= w;
+		i += 16;
 	}
+	acc |= acc2;
 	uint64_t t = acc[0] | acc[1];
 	if (i + 8 <= n) {
 		uint64_t x;
