@@ -1133,77 +1133,6 @@ START_TEST(checked_spin_lock)
 }
 END_TEST
 
-/* ---- ns per helper call ------------------------------------------------- */
-
-/* ns per round of a loop of n rounds, best of 3 (the machine is shared) */
-static double per_iter(struct bpfvm *vm, uint64_t n)
-{
-	double best = 0;
-	for (int i = 0; i < 3; i++) {
-		uint64_t ctx[4] = { n, 0, 0, 0 };
-		struct timespec a, b;
-		clock_gettime(CLOCK_MONOTONIC, &a);
-		ck_assert_int_eq(run(vm, ctx, sizeof ctx), 0);
-		clock_gettime(CLOCK_MONOTONIC, &b);
-		double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 +
-			     (double)(b.tv_nsec - a.tv_nsec)) / (double)n;
-		if (!i || ns < best)
-			best = ns;
-	}
-	return best;
-}
-
-START_TEST(bench_helper_calls)
-{
-	/* r6 rounds of lookup(key 0), the value read; and the same loop
-	 * without the call */
-	static const char loop[] =
-		"r6 = *(u64 *)(r1 + 0)\n *(u32 *)(r10 - 4) = 0\n r7 = 0\n"
-		"loop: r1 = " MAP(0) "\n r2 = r10\n r2 += -4\n call 1\n"
-		" if r0 == 0 goto fail\n r1 = *(u64 *)(r0 + 0)\n r7 += r1\n"
-		" r6 += -1\n if r6 != 0 goto loop\n r0 = 0\n exit\n"
-		"fail: r0 = -1\n exit\n";
-	static const char empty[] =
-		"r6 = *(u64 *)(r1 + 0)\n *(u32 *)(r10 - 4) = 0\n r7 = 0\n"
-		"loop: r1 = " MAP(0) "\n r2 = r10\n r2 += -4\n r0 = r10\n"
-		" if r0 == 0 goto fail\n r1 = *(u64 *)(r10 - 8)\n r7 += r1\n"
-		" r6 += -1\n if r6 != 0 goto loop\n r0 = 0\n exit\n"
-		"fail: r0 = -1\n exit\n";
-	static const uint32_t types[] = { BPF_MAP_TYPE_ARRAY,
-					  BPF_MAP_TYPE_HASH,
-					  BPF_MAP_TYPE_PERCPU_ARRAY };
-	static const char *const names[] = { "array", "hash", "percpu_array" };
-	const uint64_t n = 1000000;
-	double base[2];
-	struct tmaps t0 = { { tu_map(BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0) }, 1 };
-	struct bpfvm *vm;
-	BOTH_MODES {
-		vm = load(empty, &t0, checked);
-		base[checked] = per_iter(vm, n);
-		unload(vm);
-	}
-	free_maps(&t0);
-	for (int i = 0; i < 3; i++) {
-		struct tmaps t = { { tu_map(types[i], 4, 8, 1024, 0) }, 1 };
-		uint32_t k = 0;
-		uint64_t *v = calloc(t.m[0]->ncpus, 8);
-		ck_assert_int_eq(bpfvm_map_update_elem(t.m[0], &k, v, 0), 0);
-		free(v);
-		BOTH_MODES {
-			vm = load(loop, &t, checked);
-			double ns = per_iter(vm, n);
-			printf("map_lookup_elem on %s%s: %.1f ns per loop "
-			       "round, %.1f ns more than the loop without "
-			       "the call\n", names[i],
-			       checked ? " (checked)" : "", ns,
-			       ns - base[checked]);
-			unload(vm);
-		}
-		free_maps(&t);
-	}
-}
-END_TEST
-
 static Suite *suite(void)
 {
 	Suite *s = suite_create("map_helpers");
@@ -1230,7 +1159,6 @@ static Suite *suite(void)
 	tcase_add_test(tc, checked_values);
 	tcase_add_test(tc, checked_arguments);
 	tcase_add_test(tc, checked_spin_lock);
-	tcase_add_test(tc, bench_helper_calls);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,8 @@
  * bpfvm pass with bpfvm_bpf_set_fd_check(true) (one lseek per call, to
  * see plain close()).  Printed: best of N rounds of each, warm and cold,
  * and the ratio of the warm medians.
+ * Then ns per map_lookup_elem call from a program (PROG_TEST_RUN's mean
+ * time per run, with and without the calls), bpfvm beside the kernel.
  * Times are the thread's CPU time (see now_ns).
  * Run: BUILD/bpfvm-bench-bpf [rounds]
  * SPDX-License-Identifier: MIT */
@@ -82,6 +84,119 @@ static int create(bpf_fn f, uint32_t type)
 	return fd;
 }
 
+/* ---- ns per helper call ---------------------------------------------- */
+
+#define CALLS 64u /* lookups per program run */
+
+/* A socket filter doing CALLS map_lookup_elem(map, &0) calls (or, with
+ * !call, the same instructions with r0 = 0 in place of each call). */
+static int load_calls(bpf_fn f, int map_fd, int call)
+{
+	struct bpf_insn p[2 + CALLS * 5 + 2], *i = p;
+	*i++ = (struct bpf_insn){ .code = BPF_ST | BPF_MEM | BPF_W,
+				  .dst_reg = BPF_REG_10, .off = -4, .imm = 0 };
+	*i++ = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+				  .dst_reg = BPF_REG_0, .imm = 0 };
+	for (unsigned c = 0; c < CALLS; c++) {
+		*i++ = (struct bpf_insn){ .code = BPF_LD | BPF_DW | BPF_IMM,
+					  .dst_reg = BPF_REG_1,
+					  .src_reg = BPF_PSEUDO_MAP_FD,
+					  .imm = map_fd };
+		*i++ = (struct bpf_insn){ 0 };
+		*i++ = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_X,
+					  .dst_reg = BPF_REG_2,
+					  .src_reg = BPF_REG_10 };
+		*i++ = (struct bpf_insn){ .code = BPF_ALU64 | BPF_ADD | BPF_K,
+					  .dst_reg = BPF_REG_2, .imm = -4 };
+		*i++ = call ? (struct bpf_insn){ .code = BPF_JMP | BPF_CALL,
+						 .imm = BPF_FUNC_map_lookup_elem }
+			    : (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+						 .dst_reg = BPF_REG_0, .imm = 0 };
+	}
+	*i++ = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+				  .dst_reg = BPF_REG_0, .imm = 0 };
+	*i++ = (struct bpf_insn){ .code = BPF_JMP | BPF_EXIT };
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	a.insns = (uint64_t)(uintptr_t)p;
+	a.insn_cnt = (uint32_t)(i - p);
+	a.license = (uint64_t)(uintptr_t)"MIT";
+	int fd = f(BPF_PROG_LOAD, &a, sizeof(a));
+	if (fd < 0) {
+		fprintf(stderr, "prog load: %s\n", strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/* Mean ns per run over repeat runs, as PROG_TEST_RUN reports it. */
+static double test_run(bpf_fn f, int prog_fd, uint32_t repeat)
+{
+	uint8_t pkt[64] = { 0 };
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)prog_fd;
+	a.test.data_in = (uint64_t)(uintptr_t)pkt;
+	a.test.data_size_in = sizeof(pkt);
+	a.test.repeat = repeat;
+	if (f(BPF_PROG_TEST_RUN, &a, sizeof(a)) < 0) {
+		fprintf(stderr, "test run: %s\n", strerror(errno));
+		exit(1);
+	}
+	return a.test.duration;
+}
+
+/* ns per map_lookup_elem call from a program, bpfvm's interpreter beside
+ * the kernel's JIT: (a run with CALLS calls - the run without) / CALLS,
+ * best of rounds.  The kernel inlines an array lookup into the program
+ * (the verifier's map_gen_lookup); bpfvm calls the helper. */
+static void helper_calls(int rounds)
+{
+	static const struct { const char *name; uint32_t type; } kinds[] = {
+		{ "array", BPF_MAP_TYPE_ARRAY }, { "hash", BPF_MAP_TYPE_HASH },
+	};
+	printf("\n%-6s %-22s %10s %10s\n", "map", "helper", "kernel ns",
+	       "bpfvm ns");
+	for (size_t t = 0; t < 2; t++) {
+		double best[2] = { 1e18, 1e18 };
+		bpf_fn fs[2] = { kernel, bpfvm_bpf };
+		for (int w = 0; w < 2; w++) {
+			int map = create(fs[w], kinds[t].type);
+			uint32_t k = 0;
+			uint64_t v = 7;
+			union bpf_attr a;
+			memset(&a, 0, sizeof(a));
+			a.map_fd = (uint32_t)map;
+			a.key = (uint64_t)(uintptr_t)&k;
+			a.value = (uint64_t)(uintptr_t)&v;
+			if (fs[w](BPF_MAP_UPDATE_ELEM, &a, sizeof(a)) < 0) {
+				fprintf(stderr, "update: %s\n", strerror(errno));
+				exit(1);
+			}
+			int with = load_calls(fs[w], map, 1);
+			int without = load_calls(fs[w], map, 0);
+			for (int r = 0; r < rounds; r++) {
+				double d = test_run(fs[w], with, 20000) -
+					   test_run(fs[w], without, 20000);
+				if (d / CALLS < best[w])
+					best[w] = d / CALLS;
+			}
+			if (w) {
+				bpfvm_close(with);
+				bpfvm_close(without);
+				bpfvm_close(map);
+			} else {
+				close(with);
+				close(without);
+				close(map);
+			}
+		}
+		printf("%-6s %-22s %10.1f %10.1f\n", kinds[t].name,
+		       "map_lookup_elem", best[0], best[1]);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 5;
@@ -128,5 +243,6 @@ int main(int argc, char **argv)
 		close(kfd);
 		bpfvm_close(vfd);
 	}
+	helper_calls(rounds);
 	return 0;
 }
