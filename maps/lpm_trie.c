@@ -5,10 +5,11 @@
  * specific prefixes come before the prefixes that contain them, exactly as
  * the kernel does.
  *
- * Locking and memory as hash.c: one rwlock; removed nodes go to a FIFO free
- * list, are reused only once 64 others wait behind them, and go back to
- * malloc only when the map is freed, so a value a program holds stays
- * mapped.
+ * Locking: one rwlock (lookups share it).  Memory as hash.c's: removed
+ * nodes go to a FIFO free list, are reused only once 64 others wait
+ * behind them (or, with an epoch domain, once no run can hold them), and
+ * go back to malloc only when the map is freed, so a value a program holds
+ * stays mapped.
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <pthread.h>
