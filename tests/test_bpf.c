@@ -299,15 +299,24 @@ END_TEST
 /* With the descriptor check on, a descriptor closed with plain close():
  * EBADF, and EINVAL once its number names another file, as the kernel says
  * for that file. */
+/* An array map with 1 -> 7, its id in *id, closed with plain close(): its
+ * number. */
+static int closed_plainly(uint32_t *id)
+{
+	int fd = mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
+	ck_assert_int_ge(fd, 0);
+	*id = map_id(fd);
+	ck_assert_int_eq(upd(fd, 1, 7, 0), 0);
+	close(fd);
+	return fd;
+}
+
 START_TEST(plain_close_is_noticed)
 {
 	bpfvm_bpf_set_fd_check(true);
-	int fd = mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
-	ck_assert_int_ge(fd, 0);
-	uint32_t id = map_id(fd);
+	uint32_t id;
 	uint64_t v;
-	ck_assert_int_eq(upd(fd, 1, 7, 0), 0);
-	close(fd);
+	int fd = closed_plainly(&id);
 	ck_assert_int_eq(look(fd, 1, &v), -EBADF);
 	/* the map went with its last descriptor */
 	ck_assert_int_eq(fd_by_id(id, 0), -ENOENT);
@@ -334,12 +343,9 @@ END_TEST
  * with its last descriptor, and the number names the new map only. */
 START_TEST(plain_close_unchecked)
 {
-	int fd = mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
-	ck_assert_int_ge(fd, 0);
-	uint32_t id = map_id(fd);
+	uint32_t id;
 	uint64_t v;
-	ck_assert_int_eq(upd(fd, 1, 7, 0), 0);
-	close(fd);
+	int fd = closed_plainly(&id);
 	ck_assert_int_eq(look(fd, 1, &v), 0);
 	ck_assert_uint_eq(v, 7);
 	int fd2 = mcreate(BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0);
