@@ -14,7 +14,9 @@
 #include <unistd.h>
 #include "bpfvm_asm.h"
 #include "bpfvm_bpf.h"
+#include "fdtable.h"
 #include "kernel_util.h"
+#include "test_run.h"
 
 #define PTR(p) ((uint64_t)(uintptr_t)(p))
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -140,14 +142,25 @@ struct side {
 	char log[16384];
 };
 
-static struct side sides[2];
+static struct side sides[3];
+
+/* The bpf(2) layer's program in checked mode: every helper argument and
+ * every access checked, the memory helpers hand out included. */
+static void set_checked(int fd)
+{
+	int err;
+	struct bpfvm_obj *o = bpfvm_fd_get(fd, BPFVM_OBJ_PROG, NULL, &err);
+	ck_assert_ptr_nonnull(o);
+	bpfvm_set_checked(o->ptr, true);
+	bpfvm_obj_put(o);
+}
 
 /* Load src (maps: ld_imm64 map_fd N is the N-th of `maps`) as `type` and
  * test-run it `repeat` times on packet `pkt` (with a zero __sk_buff as
  * ctx_in / ctx_out if ctx). */
 static void run_side(bpf_fn call, struct side *s, const char *name,
 		     uint32_t type, const char *src, const char *maps, int pkt,
-		     uint32_t repeat, bool ctx)
+		     uint32_t repeat, bool ctx, bool checked)
 {
 	struct bpfvm_insn *insns;
 	size_t n;
@@ -180,6 +193,8 @@ static void run_side(bpf_fn call, struct side *s, const char *name,
 	free(insns);
 	ck_assert_msg(s->fd >= 0, "%s: %s rejects (%d):\n%s", name,
 		      call == kcall ? "the kernel" : "bpfvm", s->fd, s->log);
+	if (checked)
+		set_checked(s->fd);
 	uint8_t data[128];
 	size_t len = packet(pkt, data);
 	struct __sk_buff in;
@@ -213,22 +228,27 @@ static void run_side(bpf_fn call, struct side *s, const char *name,
 static uint32_t both(const char *name, uint32_t type, const char *src,
 		     const char *maps, int pkt, uint32_t repeat, bool ctx)
 {
-	struct side *k = &sides[0], *v = &sides[1];
-	run_side(kcall, k, name, type, src, maps, pkt, repeat, ctx);
-	run_side(vcall, v, name, type, src, maps, pkt, repeat, ctx);
-	ck_assert_msg(k->err == v->err && k->retval == v->retval &&
-		      k->size_out == v->size_out,
-		      "%s (pkt %d): kernel %d retval %#x size %u, bpfvm %d "
-		      "retval %#x size %u", name, pkt, k->err, k->retval,
-		      k->size_out, v->err, v->retval, v->size_out);
-	uint32_t cmp = k->size_out < OUT_MAX ? k->size_out : OUT_MAX;
-	for (uint32_t i = 0; i < cmp; i++)
-		ck_assert_msg(k->out[i] == v->out[i], "%s (pkt %d): data_out "
-			      "byte %u: kernel %#x, bpfvm %#x", name, pkt, i,
-			      k->out[i], v->out[i]);
-	if (ctx)
-		ck_assert_msg(!memcmp(k->ctx_out, v->ctx_out, sizeof(k->ctx_out)),
-			      "%s: ctx_out differs", name);
+	struct side *k = &sides[0];
+	run_side(kcall, k, name, type, src, maps, pkt, repeat, ctx, false);
+	for (int c = 0; c < 2; c++) {
+		struct side *v = &sides[1 + c];
+		const char *how = c ? "checked bpfvm" : "bpfvm";
+		run_side(vcall, v, name, type, src, maps, pkt, repeat, ctx, c);
+		ck_assert_msg(k->err == v->err && k->retval == v->retval &&
+			      k->size_out == v->size_out,
+			      "%s (pkt %d): kernel %d retval %#x size %u, %s %d "
+			      "retval %#x size %u", name, pkt, k->err, k->retval,
+			      k->size_out, how, v->err, v->retval, v->size_out);
+		uint32_t cmp = k->size_out < OUT_MAX ? k->size_out : OUT_MAX;
+		for (uint32_t i = 0; i < cmp; i++)
+			ck_assert_msg(k->out[i] == v->out[i], "%s (pkt %d): "
+				      "data_out byte %u: kernel %#x, %s %#x", name,
+				      pkt, i, k->out[i], how, v->out[i]);
+		if (ctx)
+			ck_assert_msg(!memcmp(k->ctx_out, v->ctx_out,
+					      sizeof(k->ctx_out)),
+				      "%s: %s ctx_out differs", name, how);
+	}
 	if (getenv("BPFVM_SKB_VERBOSE"))
 		printf("%s (pkt %d): %d retval %#x size %u\n", name, pkt, k->err,
 		       k->retval, k->size_out);
@@ -752,11 +772,90 @@ START_TEST(ld_negative)
 }
 END_TEST
 
-static Suite *suite(void)
+/* ---- checked mode: unverified programs cannot make a helper touch what
+ * is not theirs ------------------------------------------------------------ */
+
+/* Run src (no ctx field accesses) checked on a tc skb; the run's error. */
+static int checked_run(const char *src, uint64_t *r0)
+{
+	struct bpfvm_insn *insns;
+	size_t n;
+	char err[256];
+	ck_assert_msg(bpfvm_asm(src, &insns, &n, err, sizeof(err)) == 0, "%s", err);
+	struct bpfvm *vm = bpfvm_create();
+	ck_assert_ptr_nonnull(vm);
+	bpfvm_set_checked(vm, true);
+	ck_assert_int_eq(bpfvm_load(vm, insns, n), 0);
+	free(insns);
+	ck_assert_int_eq(bpfvm_test_run_prepare(vm, BPF_PROG_TYPE_SCHED_CLS), 0);
+	uint8_t *buf = calloc(1, 512);
+	struct bpfvm_skb *skb = calloc(1, sizeof(*skb));
+	ck_assert(buf && skb);
+	packet(0, buf + 64);
+	bpfvm_skb_init(skb, buf, 512, buf + 64, 74, true);
+	skb->owns_head = true;
+	struct bpfvm_result res;
+	int e = bpfvm_run(vm, skb, sizeof(*skb), &res);
+	*r0 = res.r0;
+	bpfvm_skb_release(skb);
+	free(skb);
+	bpfvm_destroy(vm);
+	return e ? e : res.error;
+}
+
+START_TEST(checked_arguments)
+{
+	static const char *bad[] = {
+		/* a buffer outside the run's memory */
+		"r2 = 0\nr3 = 4096\nr4 = 8\ncall skb_load_bytes\nexit\n",
+		/* a stack buffer longer than the stack */
+		"r2 = 0\nr3 = r10\nr3 += -8\nr4 = 64\ncall skb_load_bytes\nexit\n",
+		/* r1 not the context */
+		"r1 = r10\nr1 += -64\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = 8\n"
+		"call skb_load_bytes\nexit\n",
+		"r1 = r10\nr1 += -8\nr2 = 600\nr3 = r10\nr3 += -8\nr4 = 0\n"
+		"r5 = 0\ncall csum_diff\nexit\n",
+		"r1 = 4096\ncall sk_fullsock\nexit\n",
+		"r1 = r10\nr1 += -16\ncall tcp_sock\nexit\n",
+		/* not a map of this program */
+		"r6 = r1\nr2 = r10\nr3 = 0\nr4 = r10\nr4 += -8\nr5 = 8\n"
+		"call perf_event_output\nexit\n",
+		"r1 = r10\nr2 = 0\ncall get_local_storage\nexit\n",
+		"r1 = 0\nr2 = 0x100\nr3 = 0\ncall skb_change_head\nexit\n",
+	};
+	for (size_t i = 0; i < LEN(bad); i++) {
+		uint64_t r0;
+		int e = checked_run(bad[i], &r0);
+		ck_assert_msg(e < 0, "case %zu: the checked run went through "
+			      "(r0 %#llx)", i, (unsigned long long)r0);
+	}
+	/* and a good one: a tag pushed 22 times moves the packet to a new
+	 * head, which the run may then read through LD_ABS */
+	char src[4096];
+	size_t at = 0;
+	at += (size_t)snprintf(src, sizeof(src), "r6 = r1\n");
+	for (int i = 0; i < 22; i++)
+		at += (size_t)snprintf(src + at, sizeof(src) - at,
+				       "r1 = r6\nr2 = 0x81\nr3 = %d\n"
+				       "call skb_vlan_push\n", i + 1);
+	snprintf(src + at, sizeof(src) - at,
+		 "r0 = *(u16 *)skb[18]\nexit\n");
+	uint64_t r0;
+	ck_assert_int_eq(checked_run(src, &r0), 0);
+	ck_assert_uint_eq(r0, 20); /* the second tag in the packet: push 21's */
+}
+END_TEST
+
+static Suite *suite(bool kernel)
 {
 	Suite *s = suite_create("skb_helpers");
 	TCase *tc = tcase_create("skb_helpers");
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, checked_arguments);
+	if (!kernel) {
+		suite_add_tcase(s, tc);
+		return s;
+	}
 	tcase_add_test(tc, load_bytes);
 	tcase_add_test(tc, csum);
 	tcase_add_test(tc, hash_and_classid);
@@ -775,13 +874,14 @@ static Suite *suite(void)
 int main(void)
 {
 	char why[256];
-	if (!bpfk_available(why, sizeof(why))) {
-		printf("SKIP skb_helpers: %s\n", why);
-		return 77;
-	}
-	SRunner *sr = srunner_create(suite());
+	bool kernel = bpfk_available(why, sizeof(why));
+	SRunner *sr = srunner_create(suite(kernel));
 	srunner_run_all(sr, CK_ENV);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	if (!failed && !kernel) {
+		printf("SKIP skb_helpers against the kernel: %s\n", why);
+		return 77;
+	}
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
