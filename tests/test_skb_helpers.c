@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: MIT */
 #include <check.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,7 @@ START_TEST(csum)
 		{ 16, 12, 32, 4, 7 }, { 16, 3, 32, 5, 0 }, { 16, 16, 16, 16, 0 },
 		{ 48, 16, 48, 16, 0 }, { 48, 0, 48, 16, 0 }, { 48, 16, 48, 0, 0 },
 		{ 48, 8, 32, 8, 0xffffffff }, { 16, 16, 48, 16, 0 },
+		{ 0, 0, 32, 8, 5 }, { 16, 8, 0, 0, 5 }, { 0, 0, 0, 0, 0x1ffff },
 	};
 	static const uint32_t types[] = { TC, BPF_PROG_TYPE_XDP,
 					   BPF_PROG_TYPE_LWT_XMIT };
@@ -335,9 +337,11 @@ START_TEST(csum)
 				 "*(u64 *)(r10 -48) = r1\n"
 				 "r1 = r10\n"
 				 "r1 += -%d\n"
+				 "%s"
 				 "r2 = %d\n"
 				 "r3 = r10\n"
 				 "r3 += -%d\n"
+				 "%s"
 				 "r4 = %d\n"
 				 "r5 = %u ll\n"
 				 "call csum_diff\n"
@@ -345,7 +349,8 @@ START_TEST(csum)
 				 "r1 >>= 32\n"
 				 "r1 *= 7\n"
 				 "r0 += r1\n"
-				 "exit\n", c[i].from, c[i].fs, c[i].to, c[i].ts,
+				 "exit\n", c[i].from, c[i].from ? "" : "r1 = 0\n",
+				 c[i].fs, c[i].to, c[i].to ? "" : "r3 = 0\n", c[i].ts,
 				 c[i].seed);
 			snprintf(name, sizeof(name), "csum_diff type %u case %zu",
 				 types[t], i);
@@ -497,6 +502,11 @@ END_TEST
 
 START_TEST(event_output)
 {
+	/* BPF_F_CURRENT_CPU: the same CPU for both runs */
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
 	static const struct { char map; uint64_t flags; } c[] = {
 		{ 'P', 0 }, { 'P', 0xffffffff }, { 'P', 1023 }, { 'P', 1024 },
 		{ 'Q', 5 }, { 'Q', 3 }, { 'Q', 0xffffffff },

@@ -121,6 +121,13 @@ static const struct bpfvm_map *map_arg(struct bpfvm_call *call, uint64_t r,
 	return m;
 }
 
+/* A buffer argument: nothing to check when it is empty (a NULL buffer of
+ * size 0 is what PTR_MAYBE_NULL arguments allow). */
+static bool mem_ok(struct bpfvm_call *call, uint64_t p, size_t len, bool write)
+{
+	return !len || bpfvm_call_check_mem(call, p, len, write);
+}
+
 /* Memory handed to a checked run. */
 static bool hand_out(struct bpfvm_call *call, void *p, size_t len)
 {
@@ -177,7 +184,7 @@ static uint64_t skb_load_bytes(uint64_t r1, uint64_t r2, uint64_t r3,
 	struct bpfvm_skb *skb = skb_arg(call, r1);
 	uint32_t off = (uint32_t)r2, len = (uint32_t)r4;
 	uint8_t *to = (uint8_t *)(uintptr_t)r3;
-	if (!skb || !bpfvm_call_check_mem(call, r3, len, true))
+	if (!skb || !mem_ok(call, r3, len, true))
 		return 0;
 	if (off > INT32_MAX || (uint64_t)off + len > skb->md.len) {
 		memset(to, 0, len);
@@ -306,8 +313,7 @@ static uint64_t csum_diff(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 	const uint8_t *from = (const uint8_t *)(uintptr_t)r1;
 	const uint8_t *to = (const uint8_t *)(uintptr_t)r3;
 	uint32_t fs = (uint32_t)r2, ts = (uint32_t)r4, seed = (uint32_t)r5;
-	if (!bpfvm_call_check_mem(call, r1, fs, false) ||
-	    !bpfvm_call_check_mem(call, r3, ts, false))
+	if (!mem_ok(call, r1, fs, false) || !mem_ok(call, r3, ts, false))
 		return 0;
 	if (fs && ts)
 		return csum_from32to16(csum_add(csum_partial(to, ts, seed),
@@ -455,7 +461,7 @@ static uint64_t event_output(struct bpfvm_call *call, uint64_t r2,
 	const struct bpfvm_map *m = map_arg(call, r2,
 					    BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	uint64_t index = flags & INDEX_MASK;
-	if (!m || !bpfvm_call_check_mem(call, meta, size, false))
+	if (!m || !mem_ok(call, meta, size, false))
 		return 0;
 	if (index == INDEX_MASK) {
 		int cpu = sched_getcpu();
@@ -513,7 +519,7 @@ static uint64_t sk_lookup(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 			  uint64_t r5, struct bpfvm_call *call)
 {
 	(void)r1, (void)r4, (void)r5;
-	bpfvm_call_check_mem(call, r2, (uint32_t)r3, false);
+	mem_ok(call, r2, (uint32_t)r3, false);
 	return 0;
 }
 
