@@ -303,6 +303,161 @@ START_TEST(load_bytes)
 }
 END_TEST
 
+START_TEST(store_pull_relative)
+{
+	static const struct { int32_t off; int len; uint64_t flags; } st[] = {
+		{ 0, 8, 0 }, { 66, 8, 0 }, { 67, 8, 0 }, { 10, 8, 1 },
+		{ 10, 8, 2 }, { 10, 8, 3 }, { 10, 8, 4 }, { 10, 8, 1ull << 40 },
+		{ 0x7fffffff, 8, 0 }, { (int32_t)0x80000000, 8, 0 }, { 73, 1, 0 },
+		{ 30, 16, 0 }, { 59, 16, 0 },
+	};
+	static const uint32_t wtypes[] = { TC, BPF_PROG_TYPE_LWT_XMIT };
+	for (size_t t = 0; t < LEN(wtypes); t++)
+		for (size_t i = 0; i < LEN(st); i++) {
+			char src[1024], name[96];
+			snprintf(src, sizeof(src),
+				 "r6 = r1\n"
+				 "r1 = 0x1122334455667788 ll\n"
+				 "*(u64 *)(r10 -16) = r1\n"
+				 "r1 = 0x99aabbccddeeff00 ll\n"
+				 "*(u64 *)(r10 -8) = r1\n"
+				 "%s"
+				 "r1 = r6\n"
+				 "r2 = %d\n"
+				 "r3 = r10\n"
+				 "r3 += -16\n"
+				 "r4 = %d\n"
+				 "r5 = %llu ll\n"
+				 "call skb_store_bytes\n"
+				 "r1 = *(u32 *)(r6 +68)\n"
+				 "r1 <<= 8\n"
+				 "r0 += r1\n"
+				 "exit\n", wtypes[t] == TC ?
+				 "r1 = r6\nr2 = 0x777\ncall set_hash\n" : "",
+				 st[i].off, st[i].len,
+				 (unsigned long long)st[i].flags);
+			snprintf(name, sizeof(name), "store_bytes type %u off %d len "
+				 "%d flags %#llx", wtypes[t], st[i].off, st[i].len,
+				 (unsigned long long)st[i].flags);
+			both(name, wtypes[t], src, "", 0, 1, false);
+		}
+	static const int64_t pull[] = { 0, 10, 60, 74, 75, 0x80000000ll, -1 };
+	for (size_t t = 0; t < LEN(wtypes); t++)
+		for (size_t i = 0; i < LEN(pull); i++) {
+			char src[512], name[64];
+			snprintf(src, sizeof(src),
+				 "r6 = r1\nr2 = %lld ll\ncall skb_pull_data\n"
+				 "r2 = *(u32 *)(r6 +76)\n"
+				 "r3 = *(u32 *)(r6 +80)\n"
+				 "r3 -= r2\nr3 <<= 8\nr0 += r3\nexit\n",
+				 (long long)pull[i]);
+			snprintf(name, sizeof(name), "pull_data type %u len %lld",
+				 wtypes[t], (long long)pull[i]);
+			both(name, wtypes[t], src, "", 0, 1, false);
+		}
+	static const struct { uint32_t off; int len; uint32_t start; } rel[] = {
+		{ 0, 8, 0 }, { 0, 8, 1 }, { 6, 8, 0 }, { 66, 8, 0 }, { 67, 8, 0 },
+		{ 52, 8, 1 }, { 53, 8, 1 }, { 0, 8, 2 }, { 0x10000, 8, 0 },
+		{ 0xffff, 8, 1 }, { 0, 16, 1 },
+	};
+	static const uint32_t rtypes[] = { TC, BPF_PROG_TYPE_SOCKET_FILTER };
+	for (size_t t = 0; t < LEN(rtypes); t++)
+		for (size_t i = 0; i < LEN(rel); i++) {
+			char src[1024], name[96];
+			snprintf(src, sizeof(src),
+				 "r6 = r1\n"
+				 "r1 = -1\n"
+				 "*(u64 *)(r10 -16) = r1\n"
+				 "*(u64 *)(r10 -8) = r1\n"
+				 "r1 = r6\n"
+				 "r2 = %u\n"
+				 "r3 = r10\n"
+				 "r3 += -16\n"
+				 "r4 = %d\n"
+				 "r5 = %u\n"
+				 "call skb_load_bytes_relative\n"
+				 "r7 = r0\n"
+				 "r0 = *(u32 *)(r10 -16)\n"
+				 "r1 = *(u32 *)(r10 -12)\n"
+				 "r0 ^= r1\n"
+				 "r1 = *(u32 *)(r10 -8)\n"
+				 "r0 += r1\n"
+				 "r0 += r7\n"
+				 "exit\n", rel[i].off, rel[i].len, rel[i].start);
+			snprintf(name, sizeof(name), "load_bytes_relative type %u off "
+				 "%u len %d start %u", rtypes[t], rel[i].off,
+				 rel[i].len, rel[i].start);
+			both(name, rtypes[t], src, "", 0, 1, false);
+		}
+}
+END_TEST
+
+/* l3/l4_csum_replace on the IPv4 header checksum (24) and the TCP one
+ * (50), with a 0 checksum first where asked (BPF_F_MARK_MANGLED_0) */
+START_TEST(csum_replace)
+{
+	static const struct { const char *fn; uint32_t off; uint64_t from, to,
+			      flags; int zero; } c[] = {
+		{ "l3_csum_replace", 24, 0, 0x12345678, 0, 0 },
+		{ "l3_csum_replace", 24, 1, 0x12345678, 0, 0 },
+		{ "l3_csum_replace", 24, 0x0a00, 0x0b00, 2, 0 },
+		{ "l3_csum_replace", 24, 0xffff, 0, 2, 0 },
+		{ "l3_csum_replace", 24, 0x0100000a, 0x0200000a, 4, 0 },
+		{ "l3_csum_replace", 24, 0x0100000a, 0x0200000a, 4, 1 },
+		{ "l3_csum_replace", 24, 1, 2, 3, 0 },
+		{ "l3_csum_replace", 24, 1, 2, 0x12, 0 },
+		{ "l3_csum_replace", 25, 1, 2, 2, 0 },
+		{ "l3_csum_replace", 72, 1, 2, 2, 0 },
+		{ "l3_csum_replace", 74, 1, 2, 2, 0 },
+		{ "l3_csum_replace", 0x10000, 1, 2, 2, 0 },
+		{ "l4_csum_replace", 50, 0, 0xabcdef01, 0, 0 },
+		{ "l4_csum_replace", 50, 0x0a00, 0x0b00, 2, 0 },
+		{ "l4_csum_replace", 50, 0x0100000a, 0x0200000a, 4 | 16, 0 },
+		{ "l4_csum_replace", 50, 0x0100000a, 0x0200000a, 4 | 32, 1 },
+		{ "l4_csum_replace", 50, 0x0100000a, 0x0200000a, 4 | 32 | 64, 1 },
+		{ "l4_csum_replace", 50, 0x1234, 0x1234, 2 | 32, 0 },
+		{ "l4_csum_replace", 50, 0, 0xffffffff, 32, 1 },
+		{ "l4_csum_replace", 50, 0xffff, 0, 2 | 32 | 64, 1 },
+		{ "l4_csum_replace", 50, 1, 2, 4 | 128, 0 },
+		{ "l4_csum_replace", 50, 1, 2, 4 | 256, 0 },
+		{ "l4_csum_replace", 50, 1, 2, 8, 0 },
+		{ "l4_csum_replace", 51, 1, 2, 2, 0 },
+		{ "l4_csum_replace", 73, 1, 2, 2, 0 },
+	};
+	static const uint32_t types[] = { TC, BPF_PROG_TYPE_LWT_XMIT };
+	for (size_t t = 0; t < LEN(types); t++)
+		for (size_t i = 0; i < LEN(c); i++) {
+			/* lwt data starts at the IP header: 14 bytes less */
+			uint32_t off = c[i].off - (types[t] == TC ? 0 : 14);
+			char src[1024], name[96];
+			snprintf(src, sizeof(src),
+				 "r6 = r1\n"
+				 "%s"
+				 "r1 = r6\n"
+				 "r2 = %u\n"
+				 "r3 = %llu ll\n"
+				 "r4 = %llu ll\n"
+				 "r5 = %llu ll\n"
+				 "call %s\n"
+				 "exit\n",
+				 c[i].zero ? "r1 = 0\n*(u64 *)(r10 -8) = r1\n"
+				 "r1 = r6\nr2 = %u\nr3 = r10\nr3 += -8\nr4 = 2\n"
+				 "r5 = 0\ncall skb_store_bytes\n" : "",
+				 off, (unsigned long long)c[i].from,
+				 (unsigned long long)c[i].to,
+				 (unsigned long long)c[i].flags, c[i].fn);
+			if (c[i].zero) {
+				char tmp[1024];
+				snprintf(tmp, sizeof(tmp), src, off);
+				snprintf(src, sizeof(src), "%s", tmp);
+			}
+			snprintf(name, sizeof(name), "%s type %u case %zu", c[i].fn,
+				 types[t], i);
+			both(name, types[t], src, "", 0, 1, false);
+		}
+}
+END_TEST
+
 /* ---- checksums ----------------------------------------------------------- */
 
 START_TEST(csum)
@@ -868,6 +1023,8 @@ static Suite *suite(bool kernel)
 	}
 	tcase_add_test(tc, load_bytes);
 	tcase_add_test(tc, csum);
+	tcase_add_test(tc, store_pull_relative);
+	tcase_add_test(tc, csum_replace);
 	tcase_add_test(tc, hash_and_classid);
 	tcase_add_test(tc, vlan_push);
 	tcase_add_test(tc, change_head);

@@ -194,6 +194,74 @@ static uint64_t skb_load_bytes(uint64_t r1, uint64_t r2, uint64_t r3,
 	return 0;
 }
 
+/* bpf_try_make_writable(skb, len): the first len bytes linear and
+ * writable; a test run's skb is linear and not cloned, so only a length
+ * past skb->len fails (pskb_may_pull) */
+static bool writable(const struct bpfvm_skb *skb, uint64_t len)
+{
+	return len <= skb->md.len;
+}
+
+/* #9 skb_store_bytes(skb, offset, from, len, flags): flags may ask for a
+ * CHECKSUM_COMPLETE update (none here) and an invalidated hash */
+static uint64_t skb_store_bytes(uint64_t r1, uint64_t r2, uint64_t r3,
+				uint64_t r4, uint64_t r5,
+				struct bpfvm_call *call)
+{
+	struct bpfvm_skb *skb = skb_arg(call, r1);
+	uint32_t off = (uint32_t)r2, len = (uint32_t)r4;
+	if (!skb || !mem_ok(call, r3, len, false))
+		return 0;
+	if (r5 & ~3ull) /* BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH */
+		return NEG(EINVAL);
+	if (off > INT32_MAX)
+		return NEG(EFAULT);
+	if (!writable(skb, (uint64_t)off + len))
+		return NEG(EFAULT);
+	memmove(data_of(skb) + off, (const void *)(uintptr_t)r3, len);
+	if (r5 & 2) {
+		skb->md.hash = 0;
+		skb->sw_hash = skb->l4_hash = false;
+	}
+	return 0;
+}
+
+/* #68 skb_load_bytes_relative(skb, offset, to, len, start_header): from
+ * the mac (0) or network (1) header, within the packet's end */
+static uint64_t skb_load_bytes_relative(uint64_t r1, uint64_t r2, uint64_t r3,
+					uint64_t r4, uint64_t r5,
+					struct bpfvm_call *call)
+{
+	struct bpfvm_skb *skb = skb_arg(call, r1);
+	uint32_t off = (uint32_t)r2, len = (uint32_t)r4, start;
+	uint8_t *to = (uint8_t *)(uintptr_t)r3;
+	if (!skb || !mem_ok(call, r3, len, true))
+		return 0;
+	start = (uint32_t)r5 == 0 ? skb->mac_header : skb->network_header;
+	if (off <= 0xffff && (uint32_t)r5 <= 1 &&
+	    (uint64_t)start + off + len <= headroom_of(skb) + (uint64_t)skb->md.len) {
+		memcpy(to, skb->head + start + off, len);
+		return 0;
+	}
+	memset(to, 0, len);
+	return NEG(EFAULT);
+}
+
+/* #39 skb_pull_data(skb, len): make len bytes (0: the linear part)
+ * readable directly; a test run's skb is all linear */
+static uint64_t skb_pull_data(uint64_t r1, uint64_t r2, uint64_t r3,
+			      uint64_t r4, uint64_t r5, struct bpfvm_call *call)
+{
+	(void)r3, (void)r4, (void)r5;
+	struct bpfvm_skb *skb = skb_arg(call, r1);
+	if (!skb)
+		return 0;
+	uint32_t len = (uint32_t)r2;
+	int ret = writable(skb, len) ? 0 : -ENOMEM;
+	refresh(call, skb);
+	return (uint64_t)(int64_t)ret;
+}
+
 /* #43 skb_change_head(skb, head_room, flags): head_room zeroed bytes in
  * front, the mac header reset to them */
 static uint64_t skb_change_head(uint64_t r1, uint64_t r2, uint64_t r3,
@@ -323,6 +391,135 @@ static uint64_t csum_diff(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 	if (fs)
 		return csum_from32to16(~csum_partial(from, fs, ~seed));
 	return csum_from32to16(seed);
+}
+
+/* x86's csum_fold: the complement of the end-around sum of the halves */
+static uint16_t csum_fold(uint32_t s)
+{
+	return (uint16_t)~csum_from32to16(s);
+}
+
+static uint16_t csum16_add(uint16_t c, uint16_t a)
+{
+	uint16_t r = (uint16_t)(c + a);
+	return (uint16_t)(r + (r < a));
+}
+
+static uint16_t ld16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static void st16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+#define F_HDR_FIELD_MASK 0xfull
+#define F_PSEUDO_HDR (1ull << 4)
+#define F_MARK_MANGLED_0 (1ull << 5)
+#define F_MARK_ENFORCE (1ull << 6)
+#define F_IPV6 (1ull << 7)
+
+/* The 16-bit checksum field at data + offset, for the csum_replace
+ * helpers: NULL and *err when the kernel refuses the offset. */
+static uint8_t *csum_field(struct bpfvm_call *call, struct bpfvm_skb *skb,
+			   uint32_t off, int *err)
+{
+	*err = -EFAULT;
+	if (off > 0xffff || (off & 1))
+		return NULL;
+	refresh(call, skb); /* bpf_try_make_writable's data pointers */
+	if (!writable(skb, (uint64_t)off + 2))
+		return NULL;
+	*err = 0;
+	return data_of(skb) + off;
+}
+
+/* #10 l3_csum_replace(skb, offset, from, to, flags): the low bits of flags
+ * say the field's size (2, 4; 0: `to` is a checksum difference) */
+static uint64_t l3_csum_replace(uint64_t r1, uint64_t r2, uint64_t r3,
+				uint64_t r4, uint64_t r5,
+				struct bpfvm_call *call)
+{
+	struct bpfvm_skb *skb = skb_arg(call, r1);
+	uint8_t *p;
+	int err;
+	if (!skb)
+		return 0;
+	if (r5 & ~F_HDR_FIELD_MASK)
+		return NEG(EINVAL);
+	p = csum_field(call, skb, (uint32_t)r2, &err);
+	if (!p)
+		return (uint64_t)(int64_t)err;
+	switch (r5 & F_HDR_FIELD_MASK) {
+	case 0:
+		if (r3)
+			return NEG(EINVAL);
+		st16(p, csum_fold(csum_add((uint32_t)r4, ~(uint32_t)ld16(p))));
+		break;
+	case 2: /* RFC 1624 in 16 bits */
+		st16(p, (uint16_t)~csum16_add(csum16_add((uint16_t)~ld16(p),
+							  (uint16_t)~r3),
+					      (uint16_t)r4));
+		break;
+	case 4:
+		st16(p, csum_fold(csum_add(csum_add(~(uint32_t)ld16(p),
+						    ~(uint32_t)r3),
+					   (uint32_t)r4)));
+		break;
+	default:
+		return NEG(EINVAL);
+	}
+	return 0;
+}
+
+/* #11 l4_csum_replace(skb, offset, from, to, flags): as l3's for a skb
+ * that is not CHECKSUM_PARTIAL (2-byte fields go through the 4-byte
+ * formula), BPF_F_MARK_MANGLED_0 keeps a 0 (no checksum) and writes
+ * 0xffff for a result of 0 */
+static uint64_t l4_csum_replace(uint64_t r1, uint64_t r2, uint64_t r3,
+				uint64_t r4, uint64_t r5,
+				struct bpfvm_call *call)
+{
+	struct bpfvm_skb *skb = skb_arg(call, r1);
+	bool mmzero = r5 & F_MARK_MANGLED_0, force = r5 & F_MARK_ENFORCE;
+	uint32_t from = (uint32_t)r3;
+	uint8_t *p;
+	int err;
+	if (!skb)
+		return 0;
+	if (r5 & ~(F_MARK_MANGLED_0 | F_MARK_ENFORCE | F_PSEUDO_HDR |
+		   F_HDR_FIELD_MASK | F_IPV6))
+		return NEG(EINVAL);
+	p = csum_field(call, skb, (uint32_t)r2, &err);
+	if (!p)
+		return (uint64_t)(int64_t)err;
+	if (mmzero && !force && !ld16(p))
+		return 0;
+	switch (r5 & F_HDR_FIELD_MASK) {
+	case 0:
+		if (r3)
+			return NEG(EINVAL);
+		st16(p, csum_fold(csum_add((uint32_t)r4, ~(uint32_t)ld16(p))));
+		break;
+	case 2:
+		from = (uint16_t)r3;
+		st16(p, csum_fold(csum_add(csum_add(~(uint32_t)ld16(p), ~from),
+					   (uint16_t)r4)));
+		break;
+	case 4:
+		st16(p, csum_fold(csum_add(csum_add(~(uint32_t)ld16(p), ~from),
+					   (uint32_t)r4)));
+		break;
+	default:
+		return NEG(EINVAL);
+	}
+	if (mmzero && !ld16(p))
+		st16(p, 0xffff); /* CSUM_MANGLED_0 */
+	return 0;
 }
 
 /* #40 csum_update(skb, csum): only a CHECKSUM_COMPLETE skb has a csum to
@@ -731,6 +928,9 @@ static const struct {
 	bpfvm_helper_fn fn;
 	unsigned types;
 } table[] = {
+	{ 9, skb_store_bytes, T_SKB },
+	{ 10, l3_csum_replace, T_SKB },
+	{ 11, l4_csum_replace, T_SKB },
 	{ 17, get_cgroup_classid, T_SKB },
 	{ 18, skb_vlan_push, T_SKB },
 	{ 25, skb_event_output, T_SKB },
@@ -738,10 +938,12 @@ static const struct {
 	{ 26, skb_load_bytes, T_SKB },
 	{ 28, csum_diff, T_SKB | T_XDP },
 	{ 34, get_hash_recalc, T_SKB },
+	{ 39, skb_pull_data, T_SKB },
 	{ 40, csum_update, T_SKB },
 	{ 41, set_hash_invalid, T_SKB },
 	{ 43, skb_change_head, T_SKB },
 	{ 48, set_hash, T_SKB },
+	{ 68, skb_load_bytes_relative, T_SKB },
 	{ 81, get_local_storage, T_SKB },
 	{ 84, sk_lookup, T_SKB | T_XDP },
 	{ 85, sk_lookup, T_SKB | T_XDP },
