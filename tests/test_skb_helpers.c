@@ -45,9 +45,27 @@ static void close_fd(bpf_fn call, int fd)
 
 /* ---- packets ------------------------------------------------------------- */
 
-/* 0: IPv4 TCP, 74 bytes; 1: IPv6 UDP, 72; 2: not IP (0x88b5), 44 */
+/* 0: IPv4 TCP, 74 bytes; 1: IPv6 UDP, 72; 2: not IP (0x88b5), 44;
+ * 3: 0 behind an 802.1Q tag, 78; 4: 0 behind 802.1ad and 802.1Q tags, 82;
+ * 5: a tag and 3 bytes, 17; 6: a tag on 802.3 (length 0x40, ff ff), 40 */
 static size_t packet(int which, uint8_t *p)
 {
+	if (which >= 3) {
+		static const uint8_t q[] = { 0x81, 0x00, 0x20, 0x64 };
+		static const uint8_t ad[] = { 0x88, 0xa8, 0x00, 0x07 };
+		size_t n = packet(0, p), tags = which == 4 ? 2 : 1;
+		memmove(p + 12 + 4 * tags, p + 12, n - 12);
+		if (which == 4)
+			memcpy(p + 12, ad, 4);
+		memcpy(p + 12 + 4 * (tags - 1), q, 4);
+		if (which == 5)
+			return 17;
+		if (which == 6) {
+			p[16] = 0, p[17] = 0x40, p[18] = 0xff, p[19] = 0xff;
+			return 40;
+		}
+		return n + 4 * tags;
+	}
 	static const uint8_t eth4[14] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2,
 					  0x08, 0x00 };
 	size_t n = which == 0 ? 74 : which == 1 ? 72 : 44;
@@ -612,6 +630,62 @@ START_TEST(vlan_push)
 }
 END_TEST
 
+/* pushes (tci 100 + i, 802.1Q) then pops; the results, fields, and the
+ * bytes LD_ABS sees at the mac and network headers */
+START_TEST(vlan_pop)
+{
+	static const struct { int push, pop; } c[] = {
+		{ 0, 1 }, { 0, 2 }, { 0, 3 }, { 1, 1 }, { 1, 2 }, { 2, 1 },
+		{ 2, 2 }, { 3, 3 }, { 3, 5 },
+	};
+	for (size_t i = 0; i < LEN(c); i++)
+		for (int pkt = 0; pkt < 7; pkt++) {
+			char src[4096], name[64];
+			size_t at = (size_t)snprintf(src, sizeof(src),
+						     "r6 = r1\nr9 = 0\n");
+			for (int k = 0; k < c[i].push; k++)
+				at += (size_t)snprintf(src + at, sizeof(src) - at,
+					"r1 = r6\nr2 = 0x81\nr3 = %d\n"
+					"call skb_vlan_push\nr9 *= 3\nr9 += r0\n",
+					100 + k);
+			for (int k = 0; k < c[i].pop; k++)
+				at += (size_t)snprintf(src + at, sizeof(src) - at,
+					"r1 = r6\ncall skb_vlan_pop\n"
+					"r9 *= 5\nr9 += r0\n");
+			snprintf(src + at, sizeof(src) - at,
+				 "r0 = *(u32 *)(r6 +0)\n"
+				 "r1 = *(u32 *)(r6 +20)\nr1 <<= 12\nr0 += r1\n"
+				 "r1 = *(u32 *)(r6 +24)\nr1 <<= 16\nr0 += r1\n"
+				 "r1 = *(u32 *)(r6 +28)\nr0 ^= r1\n"
+				 "r1 = *(u32 *)(r6 +16)\nr1 <<= 8\nr0 ^= r1\n"
+				 "r9 <<= 20\nr0 ^= r9\n"
+				 "r7 = r0\n"
+				 "r0 = *(u8 *)skb[12]\nr7 += r0\n"
+				 "r0 = *(u8 *)skb[-2097140]\nr7 += r0\n"
+				 "r0 = *(u8 *)skb[-1048576]\nr7 += r0\n"
+				 "r0 = r7\nexit\n");
+			snprintf(name, sizeof(name), "vlan push %d pop %d", c[i].push,
+				 c[i].pop);
+			both(name, TC, src, "", pkt, 1, false);
+		}
+}
+END_TEST
+
+START_TEST(redirect)
+{
+	static const uint64_t flags[] = { 0, 1, 2, 4, 1ull << 40 };
+	for (size_t i = 0; i < LEN(flags); i++) {
+		char src[256];
+		snprintf(src, sizeof(src), "r1 = 1\nr2 = %llu ll\ncall redirect\n"
+			 "exit\n", (unsigned long long)flags[i]);
+		both("redirect tc", TC, src, "", 0, 1, false);
+		both("redirect lwt_xmit", BPF_PROG_TYPE_LWT_XMIT, src, "", 0, 1,
+		     false);
+		both("redirect xdp", BPF_PROG_TYPE_XDP, src, "", 0, 1, false);
+	}
+}
+END_TEST
+
 START_TEST(change_head)
 {
 	static const struct { uint32_t room; int flags; } c[] = {
@@ -1028,6 +1102,8 @@ static Suite *suite(bool kernel)
 	tcase_add_test(tc, hash_and_classid);
 	tcase_add_test(tc, vlan_push);
 	tcase_add_test(tc, change_head);
+	tcase_add_test(tc, vlan_pop);
+	tcase_add_test(tc, redirect);
 	tcase_add_test(tc, event_output);
 	tcase_add_test(tc, lookups);
 	tcase_add_test(tc, skb_sk);

@@ -141,6 +141,18 @@ static bool hand_out(struct bpfvm_call *call, void *p, size_t len)
 
 /* ---- the packet --------------------------------------------------------- */
 
+static uint16_t ld16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static void st16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
 static uint8_t *data_of(const struct bpfvm_skb *skb)
 {
 	return (uint8_t *)(uintptr_t)skb->data;
@@ -335,6 +347,92 @@ static uint64_t skb_vlan_push(uint64_t r1, uint64_t r2, uint64_t r3,
 	return (uint64_t)(int64_t)ret;
 }
 
+/* #19 skb_vlan_pop: the skb's tag goes; a tag in the packet behind it
+ * becomes the skb's (skb_vlan_pop, __skb_vlan_pop) */
+static bool eth_type_vlan(uint32_t proto)
+{
+	return proto == BE16(0x8100) || proto == BE16(0x88a8);
+}
+
+/* take the tag behind the MAC addresses out of the packet: its TCI, or
+ * a negative errno */
+static int32_t vlan_pop_packet(struct bpfvm_call *call, struct bpfvm_skb *skb)
+{
+	uint8_t *d = data_of(skb);
+	uint16_t tci, encap;
+	if (d != skb->head + skb->mac_header)
+		return -EINVAL; /* the kernel WARNs too */
+	if (!writable(skb, 18)) /* VLAN_ETH_HLEN */
+		return -ENOMEM;
+	tci = BE16(ld16(d + 14));
+	encap = ld16(d + 16);
+	memmove(d + VLAN_HLEN, d, 12);
+	skb->data += VLAN_HLEN;
+	skb->md.len -= VLAN_HLEN;
+	d = data_of(skb);
+	/* vlan_set_encap_proto: an Ethernet type, else 802.3 / 802.2 by
+	 * what follows */
+	if (BE16(encap) >= 0x0600)
+		skb->md.protocol = encap;
+	else
+		skb->md.protocol = ld16(d + ETH_HLEN_) == 0xffff ?
+				   BE16(0x0001) : BE16(0x0004);
+	skb->mac_header += VLAN_HLEN;
+	if (skb->network_header < skb->mac_header + ETH_HLEN_)
+		skb->network_header = headroom_of(skb) + ETH_HLEN_;
+	refresh(call, skb);
+	return tci;
+}
+
+static uint64_t skb_vlan_pop(uint64_t r1, uint64_t r2, uint64_t r3,
+			     uint64_t r4, uint64_t r5, struct bpfvm_call *call)
+{
+	(void)r2, (void)r3, (void)r4, (void)r5;
+	struct bpfvm_skb *skb = skb_arg(call, r1);
+	int32_t t;
+	int ret = 0;
+	if (!skb)
+		return 0;
+	if (skb->md.vlan_present) {
+		skb->md.vlan_present = skb->md.vlan_tci = skb->md.vlan_proto = 0;
+	} else if (!eth_type_vlan(skb->md.protocol)) {
+		goto out;
+	} else if ((t = vlan_pop_packet(call, skb)) < 0) {
+		ret = t;
+		goto out;
+	}
+	if (eth_type_vlan(skb->md.protocol)) {
+		uint16_t proto = (uint16_t)skb->md.protocol;
+		t = vlan_pop_packet(call, skb);
+		if (t < 0) {
+			ret = t;
+			goto out;
+		}
+		skb->md.vlan_proto = proto;
+		skb->md.vlan_tci = (uint32_t)t;
+		skb->md.vlan_present = 1;
+	}
+out:
+	refresh(call, skb);
+	return (uint64_t)(int64_t)ret;
+}
+
+/* #23 redirect(ifindex, flags): only BPF_F_INGRESS may be set; the test
+ * run returns the verdict and sends nothing */
+static uint64_t redirect(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+			 uint64_t r5, struct bpfvm_call *call)
+{
+	(void)r1, (void)r3, (void)r4, (void)r5, (void)call;
+	return r2 & ~1ull ? 2 /* TC_ACT_SHOT */ : 7 /* TC_ACT_REDIRECT */;
+}
+
+static uint64_t xdp_redirect(uint64_t r1, uint64_t r2, uint64_t r3,
+			     uint64_t r4, uint64_t r5, struct bpfvm_call *call)
+{
+	(void)r1, (void)r3, (void)r4, (void)r5, (void)call;
+	return r2 ? 0 /* XDP_ABORTED */ : 4 /* XDP_REDIRECT */;
+}
+
 /* ---- checksums ---------------------------------------------------------- */
 
 /* x86-64's csum_partial: the 32-bit one's complement sum of seed and the
@@ -403,18 +501,6 @@ static uint16_t csum16_add(uint16_t c, uint16_t a)
 {
 	uint16_t r = (uint16_t)(c + a);
 	return (uint16_t)(r + (r < a));
-}
-
-static uint16_t ld16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static void st16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
 }
 
 #define F_HDR_FIELD_MASK 0xfull
@@ -933,6 +1019,9 @@ static const struct {
 	{ 11, l4_csum_replace, T_SKB },
 	{ 17, get_cgroup_classid, T_SKB },
 	{ 18, skb_vlan_push, T_SKB },
+	{ 19, skb_vlan_pop, T_SKB },
+	{ 23, redirect, T_SKB },
+	{ 23, xdp_redirect, T_XDP },
 	{ 25, skb_event_output, T_SKB },
 	{ 25, xdp_event_output, T_XDP },
 	{ 26, skb_load_bytes, T_SKB },
