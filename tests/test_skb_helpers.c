@@ -686,6 +686,45 @@ START_TEST(redirect)
 }
 END_TEST
 
+/* change_tail: cut, grown (zeroed, within the buffer's tailroom and past
+ * it), cut then grown again, and the limits */
+START_TEST(change_tail)
+{
+	static const struct { uint32_t len, len2; int flags; } c[] = {
+		{ 74, 0, 0 }, { 60, 0, 0 }, { 14, 0, 0 }, { 13, 0, 0 },
+		{ 0, 0, 0 }, { 100, 0, 0 }, { 128, 0, 0 }, { 129, 0, 0 },
+		{ 1000, 0, 0 }, { 16064, 0, 0 }, { 16065, 0, 0 }, { 80, 0, 1 },
+		{ 20, 100, 0 }, { 20, 14, 0 }, { 120, 30, 0 }, { 200, 16, 0 },
+	};
+	static const uint32_t types[] = { TC, BPF_PROG_TYPE_LWT_XMIT };
+	for (size_t t = 0; t < LEN(types); t++)
+		for (size_t i = 0; i < LEN(c); i++) {
+			char src[1024], name[96], second[128] = "";
+			if (c[i].len2)
+				snprintf(second, sizeof(second),
+					 "r1 = r6\nr2 = %u\nr3 = 0\n"
+					 "call skb_change_tail\nr9 += r0\n", c[i].len2);
+			snprintf(src, sizeof(src),
+				 "r6 = r1\n"
+				 "r1 = r6\nr2 = %u\nr3 = %d\n"
+				 "call skb_change_tail\nr9 = r0\n"
+				 "%s"
+				 "r0 = *(u32 *)(r6 +0)\n"
+				 "r2 = *(u32 *)(r6 +76)\n"
+				 "r3 = *(u32 *)(r6 +80)\n"
+				 "r3 -= r2\n"
+				 "r3 <<= 16\n"
+				 "r0 += r3\n"
+				 "r9 <<= 24\n"
+				 "r0 ^= r9\n"
+				 "exit\n", c[i].len, c[i].flags, second);
+			snprintf(name, sizeof(name), "change_tail type %u len %u then %u "
+				 "flags %d", types[t], c[i].len, c[i].len2, c[i].flags);
+			both(name, types[t], src, "", 0, 1, false);
+		}
+}
+END_TEST
+
 START_TEST(change_head)
 {
 	static const struct { uint32_t room; int flags; } c[] = {
@@ -1102,6 +1141,7 @@ static Suite *suite(bool kernel)
 	tcase_add_test(tc, hash_and_classid);
 	tcase_add_test(tc, vlan_push);
 	tcase_add_test(tc, change_head);
+	tcase_add_test(tc, change_tail);
 	tcase_add_test(tc, vlan_pop);
 	tcase_add_test(tc, redirect);
 	tcase_add_test(tc, event_output);

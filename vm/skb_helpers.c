@@ -172,19 +172,26 @@ static void refresh(struct bpfvm_call *call, struct bpfvm_skb *skb)
 	bpfvm_skb_set_packet(call, skb);
 }
 
-/* skb_cow: at least `room` bytes of headroom, grown in NET_SKB_PAD steps */
-static int cow(struct bpfvm_call *call, struct bpfvm_skb *skb, uint32_t room)
+/* pskb_expand_head, and the region a checked run has of the buffer */
+static int expand(struct bpfvm_call *call, struct bpfvm_skb *skb,
+		  uint32_t nhead, uint32_t ntail)
 {
-	uint32_t have = headroom_of(skb);
 	uint8_t *old = skb->head;
-	if (room <= have)
-		return 0;
-	if (bpfvm_skb_expand_head(skb, ALIGN_UP(room - have, NET_SKB_PAD_)))
+	if (bpfvm_skb_expand_head(skb, nhead, ntail))
 		return -ENOMEM;
 	if (call->run->checked &&
 	    bpfvm_call_move_region(call, old, skb->head, skb->size, true))
 		return -ENOMEM;
 	return 0;
+}
+
+/* skb_cow: at least `room` bytes of headroom, grown in NET_SKB_PAD steps */
+static int cow(struct bpfvm_call *call, struct bpfvm_skb *skb, uint32_t room)
+{
+	uint32_t have = headroom_of(skb);
+	if (room <= have)
+		return 0;
+	return expand(call, skb, ALIGN_UP(room - have, NET_SKB_PAD_), 0);
 }
 
 /* #26 skb_load_bytes(skb, offset, to, len): len bytes from the data on,
@@ -299,6 +306,41 @@ static uint64_t skb_change_head(uint64_t r1, uint64_t r2, uint64_t r3,
 			memset(data_of(skb), 0, room);
 			skb->mac_header = headroom_of(skb);
 		}
+	}
+	refresh(call, skb);
+	return (uint64_t)(int64_t)ret;
+}
+
+/* #38 skb_change_tail(skb, new_len, flags): the packet cut or grown (with
+ * zeroes: bpf_skb_grow_rcsum) at its end, not below the network header */
+static uint64_t skb_change_tail(uint64_t r1, uint64_t r2, uint64_t r3,
+				uint64_t r4, uint64_t r5,
+				struct bpfvm_call *call)
+{
+	(void)r4, (void)r5;
+	struct bpfvm_skb *skb = skb_arg(call, r1);
+	uint32_t new_len = (uint32_t)r2;
+	int64_t min_len;
+	int ret = 0;
+	if (!skb)
+		return 0;
+	/* __bpf_skb_min_len: no transport header is set in a test run */
+	min_len = (int64_t)skb->network_header - headroom_of(skb);
+	if (r3 || new_len > BPF_SKB_MAX_LEN || (int64_t)new_len < min_len) {
+		ret = -EINVAL;
+	} else if (new_len > skb->md.len) {
+		uint64_t tail = (uint64_t)headroom_of(skb) + skb->md.len;
+		uint64_t room = skb->size - tail;
+		if (new_len - skb->md.len > room)
+			ret = expand(call, skb, 0,
+				     (uint32_t)(new_len - skb->md.len - room));
+		if (!ret) {
+			memset(data_of(skb) + skb->md.len, 0,
+			       new_len - skb->md.len);
+			skb->md.len = new_len;
+		}
+	} else {
+		skb->md.len = new_len;
 	}
 	refresh(call, skb);
 	return (uint64_t)(int64_t)ret;
@@ -1027,6 +1069,7 @@ static const struct {
 	{ 26, skb_load_bytes, T_SKB },
 	{ 28, csum_diff, T_SKB | T_XDP },
 	{ 34, get_hash_recalc, T_SKB },
+	{ 38, skb_change_tail, T_SKB },
 	{ 39, skb_pull_data, T_SKB },
 	{ 40, csum_update, T_SKB },
 	{ 41, set_hash_invalid, T_SKB },

@@ -116,19 +116,21 @@ void bpfvm_skb_release(struct bpfvm_skb *skb)
 	skb->owns_head = false;
 }
 
-int bpfvm_skb_expand_head(struct bpfvm_skb *skb, uint32_t nhead)
+int bpfvm_skb_expand_head(struct bpfvm_skb *skb, uint32_t nhead,
+			  uint32_t ntail)
 {
 	uint8_t *old = skb->head, *buf;
 	uint64_t off = skb->data - (uint64_t)(uintptr_t)old;
+	uint64_t size = (uint64_t)skb->size + nhead + ntail;
 
-	if (skb->size > UINT32_MAX - nhead)
+	if (size > UINT32_MAX)
 		return -ENOMEM;
-	buf = calloc(1, (size_t)skb->size + nhead);
+	buf = calloc(1, (size_t)size);
 	if (!buf)
 		return -ENOMEM;
 	memcpy(buf + nhead, old, skb->size);
 	skb->head = buf;
-	skb->size += nhead;
+	skb->size = (uint32_t)size;
 	skb->data = (uint64_t)(uintptr_t)(buf + nhead + off);
 	skb->data_end = skb->data_end ? skb->data + skb->md.len : 0;
 	skb->data_meta = skb->data_meta ? skb->data : 0;
@@ -375,7 +377,7 @@ static int test_run_skb(const struct bpfvm *vm, uint32_t type,
 		if (data - skb->head < BPFVM_ETH_HLEN) {
 			uint32_t room = (uint32_t)(data - skb->head);
 			if (bpfvm_skb_expand_head(skb,
-					(BPFVM_ETH_HLEN - room + 15) & ~15u)) {
+					(BPFVM_ETH_HLEN - room + 15) & ~15u, 0)) {
 				err = -ENOMEM;
 				goto out;
 			}

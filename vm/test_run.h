@@ -151,9 +151,11 @@ void bpfvm_skb_init(struct bpfvm_skb *skb, uint8_t *head, uint32_t size,
  * the skb owns it.  Call after the last run on it. */
 void bpfvm_skb_release(struct bpfvm_skb *skb);
 
-/* pskb_expand_head(skb, nhead, 0): nhead more bytes of headroom in a new
- * buffer the skb owns (the old one freed if it owned it).  0 or -ENOMEM. */
-int bpfvm_skb_expand_head(struct bpfvm_skb *skb, uint32_t nhead);
+/* pskb_expand_head(skb, nhead, ntail): nhead more bytes of headroom and
+ * ntail of tailroom (zeroed) in a new buffer the skb owns (the old one
+ * freed if it owned it).  0 or -ENOMEM. */
+int bpfvm_skb_expand_head(struct bpfvm_skb *skb, uint32_t nhead,
+			  uint32_t ntail);
 
 /* Register the skb and socket helpers (vm/skb_helpers.c) a program of
  * `prog_type` may call; nothing for other types. */
