@@ -810,6 +810,15 @@ static struct state *attached(struct bpfvm *vm)
 	return h && h->fn == table[0].fn ? h->cookie : NULL;
 }
 
+bool bpfvm_map_helpers_uses(const struct bpfvm *vm, const void *map)
+{
+	const struct state *s = vm ? attached((struct bpfvm *)vm) : NULL;
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->maps[i] == map)
+			return true;
+	return false;
+}
+
 void bpfvm_map_helpers_detach(struct bpfvm *vm)
 {
 	struct state *s = vm ? attached(vm) : NULL;

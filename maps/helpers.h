@@ -44,4 +44,8 @@ int bpfvm_map_helpers_attach(struct bpfvm *vm, struct bpfvm_map *const *maps,
  * bpfvm_destroy(); a VM never attached is left alone. */
 void bpfvm_map_helpers_detach(struct bpfvm *vm);
 
+/* Is map one of the maps attached to vm (the program's used maps)?  For
+ * other helpers' checked runs. */
+bool bpfvm_map_helpers_uses(const struct bpfvm *vm, const void *map);
+
 #endif

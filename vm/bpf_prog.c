@@ -227,7 +227,7 @@ static int load(union bpfvm_attr *attr, union bpf_attr *uattr,
 	if (!err)
 		err = attach_map_helpers(p);
 	if (!err)
-		bpfvm_test_run_prepare(p->vm, p->type);
+		err = bpfvm_test_run_prepare(p->vm, p->type);
 out:
 	free(insns);
 	free(aux);

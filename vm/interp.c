@@ -138,14 +138,41 @@ DEFINE_AMO(32)
 DEFINE_AMO(64)
 #undef DEFINE_AMO
 
+#define SKF_NET_OFF (-0x100000)
+#define SKF_LL_OFF (-0x200000)
+
+/* A negative offset: relative to the network header from SKF_NET_OFF up,
+ * to the mac header from SKF_LL_OFF up (bpf_skb_load_helper_convert_offset),
+ * then the one bound of the linear data (headlen - off >= size), so the
+ * bytes before the data from those headers on are readable. */
+static __attribute__((noinline, cold)) const uint8_t *
+ld_pkt_neg(const struct bpfvm_run *run, int32_t o, unsigned size)
+{
+	int64_t off;
+	if (!run->pkt_hdrs || !run->pkt || o < SKF_LL_OFF)
+		return NULL;
+	off = o >= SKF_NET_OFF ? (int64_t)o - SKF_NET_OFF + run->pkt_net
+			       : (int64_t)o - SKF_LL_OFF + run->pkt_mac;
+	if ((int64_t)run->pkt_len - off < (int64_t)size)
+		return NULL;
+	return run->pkt + off;
+}
+
 /* LD_ABS/LD_IND: the kernel passes the offset as an int */
 static inline bool ld_pkt(const struct bpfvm_run *run, uint64_t off,
 			  unsigned size, uint64_t *r0)
 {
 	int32_t o = (int32_t)(uint32_t)off;
-	if (o < 0 || !run->pkt || (uint64_t)o + size > run->pkt_len)
-		return false;
-	const uint8_t *p = run->pkt + o;
+	const uint8_t *p;
+	if (o < 0) {
+		p = ld_pkt_neg(run, o, size);
+		if (!p)
+			return false;
+	} else {
+		if (!run->pkt || (uint64_t)o + size > run->pkt_len)
+			return false;
+		p = run->pkt + o;
+	}
 	uint64_t v = 0;
 	for (unsigned i = 0; i < size; i++)
 		v = v << 8 | p[i];

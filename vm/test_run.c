@@ -73,6 +73,8 @@ void bpfvm_skb_init(struct bpfvm_skb *skb, uint8_t *head, uint32_t size,
 	memset(skb, 0, sizeof(*skb));
 	skb->head = head;
 	skb->size = size;
+	skb->mac_header = (uint32_t)(eth - head);
+	skb->network_header = skb->mac_header + BPFVM_ETH_HLEN;
 	skb->data = (uint64_t)(uintptr_t)data;
 	skb->data_end = (uint64_t)(uintptr_t)(data + len);
 	skb->data_meta = skb->data;
@@ -105,8 +107,54 @@ void bpfvm_skb_init(struct bpfvm_skb *skb, uint8_t *head, uint32_t size,
 	memcpy(skb->md.local_ip6, skb->sock.src_ip6, 16);
 }
 
-/* LD_ABS / LD_IND read skb->data .. +len; checked mode may touch the
- * packet buffer and the socket. */
+void bpfvm_skb_release(struct bpfvm_skb *skb)
+{
+	bpfvm_skb_helpers_free(skb);
+	if (skb->owns_head)
+		free(skb->head);
+	skb->head = NULL;
+	skb->owns_head = false;
+}
+
+int bpfvm_skb_expand_head(struct bpfvm_skb *skb, uint32_t nhead,
+			  uint32_t ntail)
+{
+	uint8_t *old = skb->head, *buf;
+	uint64_t off = skb->data - (uint64_t)(uintptr_t)old;
+	uint64_t size = (uint64_t)skb->size + nhead + ntail;
+
+	if (size > UINT32_MAX)
+		return -ENOMEM;
+	buf = calloc(1, (size_t)size);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf + nhead, old, skb->size);
+	skb->head = buf;
+	skb->size = (uint32_t)size;
+	skb->data = (uint64_t)(uintptr_t)(buf + nhead + off);
+	skb->data_end = skb->data_end ? skb->data + skb->md.len : 0;
+	skb->data_meta = skb->data_meta ? skb->data : 0;
+	skb->mac_header += nhead;
+	skb->network_header += nhead;
+	if (skb->owns_head)
+		free(old);
+	skb->owns_head = true;
+	return 0;
+}
+
+void bpfvm_skb_set_packet(struct bpfvm_call *call, const struct bpfvm_skb *skb)
+{
+	uint64_t head = (uint64_t)(uintptr_t)skb->head;
+
+	bpfvm_call_set_packet(call, (void *)(uintptr_t)skb->data, skb->md.len);
+	if (skb->head)
+		bpfvm_call_set_packet_headers(call,
+			(int32_t)(head + skb->mac_header - skb->data),
+			(int32_t)(head + skb->network_header - skb->data));
+}
+
+/* LD_ABS / LD_IND read skb->data .. +len (and its headers); checked mode
+ * may touch the packet buffer and the socket. */
 static void skb_run_hook(void *cookie, struct bpfvm_call *call, void *ctx,
 			size_t ctx_len)
 {
@@ -115,7 +163,7 @@ static void skb_run_hook(void *cookie, struct bpfvm_call *call, void *ctx,
 	(void)cookie;
 	if (!skb || ctx_len < sizeof(*skb))
 		return;
-	bpfvm_call_set_packet(call, (void *)(uintptr_t)skb->data, skb->md.len);
+	bpfvm_skb_set_packet(call, skb);
 	if (skb->head)
 		bpfvm_call_add_region(call, skb->head, skb->size, true);
 	bpfvm_call_add_region(call, &skb->sock, sizeof(skb->sock), false);
@@ -132,7 +180,7 @@ static void xdp_run_hook(void *cookie, struct bpfvm_call *call, void *ctx,
 				      xdp->frame_size, true);
 }
 
-void bpfvm_test_run_prepare(struct bpfvm *vm, uint32_t prog_type)
+int bpfvm_test_run_prepare(struct bpfvm *vm, uint32_t prog_type)
 {
 	switch (prog_type) {
 	case BPFVM_PROG_XDP:
@@ -145,6 +193,7 @@ void bpfvm_test_run_prepare(struct bpfvm *vm, uint32_t prog_type)
 		bpfvm_set_run_hook(vm, skb_run_hook, NULL);
 		break;
 	}
+	return bpfvm_skb_helpers_register(vm, prog_type);
 }
 
 /* bpf_ctx_init: the caller's ctx, zero-extended; a longer one only with a
@@ -285,6 +334,7 @@ static int test_run_skb(const struct bpfvm *vm, uint32_t type,
 	data = buf + headroom + (l2 ? 0 : BPFVM_ETH_HLEN);
 	bpfvm_skb_init(skb, buf, headroom + size + tailroom, data,
 		       l2 ? size : size - BPFVM_ETH_HLEN, l2);
+	skb->owns_head = true;
 	if (!direct)
 		skb->data_end = skb->data_meta = 0; /* no bpf_compute_data_pointers */
 	/* Linux 6.18 wants the whole IP header of an IP frame */
@@ -322,10 +372,16 @@ static int test_run_skb(const struct bpfvm *vm, uint32_t type,
 	data = (uint8_t *)(uintptr_t)skb->data;
 	size = skb->md.len;
 	if (!l2) {
-		/* the header comes back zeroed */
+		/* the header comes back zeroed, in headroom made if a
+		 * helper used it up (HH_DATA_ALIGN: 16-byte steps) */
 		if (data - skb->head < BPFVM_ETH_HLEN) {
-			err = -ENOMEM;
-			goto out;
+			uint32_t room = (uint32_t)(data - skb->head);
+			if (bpfvm_skb_expand_head(skb,
+					(BPFVM_ETH_HLEN - room + 15) & ~15u, 0)) {
+				err = -ENOMEM;
+				goto out;
+			}
+			data = (uint8_t *)(uintptr_t)skb->data;
 		}
 		data -= BPFVM_ETH_HLEN;
 		memset(data, 0, BPFVM_ETH_HLEN);
@@ -347,7 +403,7 @@ static int test_run_skb(const struct bpfvm *vm, uint32_t type,
 		err = ctx_finish(a, &ctx, sizeof(ctx));
 out:
 	/* helpers may have moved the packet to a new buffer */
-	free(skb->head);
+	bpfvm_skb_release(skb);
 	free(skb);
 	return err;
 }

@@ -48,6 +48,8 @@ struct bpfvm_sock_md {
 	int32_t rx_queue_mapping;
 };
 
+struct bpfvm_skb_storage;
+
 /* The runtime skb: ctx of socket filter, tc, cgroup_skb, lwt, sk_skb. */
 struct bpfvm_skb {
 	struct bpfvm_sk_buff_md md;       /* offset 0: plain fields */
@@ -55,6 +57,15 @@ struct bpfvm_skb {
 	struct bpfvm_sock_md sock;        /* md.sk points here */
 	uint8_t *head;                    /* buffer: [head, head + size) */
 	uint32_t size;
+	/* what the skb helpers (vm/skb_helpers.c) keep; bpfvm_skb_release
+	 * frees it */
+	uint32_t mac_header, network_header; /* offsets from head */
+	bool owns_head;                   /* release frees head: a test
+					     run's, or one a helper grew */
+	bool sw_hash, l4_hash;            /* md.hash is set (skb_get_hash) */
+	void *cgroup_storage[2];          /* the run's shared / per-CPU
+					     cgroup storage (get_local_storage) */
+	struct bpfvm_skb_storage *sk_storage; /* the socket's sk_storage */
 };
 #define BPFVM_SKB_DATA_OFF 192
 #define BPFVM_SKB_DATA_END_OFF 200
@@ -124,8 +135,10 @@ int bpfvm_test_run(const struct bpfvm *vm, uint32_t prog_type,
 /* Install on a loaded program of `prog_type` what its runs need: for skb
  * types the run hook that gives LD_ABS / LD_IND their packet (skb->data,
  * skb->len) and lets checked mode reach the packet buffer and the socket;
- * for XDP the packet buffer.  The bpf(2) layer calls it at PROG_LOAD. */
-void bpfvm_test_run_prepare(struct bpfvm *vm, uint32_t prog_type);
+ * for XDP the packet buffer; and the type's packet and socket helpers
+ * (bpfvm_skb_helpers_register).  The bpf(2) layer calls it at PROG_LOAD.
+ * 0 or -ENOMEM. */
+int bpfvm_test_run_prepare(struct bpfvm *vm, uint32_t prog_type);
 
 /* Fill `skb` for a run over [data, data + len), a buffer of `size` bytes
  * starting at head, as a test run does for `prog_type` (for embedders
@@ -133,5 +146,27 @@ void bpfvm_test_run_prepare(struct bpfvm *vm, uint32_t prog_type);
  * (tc); otherwise it starts after it (socket filter). */
 void bpfvm_skb_init(struct bpfvm_skb *skb, uint8_t *head, uint32_t size,
 		    uint8_t *data, uint32_t len, bool l2);
+
+/* Free what helpers gave the skb (storage, a grown head) and the head if
+ * the skb owns it.  Call after the last run on it. */
+void bpfvm_skb_release(struct bpfvm_skb *skb);
+
+/* pskb_expand_head(skb, nhead, ntail): nhead more bytes of headroom and
+ * ntail of tailroom (zeroed) in a new buffer the skb owns (the old one
+ * freed if it owned it).  0 or -ENOMEM. */
+int bpfvm_skb_expand_head(struct bpfvm_skb *skb, uint32_t nhead,
+			  uint32_t ntail);
+
+/* Register the skb and socket helpers (vm/skb_helpers.c) a program of
+ * `prog_type` may call; nothing for other types. */
+int bpfvm_skb_helpers_register(struct bpfvm *vm, uint32_t prog_type);
+
+/* What those helpers allocated for skb (bpfvm_skb_release calls it). */
+void bpfvm_skb_helpers_free(struct bpfvm_skb *skb);
+
+/* LD_ABS / LD_IND's view of skb (its data, length and headers), for the
+ * run hook and the helpers that move the packet. */
+struct bpfvm_call;
+void bpfvm_skb_set_packet(struct bpfvm_call *call, const struct bpfvm_skb *skb);
 
 #endif

@@ -462,6 +462,27 @@ void bpfvm_call_set_packet(struct bpfvm_call *call, void *data, size_t len)
 	call->run->pkt_len = data ? len : 0;
 }
 
+void bpfvm_call_set_packet_headers(struct bpfvm_call *call, int32_t mac,
+				   int32_t net)
+{
+	call->run->pkt_hdrs = true;
+	call->run->pkt_mac = mac;
+	call->run->pkt_net = net;
+}
+
+int bpfvm_call_move_region(struct bpfvm_call *call, const void *old, void *p,
+			   size_t len, bool writable)
+{
+	struct bpfvm_run *r = call->run;
+	for (unsigned i = 0; i < r->nregions; i++)
+		if (r->regions[i].base == (uintptr_t)old) {
+			r->regions[i] = (struct bpfvm_region){ (uintptr_t)p,
+							       len, writable };
+			return 0;
+		}
+	return bpfvm_call_add_region(call, p, len, writable);
+}
+
 void bpfvm_call_abort(struct bpfvm_call *call, const char *msg)
 {
 	bpfvm_run_fail(call->run, -EINVAL, call->run->call_pc, "%s",

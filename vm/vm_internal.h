@@ -137,6 +137,9 @@ struct bpfvm_run {
 	size_t mem_len;
 	const uint8_t *pkt;         /* LD_ABS/LD_IND data */
 	size_t pkt_len;
+	bool pkt_hdrs;              /* the next two are set (skb runs) */
+	int32_t pkt_mac, pkt_net;   /* mac / network header - pkt, for the
+				       SKF_LL_OFF / SKF_NET_OFF offsets */
 	struct bpfvm_result *res;   /* error, pc and msg go here */
 	struct bpfvm_call call;
 	int64_t call_pc;            /* the helper call being made */
@@ -184,6 +187,19 @@ bool bpfvm_call_check_mem(struct bpfvm_call *call, uint64_t p, size_t len,
 /* The packet LD_ABS/LD_IND read (also a writable region in checked mode).
  * For the run hook. */
 void bpfvm_call_set_packet(struct bpfvm_call *call, void *data, size_t len);
+
+/* Where the packet's mac and network headers are, in bytes from its data
+ * (may be negative): LD_ABS / LD_IND at SKF_LL_OFF / SKF_NET_OFF read
+ * there, as the kernel's bpf_skb_load_helper_convert_offset.  Without a
+ * call, negative offsets end the program. */
+void bpfvm_call_set_packet_headers(struct bpfvm_call *call, int32_t mac,
+				   int32_t net);
+
+/* A helper moved a buffer it had handed to the run (a packet given a new
+ * head): the region at `old` becomes [p, p + len), or is added.  0, or
+ * -ENOSPC when the run's regions are full. */
+int bpfvm_call_move_region(struct bpfvm_call *call, const void *old, void *p,
+			   size_t len, bool writable);
 
 /* The run now holds obj: unless bpfvm_call_drop() takes it back first,
  * release(call, obj, pc) runs when the run ends, however it ends (latest
