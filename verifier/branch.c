@@ -84,7 +84,15 @@ static int taken(struct view a, struct view b, u8 op)
 int is_branch_taken(const struct bpf_reg *a, const struct bpf_reg *b, u8 op,
 		    bool w32)
 {
-	return taken(view_of(a, w32), view_of(b, w32), op);
+	int r = taken(view_of(a, w32), view_of(b, w32), op);
+
+	/* 64-bit (in)equality the 64-bit ranges leave open: disjoint 32-bit
+	 * subranges still decide it */
+	if (r < 0 && !w32 && (op == J_EQ || op == J_NE) &&
+	    (a->u32_min > b->u32_max || a->u32_max < b->u32_min ||
+	     a->s32_min > b->s32_max || a->s32_max < b->s32_min))
+		return op == J_NE;
+	return r;
 }
 
 static u8 flip(u8 op)
