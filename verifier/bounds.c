@@ -43,24 +43,49 @@ void mark_reg_not_init(struct bpf_reg *r)
 	r->type = NOT_INIT;
 }
 
+/* The register holds exactly v: tnum and every bound (other fields stay,
+ * as the kernel's ___mark_reg_known). */
+static void set_known_bounds(struct bpf_reg *r, u64 v)
+{
+	r->var_off = tnum_const(v);
+	r->smin = r->smax = (s64)v;
+	r->umin = r->umax = v;
+	r->s32_min = r->s32_max = (s32)(u32)v;
+	r->u32_min = r->u32_max = (u32)v;
+}
+
 static u64 max64(u64 a, u64 b) { return a > b ? a : b; }
 static u64 min64(u64 a, u64 b) { return a < b ? a : b; }
 static s64 smax64(s64 a, s64 b) { return a > b ? a : b; }
 static s64 smin64(s64 a, s64 b) { return a < b ? a : b; }
 
-/* Bounds implied by the known bits. */
+/* Bounds implied by the known bits (32-bit view first, as the kernel's
+ * __update_reg_bounds).  Then, as Linux 6.18.y's __update_reg64_bounds:
+ * when the unsigned range holds only one of the tnum's values, the
+ * register is that constant (also on a dead branch, where they meet in
+ * none: a consistent state rather than crossed bounds). */
 void reg_bounds_from_tnum(struct bpf_reg *r)
 {
 	struct tnum v = r->var_off, s = tnum_subreg(v);
 
-	r->smin = smax64(r->smin, (s64)(v.value | (v.mask & (1ull << 63))));
-	r->smax = smin64(r->smax, (s64)(v.value | (v.mask & ~(1ull << 63))));
-	r->umin = max64(r->umin, v.value);
-	r->umax = min64(r->umax, v.value | v.mask);
 	r->s32_min = (s32)smax64(r->s32_min, (s32)(u32)(s.value | (s.mask & 0x80000000u)));
 	r->s32_max = (s32)smin64(r->s32_max, (s32)(u32)(s.value | (s.mask & 0x7fffffffu)));
 	r->u32_min = (u32)max64(r->u32_min, (u32)s.value);
 	r->u32_max = (u32)min64(r->u32_max, (u32)(s.value | s.mask));
+	r->smin = smax64(r->smin, (s64)(v.value | (v.mask & (1ull << 63))));
+	r->smax = smin64(r->smax, (s64)(v.value | (v.mask & ~(1ull << 63))));
+	r->umin = max64(r->umin, v.value);
+	r->umax = min64(r->umax, v.value | v.mask);
+
+	u64 next = tnum_step(v, r->umin), tmax = v.value | v.mask;
+	bool umin_in = (r->umin & ~v.mask) == v.value;
+
+	if (umin_in && next > r->umax)
+		set_known_bounds(r, r->umin);
+	else if (!umin_in && next == tmax)
+		set_known_bounds(r, tmax);
+	else if (!umin_in && next <= r->umax && tnum_step(v, next) > r->umax)
+		set_known_bounds(r, next);
 }
 
 static void deduce_bounds(struct bpf_reg *r)

@@ -23,6 +23,26 @@ struct tnum tnum_range(u64 min, u64 max)
 	return (struct tnum){ min & ~delta, delta };
 }
 
+/* The smallest member of t above z (t's largest if none is, t's smallest
+ * if z is below it).  Members are t.value + s for the submasks s of
+ * t.mask, so this is the smallest submask above d = z - t.value: d counted
+ * up by one with the non-mask bits filled so the carry runs through them;
+ * below the highest non-mask bit set in d nothing smaller can exceed d,
+ * so those bits fill too. */
+u64 tnum_step(struct tnum t, u64 z)
+{
+	u64 tmax = t.value | t.mask, d, h, fill;
+
+	if (z >= tmax)
+		return tmax;
+	if (z < t.value)
+		return t.value;
+	d = z - t.value;
+	h = d & ~t.mask;
+	fill = h ? ~0ull >> __builtin_clzll(h) : 0;
+	return t.value | (((d | fill | ~t.mask) + 1) & t.mask);
+}
+
 struct tnum tnum_shl(struct tnum a, unsigned s)
 {
 	return (struct tnum){ a.value << s, a.mask << s };

@@ -31,6 +31,7 @@ struct tnum {
 #define TNUM_UNKNOWN ((struct tnum){ 0, ~0ull })
 struct tnum tnum_const(u64 v);
 struct tnum tnum_range(u64 min, u64 max);
+u64 tnum_step(struct tnum t, u64 z); /* t's smallest member above z */
 static inline bool tnum_is_const(struct tnum a) { return !a.mask; }
 static inline bool tnum_equals_const(struct tnum a, u64 b) { return !a.mask && a.value == b; }
 static inline bool tnum_is_unknown(struct tnum a) { return !~a.mask; }
