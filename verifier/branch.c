@@ -38,6 +38,12 @@ static int taken(struct view a, struct view b, u8 op)
 		return r < 0 ? -1 : !r;
 	}
 	case J_SET:
+		/* the constant may be either operand */
+		if (!tnum_is_const(b.t)) {
+			struct view t = a;
+			a = b;
+			b = t;
+		}
 		if (!tnum_is_const(b.t))
 			return -1;
 		if (a.t.value & b.t.value)
@@ -152,13 +158,18 @@ static void refine(struct view *a, struct view *b, u8 op, bool w32)
 		}
 		break;
 	case J_SET:
-		if (tnum_is_const(b->t) && b->t.value &&
-		    !(b->t.value & (b->t.value - 1)))
-			a->t = tnum_or(a->t, b->t);
-		break;
 	case J_NSET:
-		if (tnum_is_const(b->t))
+		/* the constant may be either operand */
+		if (!tnum_is_const(b->t) && tnum_is_const(a->t)) {
+			refine(b, a, op, w32);
+			break;
+		}
+		if (!tnum_is_const(b->t))
+			break;
+		if (op == J_NSET)
 			a->t = tnum_and(a->t, tnum_const(~b->t.value));
+		else if (b->t.value && !(b->t.value & (b->t.value - 1)))
+			a->t = tnum_or(a->t, b->t);
 		break;
 	case J_GT:
 		if (b->umin < umaxv) a->umin = umax_(a->umin, b->umin + 1);
