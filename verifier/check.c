@@ -782,19 +782,15 @@ static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *ins
 		if (insn->code & BPF_SRC_X) {
 			reg_set_min_max(&oregs[insn->dst_reg], &oregs[insn->src_reg], op, w32);
 			reg_set_min_max(dst, &regs[insn->src_reg], branch_flip(op), w32);
-			if (!w32) {
-				sync_linked(other, &oregs[insn->src_reg]);
-				sync_linked(env->cur, &regs[insn->src_reg]);
-			}
+			sync_linked(other, &oregs[insn->src_reg]);
+			sync_linked(env->cur, &regs[insn->src_reg]);
 		} else {
 			struct bpf_reg k1 = src, k2 = src;
 			reg_set_min_max(&oregs[insn->dst_reg], &k1, op, w32);
 			reg_set_min_max(dst, &k2, branch_flip(op), w32);
 		}
-		if (!w32) {
-			sync_linked(other, &oregs[insn->dst_reg]);
-			sync_linked(env->cur, dst);
-		}
+		sync_linked(other, &oregs[insn->dst_reg]);
+		sync_linked(env->cur, dst);
 	}
 	if (!w32 && !(insn->code & BPF_SRC_X) && insn->imm == 0 &&
 	    (op == 0x10 || op == 0x50) && (dst->flags & PTR_MAYBE_NULL)) {
