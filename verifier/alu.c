@@ -180,6 +180,7 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 			reg_bounds_sync(d);
 		}
 		d->id = 0;
+		d->off = 0;
 		return;
 	}
 	/* a shift by the width or more: the result is not computed (and,

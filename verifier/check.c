@@ -382,6 +382,48 @@ static int adjust_ptr_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 	return 0;
 }
 
+/* rX = rY (or a spill of rY): both get one id so a range learnt on either
+ * applies to the other; a register that is already "id plus k" cannot be
+ * the base of another link, so it starts afresh (the kernel's
+ * assign_scalar_id_before_mov). */
+void assign_scalar_id_before_mov(struct verifier_env *env, struct bpf_reg *src)
+{
+	if (src->type != SCALAR_VALUE)
+		return;
+	if (src->id & ID_ADD_CONST) {
+		src->id = 0;
+		src->off = 0;
+	}
+	if (!src->id && !tnum_is_const(src->var_off))
+		src->id = ++env->id_gen;
+}
+
+/* After dst op= src on scalars, as Linux 6.18.y's adjust_reg_min_max_vals:
+ * a linked dst plus or minus a constant stays linked as "id + off" (one
+ * step only; 64-bit with an s32 constant, or 32-bit while the old value
+ * fitted 32 bits); any other op breaks the link. */
+static void link_const_delta(struct bpf_reg *d, const struct bpf_reg *s, u8 op,
+			     bool w64, u32 id, u64 old_umax)
+{
+	d->id = 0;
+	d->off = 0;
+	if ((op != 0x00 && op != 0x10) || !id || !reg_is_const(s, !w64))
+		return;
+	u64 val = reg_const(s, !w64);
+	if (w64 ? (s64)val < INT32_MIN || (s64)val > INT32_MAX : old_umax > UINT32_MAX)
+		return;
+	s32 off = (s32)(u32)val;
+	if (op == 0x10) {
+		if (off == INT32_MIN)
+			return;
+		off = -off;
+	}
+	if (id & ID_ADD_CONST)
+		return;
+	d->id = id | (w64 ? ID_ADD_CONST64 : ID_ADD_CONST32);
+	d->off = off;
+}
+
 static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *insn)
 {
 	struct bpf_reg *regs = cur_regs(env), *dst = &regs[insn->dst_reg];
@@ -417,7 +459,10 @@ static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 		}
 		return adjust_ptr_alu(env, insn, &p, &src, false);
 	}
+	u32 id = dst->id;
+	u64 old_umax = dst->umax;
 	scalar_alu(dst, &src, op, w64);
+	link_const_delta(dst, &src, op, w64, id, old_umax);
 	return 0;
 }
 
@@ -430,8 +475,10 @@ static void byte_swap(struct bpf_reg *d, const struct bpfvm_insn *insn)
 	bool swap = BPF_CLASS(insn->code) == BPF_ALU64 || (insn->code & BPF_SRC_X);
 	struct tnum t = d->var_off;
 
-	if (swap || bits < 64)
+	if (swap || bits < 64) {
 		d->id = 0;
+		d->off = 0;
+	}
 	if (swap) {
 		if (bits == 16)
 			t = (struct tnum){ __builtin_bswap16((uint16_t)t.value),
@@ -483,17 +530,23 @@ static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
 			return 0;
 		}
 		struct bpf_reg *s = &regs[insn->src_reg];
+		/* a movsx that cannot extend a sign (the value is below it)
+		 * is a copy, and links like one */
+		bool no_sext = insn->off && s->umax < (1ull << (insn->off - 1));
 		if (w64) {
 			if (insn->off == 0) {
-				if (s->type == SCALAR_VALUE && !s->id &&
-				    !tnum_is_const(s->var_off))
-					s->id = ++env->id_gen;
+				assign_scalar_id_before_mov(env, s);
 				*d = *s;
 			} else if (s->type != SCALAR_VALUE) {
 				mark_reg_unknown(d); /* root: movsx of a pointer */
 			} else {
+				if (no_sext)
+					assign_scalar_id_before_mov(env, s);
 				*d = *s;
-				d->id = 0;
+				if (!no_sext) {
+					d->id = 0;
+					d->off = 0;
+				}
 				coerce_reg_to_size_sx(d, (unsigned)insn->off / 8);
 			}
 			return 0;
@@ -503,14 +556,19 @@ static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
 			zext_32_to_64(d);
 			return 0;
 		}
-		if (insn->off == 0) {
-			struct bpf_reg v = *s;
+		/* w = w links too when the value fits 32 bits */
+		bool link = insn->off ? no_sext : s->umax <= UINT32_MAX;
+		if (link)
+			assign_scalar_id_before_mov(env, s);
+		struct bpf_reg v = *s;
+		if (!link) {
 			v.id = 0;
+			v.off = 0;
+		}
+		if (insn->off == 0) {
 			*d = v;
 			coerce_reg_to_size(d, 4);
 		} else {
-			struct bpf_reg v = *s;
-			v.id = 0;
 			coerce_subreg_to_size_sx(&v, (unsigned)insn->off / 8);
 			*d = v;
 			zext_32_to_64(d);
@@ -701,16 +759,37 @@ static int pkt_branch_taken(const struct bpf_reg *d, const struct bpf_reg *s, u8
 	return -1;
 }
 
+/* r, linked to k, learns k's range: a copy, or k's range moved by the
+ * difference of their constants (the kernel's sync_linked_regs). */
+static void sync_one(struct bpf_reg *r, const struct bpf_reg *k)
+{
+	if (r->type != SCALAR_VALUE ||
+	    (r->id & ~ID_ADD_CONST) != (k->id & ~ID_ADD_CONST))
+		return;
+	if ((!(r->id & ID_ADD_CONST) && !(k->id & ID_ADD_CONST)) || r->off == k->off) {
+		*r = *k;
+		return;
+	}
+	struct bpf_reg delta;
+	u32 id = r->id;
+	s32 off = r->off;
+	mark_reg_known(&delta, (u64)((s64)r->off - (s64)k->off));
+	*r = *k;
+	scalar_alu(r, &delta, 0x00, true);
+	r->id = id;
+	r->off = off;
+	if (k->id & ID_ADD_CONST32)
+		zext_32_to_64(r);
+	reg_bounds_sync(r);
+}
+
 /* Registers that are copies of one scalar (same id) learn together. */
 static void sync_linked(struct vstate *st, const struct bpf_reg *known)
 {
 	if (known->type != SCALAR_VALUE || !known->id)
 		return;
 	struct bpf_reg k = *known;
-	FOR_EACH_REG(st, r, {
-		if (r->type == SCALAR_VALUE && r->id == k.id)
-			*r = k;
-	});
+	FOR_EACH_REG(st, r, sync_one(r, &k));
 }
 
 static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *insn,
