@@ -766,6 +766,9 @@ static void sync_one(struct bpf_reg *r, const struct bpf_reg *k)
 	if (r->type != SCALAR_VALUE ||
 	    (r->id & ~ID_ADD_CONST) != (k->id & ~ID_ADD_CONST))
 		return;
+	/* a 32-bit and a 64-bit delta: no relation holds across widths */
+	if (((r->id ^ k->id) & ID_ADD_CONST) == ID_ADD_CONST)
+		return;
 	if ((!(r->id & ID_ADD_CONST) && !(k->id & ID_ADD_CONST)) || r->off == k->off) {
 		*r = *k;
 		return;
@@ -778,7 +781,8 @@ static void sync_one(struct bpf_reg *r, const struct bpf_reg *k)
 	scalar_alu(r, &delta, 0x00, true);
 	r->id = id;
 	r->off = off;
-	if (k->id & ID_ADD_CONST32)
+	/* either side's w += k zero-extended */
+	if ((r->id | k->id) & ID_ADD_CONST32)
 		zext_32_to_64(r);
 	reg_bounds_sync(r);
 }
