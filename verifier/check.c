@@ -424,6 +424,44 @@ static void link_const_delta(struct bpf_reg *d, const struct bpf_reg *s, u8 op,
 	d->off = off;
 }
 
+/* r is v: all of it, or (w32) its low half. */
+static void set_known_part(struct bpf_reg *r, u64 v, bool w32)
+{
+	if (w32) {
+		r->var_off = tnum_const_subreg(r->var_off, (u32)v);
+		r->s32_min = r->s32_max = (s32)(u32)v;
+		r->u32_min = r->u32_max = (u32)v;
+		return;
+	}
+	bool precise = r->precise;
+	mark_reg_known(r, v);
+	r->precise = precise;
+}
+
+/* dst &= k or dst |= k with dst in [-1, 0] (the 64-bit value, else the low
+ * half): the two values are walked apart, as 6.18.y's maybe_fork_scalars
+ * (LLVM's (x s>> 63) & k idiom); the pushed state redoes this insn with
+ * 0, this one goes on with -1. */
+static int maybe_fork_scalars(struct verifier_env *env,
+			      const struct bpfvm_insn *insn, struct bpf_reg *dst)
+{
+	bool w32;
+	int err;
+
+	if (dst->smin == -1 && dst->smax == 0)
+		w32 = false;
+	else if (dst->s32_min == -1 && dst->s32_max == 0)
+		w32 = true;
+	else
+		return 0;
+	if ((err = push_stack(env, env->insn_idx, env->insn_idx)))
+		return err;
+	struct vstate *other = pushed_state(env);
+	set_known_part(&other->frame[other->curframe]->regs[insn->dst_reg], 0, w32);
+	set_known_part(dst, ~0ull, w32);
+	return 0;
+}
+
 static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *insn)
 {
 	struct bpf_reg *regs = cur_regs(env), *dst = &regs[insn->dst_reg];
@@ -458,6 +496,11 @@ static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 			src = regs[insn->src_reg];
 		}
 		return adjust_ptr_alu(env, insn, &p, &src, false);
+	}
+	if ((op == 0x40 || op == 0x50) && tnum_is_const(src.var_off)) {
+		int err = maybe_fork_scalars(env, insn, dst);
+		if (err)
+			return err;
 	}
 	u32 id = dst->id;
 	u64 old_umax = dst->umax;
