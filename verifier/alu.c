@@ -31,6 +31,7 @@ static void minmax4(s64 a, s64 b, s64 c, s64 e, s64 *lo, s64 *hi)
 static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 {
 	s64 a, b, c, e;
+	bool lo, hi;
 	u64 k = s->var_off.value;
 	bool snonneg = d->smin >= 0 && s->smin >= 0;
 
@@ -40,8 +41,11 @@ static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 		    __builtin_add_overflow(d->smax, s->smax, &b))
 			full(d, true, false);
 		else { d->smin = a; d->smax = b; }
-		if (__builtin_add_overflow(d->umin, s->umin, &d->umin) ||
-		    __builtin_add_overflow(d->umax, s->umax, &d->umax))
+		/* unsigned: when every sum wraps, or none, the wrapped bounds
+		 * hold (as Linux 6.18's scalar_min_max_add) */
+		lo = __builtin_add_overflow(d->umin, s->umin, &d->umin);
+		hi = __builtin_add_overflow(d->umax, s->umax, &d->umax);
+		if (!lo && hi)
 			full(d, false, true);
 		d->var_off = tnum_add(d->var_off, s->var_off);
 		break;
@@ -50,9 +54,12 @@ static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 		    __builtin_sub_overflow(d->smax, s->smin, &b))
 			full(d, true, false);
 		else { d->smin = a; d->smax = b; }
-		if (d->umin < s->umax)
+		/* unsigned: when every difference wraps, or none, the wrapped
+		 * bounds hold (scalar_min_max_sub) */
+		lo = __builtin_sub_overflow(d->umin, s->umax, &d->umin);
+		hi = __builtin_sub_overflow(d->umax, s->umin, &d->umax);
+		if (lo && !hi)
 			full(d, false, true);
-		else { d->umin -= s->umax; d->umax -= s->umin; }
 		d->var_off = tnum_sub(d->var_off, s->var_off);
 		break;
 	case OP_MUL:
