@@ -101,22 +101,30 @@ struct tnum tnum_xor(struct tnum a, struct tnum b)
 	return (struct tnum){ v & ~mu, mu };
 }
 
-/* Shift-and-add over a's bits: known 1 bits add b, unknown bits add b's
- * possible bits as unknown. */
+/* Every value either tnum holds (bits that differ become unknown). */
+static struct tnum tnum_union(struct tnum a, struct tnum b)
+{
+	u64 mu = (a.value ^ b.value) | a.mask | b.mask;
+
+	return (struct tnum){ a.value & b.value & ~mu, mu };
+}
+
+/* Shift-and-add over a's bits: a known 1 adds b; an unknown bit gives
+ * "added or not", the union of both partial sums (as Linux 6.18's
+ * tnum_mul, which is more precise than adding b's bits as unknown). */
 struct tnum tnum_mul(struct tnum a, struct tnum b)
 {
-	struct tnum acc_v = tnum_const(a.value * b.value);
-	struct tnum acc_m = tnum_const(0);
+	struct tnum acc = tnum_const(0);
 
 	while (a.value || a.mask) {
 		if (a.value & 1)
-			acc_m = tnum_add(acc_m, (struct tnum){ 0, b.mask });
+			acc = tnum_add(acc, b);
 		else if (a.mask & 1)
-			acc_m = tnum_add(acc_m, (struct tnum){ 0, b.value | b.mask });
+			acc = tnum_union(acc, tnum_add(acc, b));
 		a = tnum_shr(a, 1);
 		b = tnum_shl(b, 1);
 	}
-	return tnum_add(acc_v, acc_m);
+	return acc;
 }
 
 struct tnum tnum_intersect(struct tnum a, struct tnum b)
