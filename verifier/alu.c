@@ -101,10 +101,11 @@ static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 		if (!tnum_is_const(s->var_off) || k > 63)
 			return false;
 		d->var_off = tnum_shl(d->var_off, (unsigned)k);
-		/* <<32 then s>>32 sign-extends a subregister: keep what the
-		 * 32-bit bounds say when they are not negative */
-		a = k == 32 && d->s32_min >= 0 ? (s64)((u64)d->s32_min << 32) : INT64_MIN;
-		b = k == 32 && d->s32_max >= 0 ? (s64)((u64)d->s32_max << 32) : INT64_MAX;
+		/* <<32 then s>>32 sign-extends a subregister: the s32 bounds
+		 * shifted by 32 keep their signs (Linux 6.18's
+		 * __scalar64_min_max_lsh), negative ones too */
+		a = k == 32 ? (s64)((u64)(s64)d->s32_min << 32) : INT64_MIN;
+		b = k == 32 ? (s64)((u64)(s64)d->s32_max << 32) : INT64_MAX;
 		d->smin = a;
 		d->smax = b;
 		if (k && d->umax > (UINT64_MAX >> k))
