@@ -186,6 +186,20 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 			d->s32_min = t.s32_min;
 			d->s32_max = t.s32_max;
 			reg_bounds_sync(d);
+		} else if (op == OP_LSH) {
+			/* the low half shifted as the kernel's
+			 * __scalar32_min_max_lsh: kept while its top bit
+			 * cannot leave, the sign only from the tnum */
+			u64 k = s->var_off.value;
+			if (k <= 31 && t.u32_max <= (1ull << (31 - k))) {
+				u32 lo = (u32)((u64)t.u32_min << k);
+				u32 hi = (u32)((u64)t.u32_max << k);
+				if (d->u32_min < lo)
+					d->u32_min = lo;
+				if (d->u32_max > hi)
+					d->u32_max = hi;
+				reg_bounds_sync(d);
+			}
 		}
 		d->id = 0;
 		d->off = 0;
