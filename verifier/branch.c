@@ -224,6 +224,17 @@ void reg_set_min_max(struct bpf_reg *a, struct bpf_reg *b, u8 op, bool w32)
 	struct view va = view_of(a, w32), vb = view_of(b, w32);
 
 	refine(&va, &vb, op, w32);
+	if (a == b) {
+		/* one register on both sides: the kernel refines it in place
+		 * for each side in turn, i.e. it gets both refinements */
+		va.umin = umax_(va.umin, vb.umin);
+		va.umax = umin_(va.umax, vb.umax);
+		va.smin = smax_(va.smin, vb.smin);
+		va.smax = smin_(va.smax, vb.smax);
+		va.t = tnum_intersect(va.t, vb.t);
+		store(a, &va, w32);
+		return;
+	}
 	store(a, &va, w32);
 	store(b, &vb, w32);
 }
