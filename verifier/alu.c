@@ -31,6 +31,7 @@ static void minmax4(s64 a, s64 b, s64 c, s64 e, s64 *lo, s64 *hi)
 static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 {
 	s64 a, b, c, e;
+	bool lo, hi;
 	u64 k = s->var_off.value;
 	bool snonneg = d->smin >= 0 && s->smin >= 0;
 
@@ -40,8 +41,11 @@ static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 		    __builtin_add_overflow(d->smax, s->smax, &b))
 			full(d, true, false);
 		else { d->smin = a; d->smax = b; }
-		if (__builtin_add_overflow(d->umin, s->umin, &d->umin) ||
-		    __builtin_add_overflow(d->umax, s->umax, &d->umax))
+		/* unsigned: when every sum wraps, or none, the wrapped bounds
+		 * hold (as Linux 6.18's scalar_min_max_add) */
+		lo = __builtin_add_overflow(d->umin, s->umin, &d->umin);
+		hi = __builtin_add_overflow(d->umax, s->umax, &d->umax);
+		if (!lo && hi)
 			full(d, false, true);
 		d->var_off = tnum_add(d->var_off, s->var_off);
 		break;
@@ -50,9 +54,12 @@ static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 		    __builtin_sub_overflow(d->smax, s->smin, &b))
 			full(d, true, false);
 		else { d->smin = a; d->smax = b; }
-		if (d->umin < s->umax)
+		/* unsigned: when every difference wraps, or none, the wrapped
+		 * bounds hold (scalar_min_max_sub) */
+		lo = __builtin_sub_overflow(d->umin, s->umax, &d->umin);
+		hi = __builtin_sub_overflow(d->umax, s->umin, &d->umax);
+		if (lo && !hi)
 			full(d, false, true);
-		else { d->umin -= s->umax; d->umax -= s->umin; }
 		d->var_off = tnum_sub(d->var_off, s->var_off);
 		break;
 	case OP_MUL:
@@ -94,10 +101,11 @@ static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 		if (!tnum_is_const(s->var_off) || k > 63)
 			return false;
 		d->var_off = tnum_shl(d->var_off, (unsigned)k);
-		/* <<32 then s>>32 sign-extends a subregister: keep what the
-		 * 32-bit bounds say when they are not negative */
-		a = k == 32 && d->s32_min >= 0 ? (s64)((u64)d->s32_min << 32) : INT64_MIN;
-		b = k == 32 && d->s32_max >= 0 ? (s64)((u64)d->s32_max << 32) : INT64_MAX;
+		/* <<32 then s>>32 sign-extends a subregister: the s32 bounds
+		 * shifted by 32 keep their signs (Linux 6.18's
+		 * __scalar64_min_max_lsh), negative ones too */
+		a = k == 32 ? (s64)((u64)(s64)d->s32_min << 32) : INT64_MIN;
+		b = k == 32 ? (s64)((u64)(s64)d->s32_max << 32) : INT64_MAX;
 		d->smin = a;
 		d->smax = b;
 		if (k && d->umax > (UINT64_MAX >> k))
@@ -178,8 +186,23 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 			d->s32_min = t.s32_min;
 			d->s32_max = t.s32_max;
 			reg_bounds_sync(d);
+		} else if (op == OP_LSH) {
+			/* the low half shifted as the kernel's
+			 * __scalar32_min_max_lsh: kept while its top bit
+			 * cannot leave, the sign only from the tnum */
+			u64 k = s->var_off.value;
+			if (k <= 31 && t.u32_max <= (1ull << (31 - k))) {
+				u32 lo = (u32)((u64)t.u32_min << k);
+				u32 hi = (u32)((u64)t.u32_max << k);
+				if (d->u32_min < lo)
+					d->u32_min = lo;
+				if (d->u32_max > hi)
+					d->u32_max = hi;
+				reg_bounds_sync(d);
+			}
 		}
 		d->id = 0;
+		d->off = 0;
 		return;
 	}
 	/* a shift by the width or more: the result is not computed (and,

@@ -1,7 +1,8 @@
 /* Scalar range tracking: every scalar register carries a tnum and signed
  * and unsigned bounds for its 64-bit value and its low 32 bits.  Each
  * operation computes all of them, then reg_bounds_sync() lets each view
- * tighten the others, as the kernel's reg_bounds_sync does.
+ * tighten the others in the order and number of rounds of the kernel's
+ * reg_bounds_sync (the order matters on dead branches).
  * SPDX-License-Identifier: MIT */
 #include <string.h>
 #include "vinternal.h"
@@ -43,27 +44,54 @@ void mark_reg_not_init(struct bpf_reg *r)
 	r->type = NOT_INIT;
 }
 
+/* The register holds exactly v: tnum and every bound (other fields stay,
+ * as the kernel's ___mark_reg_known). */
+static void set_known_bounds(struct bpf_reg *r, u64 v)
+{
+	r->var_off = tnum_const(v);
+	r->smin = r->smax = (s64)v;
+	r->umin = r->umax = v;
+	r->s32_min = r->s32_max = (s32)(u32)v;
+	r->u32_min = r->u32_max = (u32)v;
+}
+
 static u64 max64(u64 a, u64 b) { return a > b ? a : b; }
 static u64 min64(u64 a, u64 b) { return a < b ? a : b; }
 static s64 smax64(s64 a, s64 b) { return a > b ? a : b; }
 static s64 smin64(s64 a, s64 b) { return a < b ? a : b; }
 
-/* Bounds implied by the known bits. */
+/* Bounds implied by the known bits (32-bit view first, as the kernel's
+ * __update_reg_bounds).  Then, as Linux 6.18.y's __update_reg64_bounds:
+ * when the unsigned range holds only one of the tnum's values, the
+ * register is that constant (also on a dead branch, where they meet in
+ * none: a consistent state rather than crossed bounds). */
 void reg_bounds_from_tnum(struct bpf_reg *r)
 {
 	struct tnum v = r->var_off, s = tnum_subreg(v);
 
-	r->smin = smax64(r->smin, (s64)(v.value | (v.mask & (1ull << 63))));
-	r->smax = smin64(r->smax, (s64)(v.value | (v.mask & ~(1ull << 63))));
-	r->umin = max64(r->umin, v.value);
-	r->umax = min64(r->umax, v.value | v.mask);
 	r->s32_min = (s32)smax64(r->s32_min, (s32)(u32)(s.value | (s.mask & 0x80000000u)));
 	r->s32_max = (s32)smin64(r->s32_max, (s32)(u32)(s.value | (s.mask & 0x7fffffffu)));
 	r->u32_min = (u32)max64(r->u32_min, (u32)s.value);
 	r->u32_max = (u32)min64(r->u32_max, (u32)(s.value | s.mask));
+	r->smin = smax64(r->smin, (s64)(v.value | (v.mask & (1ull << 63))));
+	r->smax = smin64(r->smax, (s64)(v.value | (v.mask & ~(1ull << 63))));
+	r->umin = max64(r->umin, v.value);
+	r->umax = min64(r->umax, v.value | v.mask);
+
+	u64 next = tnum_step(v, r->umin), tmax = v.value | v.mask;
+	bool umin_in = (r->umin & ~v.mask) == v.value;
+
+	if (umin_in && next > r->umax)
+		set_known_bounds(r, r->umin);
+	else if (!umin_in && next == tmax)
+		set_known_bounds(r, tmax);
+	else if (!umin_in && next <= r->umax && tnum_step(v, next) > r->umax)
+		set_known_bounds(r, next);
 }
 
-static void deduce_bounds(struct bpf_reg *r)
+/* The 32-bit bounds from the 64-bit ones and from each other (the
+ * kernel's __reg32_deduce_bounds). */
+static void deduce_bounds32(struct bpf_reg *r)
 {
 	/* 64 -> 32: when the upper halves agree, the low halves are a range */
 	if ((r->umin >> 32) == (r->umax >> 32)) {
@@ -84,6 +112,18 @@ static void deduce_bounds(struct bpf_reg *r)
 			r->s32_max = (s32)smin64(r->s32_max, (s32)r->smax);
 		}
 	}
+	/* upper halves n and n + 1 with the low halves going from negative
+	 * to non-negative: still one s32 range */
+	if ((u32)(r->umin >> 32) + 1 == (u32)(r->umax >> 32) &&
+	    (s32)(u32)r->umin < 0 && (s32)(u32)r->umax >= 0) {
+		r->s32_min = (s32)smax64(r->s32_min, (s32)(u32)r->umin);
+		r->s32_max = (s32)smin64(r->s32_max, (s32)(u32)r->umax);
+	}
+	if ((u32)((u64)r->smin >> 32) + 1 == (u32)((u64)r->smax >> 32) &&
+	    (s32)r->smin < 0 && (s32)r->smax >= 0) {
+		r->s32_min = (s32)smax64(r->s32_min, (s32)r->smin);
+		r->s32_max = (s32)smin64(r->s32_max, (s32)r->smax);
+	}
 	/* 32: signed <-> unsigned when the range does not cross the sign */
 	if ((s32)r->u32_min <= (s32)r->u32_max) {
 		r->s32_min = (s32)smax64(r->s32_min, (s32)r->u32_min);
@@ -101,13 +141,11 @@ static void deduce_bounds(struct bpf_reg *r)
 		r->s32_max = (s32)r->u32_max;
 		r->u32_min = (u32)max64(r->u32_min, (u32)r->s32_min);
 	}
-	/* 32 -> 64: a bound's upper half with the low range in place is still
-	 * a bound (any value above it in the upper half is above anyway) */
-	r->umin = max64(r->umin, (r->umin & ~(u64)U32_MAXV) | r->u32_min);
-	r->umax = min64(r->umax, (r->umax & ~(u64)U32_MAXV) | r->u32_max);
-	r->smin = smax64(r->smin, (s64)(((u64)r->smin & ~(u64)U32_MAXV) | r->u32_min));
-	r->smax = smin64(r->smax, (s64)(((u64)r->smax & ~(u64)U32_MAXV) | r->u32_max));
-	/* 64: signed <-> unsigned */
+}
+
+/* 64: signed <-> unsigned (__reg64_deduce_bounds). */
+static void deduce_bounds64(struct bpf_reg *r)
+{
 	if ((s64)r->umin <= (s64)r->umax) {
 		r->smin = smax64(r->smin, (s64)r->umin);
 		r->smax = smin64(r->smax, (s64)r->umax);
@@ -124,6 +162,34 @@ static void deduce_bounds(struct bpf_reg *r)
 	}
 }
 
+/* The 64-bit bounds from the 32-bit ones (__reg_deduce_mixed_bounds). */
+static void deduce_bounds_mixed(struct bpf_reg *r)
+{
+	/* a bound's upper half with the low range in place is still a bound
+	 * (any value above it in the upper half is above anyway) */
+	r->umin = max64(r->umin, (r->umin & ~(u64)U32_MAXV) | r->u32_min);
+	r->umax = min64(r->umax, (r->umax & ~(u64)U32_MAXV) | r->u32_max);
+	r->smin = smax64(r->smin, (s64)(((u64)r->smin & ~(u64)U32_MAXV) | r->u32_min));
+	r->smax = smin64(r->smax, (s64)(((u64)r->smax & ~(u64)U32_MAXV) | r->u32_max));
+	/* within [S32_MIN, S32_MAX] with a non-negative low half the upper
+	 * half cannot be all ones: the value is the s32 range */
+	if (r->s32_min >= 0 && r->smin >= S32_MINV && r->smax <= S32_MAXV) {
+		r->smin = r->s32_min;
+		r->smax = r->s32_max;
+		r->umin = (u64)r->s32_min;
+		r->umax = (u64)r->s32_max;
+		r->var_off = tnum_intersect(r->var_off,
+					    tnum_range((u64)r->smin, (u64)r->smax));
+	}
+}
+
+static void deduce_bounds(struct bpf_reg *r)
+{
+	deduce_bounds32(r);
+	deduce_bounds64(r);
+	deduce_bounds_mixed(r);
+}
+
 static void bound_offset(struct bpf_reg *r)
 {
 	struct tnum t64 = tnum_intersect(r->var_off, tnum_range(r->umin, r->umax));
@@ -136,6 +202,7 @@ static void bound_offset(struct bpf_reg *r)
 void reg_bounds_sync(struct bpf_reg *r)
 {
 	reg_bounds_from_tnum(r);
+	deduce_bounds(r);
 	deduce_bounds(r);
 	deduce_bounds(r);
 	bound_offset(r);

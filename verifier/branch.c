@@ -38,6 +38,12 @@ static int taken(struct view a, struct view b, u8 op)
 		return r < 0 ? -1 : !r;
 	}
 	case J_SET:
+		/* the constant may be either operand */
+		if (!tnum_is_const(b.t)) {
+			struct view t = a;
+			a = b;
+			b = t;
+		}
 		if (!tnum_is_const(b.t))
 			return -1;
 		if (a.t.value & b.t.value)
@@ -84,7 +90,15 @@ static int taken(struct view a, struct view b, u8 op)
 int is_branch_taken(const struct bpf_reg *a, const struct bpf_reg *b, u8 op,
 		    bool w32)
 {
-	return taken(view_of(a, w32), view_of(b, w32), op);
+	int r = taken(view_of(a, w32), view_of(b, w32), op);
+
+	/* 64-bit (in)equality the 64-bit ranges leave open: disjoint 32-bit
+	 * subranges still decide it */
+	if (r < 0 && !w32 && (op == J_EQ || op == J_NE) &&
+	    (a->u32_min > b->u32_max || a->u32_max < b->u32_min ||
+	     a->s32_min > b->s32_max || a->s32_max < b->s32_min))
+		return op == J_NE;
+	return r;
 }
 
 static u8 flip(u8 op)
@@ -144,13 +158,18 @@ static void refine(struct view *a, struct view *b, u8 op, bool w32)
 		}
 		break;
 	case J_SET:
-		if (tnum_is_const(b->t) && b->t.value &&
-		    !(b->t.value & (b->t.value - 1)))
-			a->t = tnum_or(a->t, b->t);
-		break;
 	case J_NSET:
-		if (tnum_is_const(b->t))
+		/* the constant may be either operand */
+		if (!tnum_is_const(b->t) && tnum_is_const(a->t)) {
+			refine(b, a, op, w32);
+			break;
+		}
+		if (!tnum_is_const(b->t))
+			break;
+		if (op == J_NSET)
 			a->t = tnum_and(a->t, tnum_const(~b->t.value));
+		else if (b->t.value && !(b->t.value & (b->t.value - 1)))
+			a->t = tnum_or(a->t, b->t);
 		break;
 	case J_GT:
 		if (b->umin < umaxv) a->umin = umax_(a->umin, b->umin + 1);
@@ -205,6 +224,17 @@ void reg_set_min_max(struct bpf_reg *a, struct bpf_reg *b, u8 op, bool w32)
 	struct view va = view_of(a, w32), vb = view_of(b, w32);
 
 	refine(&va, &vb, op, w32);
+	if (a == b) {
+		/* one register on both sides: the kernel refines it in place
+		 * for each side in turn, i.e. it gets both refinements */
+		va.umin = umax_(va.umin, vb.umin);
+		va.umax = umin_(va.umax, vb.umax);
+		va.smin = smax_(va.smin, vb.smin);
+		va.smax = smin_(va.smax, vb.smax);
+		va.t = tnum_intersect(va.t, vb.t);
+		store(a, &va, w32);
+		return;
+	}
 	store(a, &va, w32);
 	store(b, &vb, w32);
 }

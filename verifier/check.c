@@ -382,6 +382,86 @@ static int adjust_ptr_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 	return 0;
 }
 
+/* rX = rY (or a spill of rY): both get one id so a range learnt on either
+ * applies to the other; a register that is already "id plus k" cannot be
+ * the base of another link, so it starts afresh (the kernel's
+ * assign_scalar_id_before_mov). */
+void assign_scalar_id_before_mov(struct verifier_env *env, struct bpf_reg *src)
+{
+	if (src->type != SCALAR_VALUE)
+		return;
+	if (src->id & ID_ADD_CONST) {
+		src->id = 0;
+		src->off = 0;
+	}
+	if (!src->id && !tnum_is_const(src->var_off))
+		src->id = ++env->id_gen;
+}
+
+/* After dst op= src on scalars, as Linux 6.18.y's adjust_reg_min_max_vals:
+ * a linked dst plus or minus a constant stays linked as "id + off" (one
+ * step only; 64-bit with an s32 constant, or 32-bit while the old value
+ * fitted 32 bits); any other op breaks the link. */
+static void link_const_delta(struct bpf_reg *d, const struct bpf_reg *s, u8 op,
+			     bool w64, u32 id, u64 old_umax)
+{
+	d->id = 0;
+	d->off = 0;
+	if ((op != 0x00 && op != 0x10) || !id || !reg_is_const(s, !w64))
+		return;
+	u64 val = reg_const(s, !w64);
+	if (w64 ? (s64)val < INT32_MIN || (s64)val > INT32_MAX : old_umax > UINT32_MAX)
+		return;
+	s32 off = (s32)(u32)val;
+	if (op == 0x10) {
+		if (off == INT32_MIN)
+			return;
+		off = -off;
+	}
+	if (id & ID_ADD_CONST)
+		return;
+	d->id = id | (w64 ? ID_ADD_CONST64 : ID_ADD_CONST32);
+	d->off = off;
+}
+
+/* r is v: all of it, or (w32) its low half. */
+static void set_known_part(struct bpf_reg *r, u64 v, bool w32)
+{
+	if (w32) {
+		r->var_off = tnum_const_subreg(r->var_off, (u32)v);
+		r->s32_min = r->s32_max = (s32)(u32)v;
+		r->u32_min = r->u32_max = (u32)v;
+		return;
+	}
+	bool precise = r->precise;
+	mark_reg_known(r, v);
+	r->precise = precise;
+}
+
+/* dst &= k or dst |= k with dst in [-1, 0] (the 64-bit value, else the low
+ * half): the two values are walked apart, as 6.18.y's maybe_fork_scalars
+ * (LLVM's (x s>> 63) & k idiom); the pushed state redoes this insn with
+ * 0, this one goes on with -1. */
+static int maybe_fork_scalars(struct verifier_env *env,
+			      const struct bpfvm_insn *insn, struct bpf_reg *dst)
+{
+	bool w32;
+	int err;
+
+	if (dst->smin == -1 && dst->smax == 0)
+		w32 = false;
+	else if (dst->s32_min == -1 && dst->s32_max == 0)
+		w32 = true;
+	else
+		return 0;
+	if ((err = push_stack(env, env->insn_idx, env->insn_idx)))
+		return err;
+	struct vstate *other = pushed_state(env);
+	set_known_part(&other->frame[other->curframe]->regs[insn->dst_reg], 0, w32);
+	set_known_part(dst, ~0ull, w32);
+	return 0;
+}
+
 static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *insn)
 {
 	struct bpf_reg *regs = cur_regs(env), *dst = &regs[insn->dst_reg];
@@ -417,7 +497,15 @@ static int adjust_reg_alu(struct verifier_env *env, const struct bpfvm_insn *ins
 		}
 		return adjust_ptr_alu(env, insn, &p, &src, false);
 	}
+	if ((op == 0x40 || op == 0x50) && tnum_is_const(src.var_off)) {
+		int err = maybe_fork_scalars(env, insn, dst);
+		if (err)
+			return err;
+	}
+	u32 id = dst->id;
+	u64 old_umax = dst->umax;
 	scalar_alu(dst, &src, op, w64);
+	link_const_delta(dst, &src, op, w64, id, old_umax);
 	return 0;
 }
 
@@ -430,8 +518,10 @@ static void byte_swap(struct bpf_reg *d, const struct bpfvm_insn *insn)
 	bool swap = BPF_CLASS(insn->code) == BPF_ALU64 || (insn->code & BPF_SRC_X);
 	struct tnum t = d->var_off;
 
-	if (swap || bits < 64)
+	if (swap || bits < 64) {
 		d->id = 0;
+		d->off = 0;
+	}
 	if (swap) {
 		if (bits == 16)
 			t = (struct tnum){ __builtin_bswap16((uint16_t)t.value),
@@ -483,17 +573,23 @@ static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
 			return 0;
 		}
 		struct bpf_reg *s = &regs[insn->src_reg];
+		/* a movsx that cannot extend a sign (the value is below it)
+		 * is a copy, and links like one */
+		bool no_sext = insn->off && s->umax < (1ull << (insn->off - 1));
 		if (w64) {
 			if (insn->off == 0) {
-				if (s->type == SCALAR_VALUE && !s->id &&
-				    !tnum_is_const(s->var_off))
-					s->id = ++env->id_gen;
+				assign_scalar_id_before_mov(env, s);
 				*d = *s;
 			} else if (s->type != SCALAR_VALUE) {
 				mark_reg_unknown(d); /* root: movsx of a pointer */
 			} else {
+				if (no_sext)
+					assign_scalar_id_before_mov(env, s);
 				*d = *s;
-				d->id = 0;
+				if (!no_sext) {
+					d->id = 0;
+					d->off = 0;
+				}
 				coerce_reg_to_size_sx(d, (unsigned)insn->off / 8);
 			}
 			return 0;
@@ -503,14 +599,19 @@ static int check_alu_op(struct verifier_env *env, const struct bpfvm_insn *insn)
 			zext_32_to_64(d);
 			return 0;
 		}
-		if (insn->off == 0) {
-			struct bpf_reg v = *s;
+		/* w = w links too when the value fits 32 bits */
+		bool link = insn->off ? no_sext : s->umax <= UINT32_MAX;
+		if (link)
+			assign_scalar_id_before_mov(env, s);
+		struct bpf_reg v = *s;
+		if (!link) {
 			v.id = 0;
+			v.off = 0;
+		}
+		if (insn->off == 0) {
 			*d = v;
 			coerce_reg_to_size(d, 4);
 		} else {
-			struct bpf_reg v = *s;
-			v.id = 0;
 			coerce_subreg_to_size_sx(&v, (unsigned)insn->off / 8);
 			*d = v;
 			zext_32_to_64(d);
@@ -701,16 +802,41 @@ static int pkt_branch_taken(const struct bpf_reg *d, const struct bpf_reg *s, u8
 	return -1;
 }
 
+/* r, linked to k, learns k's range: a copy, or k's range moved by the
+ * difference of their constants (the kernel's sync_linked_regs). */
+static void sync_one(struct bpf_reg *r, const struct bpf_reg *k)
+{
+	if (r->type != SCALAR_VALUE ||
+	    (r->id & ~ID_ADD_CONST) != (k->id & ~ID_ADD_CONST))
+		return;
+	/* a 32-bit and a 64-bit delta: no relation holds across widths */
+	if (((r->id ^ k->id) & ID_ADD_CONST) == ID_ADD_CONST)
+		return;
+	if ((!(r->id & ID_ADD_CONST) && !(k->id & ID_ADD_CONST)) || r->off == k->off) {
+		*r = *k;
+		return;
+	}
+	struct bpf_reg delta;
+	u32 id = r->id;
+	s32 off = r->off;
+	mark_reg_known(&delta, (u64)((s64)r->off - (s64)k->off));
+	*r = *k;
+	scalar_alu(r, &delta, 0x00, true);
+	r->id = id;
+	r->off = off;
+	/* either side's w += k zero-extended */
+	if ((r->id | k->id) & ID_ADD_CONST32)
+		zext_32_to_64(r);
+	reg_bounds_sync(r);
+}
+
 /* Registers that are copies of one scalar (same id) learn together. */
 static void sync_linked(struct vstate *st, const struct bpf_reg *known)
 {
 	if (known->type != SCALAR_VALUE || !known->id)
 		return;
 	struct bpf_reg k = *known;
-	FOR_EACH_REG(st, r, {
-		if (r->type == SCALAR_VALUE && r->id == k.id)
-			*r = k;
-	});
+	FOR_EACH_REG(st, r, sync_one(r, &k));
 }
 
 static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *insn,
@@ -782,19 +908,15 @@ static int check_cond_jmp(struct verifier_env *env, const struct bpfvm_insn *ins
 		if (insn->code & BPF_SRC_X) {
 			reg_set_min_max(&oregs[insn->dst_reg], &oregs[insn->src_reg], op, w32);
 			reg_set_min_max(dst, &regs[insn->src_reg], branch_flip(op), w32);
-			if (!w32) {
-				sync_linked(other, &oregs[insn->src_reg]);
-				sync_linked(env->cur, &regs[insn->src_reg]);
-			}
+			sync_linked(other, &oregs[insn->src_reg]);
+			sync_linked(env->cur, &regs[insn->src_reg]);
 		} else {
 			struct bpf_reg k1 = src, k2 = src;
 			reg_set_min_max(&oregs[insn->dst_reg], &k1, op, w32);
 			reg_set_min_max(dst, &k2, branch_flip(op), w32);
 		}
-		if (!w32) {
-			sync_linked(other, &oregs[insn->dst_reg]);
-			sync_linked(env->cur, dst);
-		}
+		sync_linked(other, &oregs[insn->dst_reg]);
+		sync_linked(env->cur, dst);
 	}
 	if (!w32 && !(insn->code & BPF_SRC_X) && insn->imm == 0 &&
 	    (op == 0x10 || op == 0x50) && (dst->flags & PTR_MAYBE_NULL)) {

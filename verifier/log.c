@@ -250,7 +250,9 @@ static void print_reg(struct verifier_env *env, const struct func_state *f,
 	}
 	verbose(env, "(");
 	if (r->id) {
-		verbose(env, "%sid=%u", sep, r->id);
+		verbose(env, "%sid=%u", sep, r->id & ~ID_ADD_CONST);
+		if (r->id & ID_ADD_CONST)
+			verbose(env, "%+d", r->off);
 		sep = ",";
 	}
 	if (r->ref_obj_id) {

@@ -364,8 +364,8 @@ static int stack_write_fixed(struct verifier_env *env, struct func_state *f,
 		bool fits = reg_width(r) <= 8 * size;
 		if (hist_push(env->cur, (u32)insn_idx, env->prev_insn_idx, hflags))
 			return -ENOMEM;
-		if (fits && !r->id && !tnum_is_const(r->var_off))
-			r->id = ++env->id_gen;
+		if (fits)
+			assign_scalar_id_before_mov(env, r);
 		spill_reg(f, spi, r, size);
 		if (!fits)
 			s->spilled.id = 0;
@@ -467,8 +467,10 @@ static int stack_read_fixed(struct verifier_env *env, struct func_state *f,
 				return 0;
 			if (size <= spill_size && !(off % 8)) {
 				*dst = s->spilled;
-				if (reg_width(&s->spilled) > size * 8)
+				if (reg_width(&s->spilled) > size * 8) {
 					dst->id = 0;
+					dst->off = 0;
+				}
 			} else {
 				int spills = 0, zeros = 0;
 				for (int i = 0; i < size; i++) {

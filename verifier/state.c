@@ -140,6 +140,12 @@ static bool regsafe(struct verifier_env *env, const struct bpf_reg *o,
 		/* no decision depended on its value */
 		if (!o->precise)
 			return true;
+		/* a linked old register needs the same kind of link ("id",
+		 * "id+k" 64-bit, 32-bit) and the same k */
+		if (o->id && (o->id & ID_ADD_CONST) != (c->id & ID_ADD_CONST))
+			return false;
+		if ((o->id & ID_ADD_CONST) && o->off != c->off)
+			return false;
 		return within(o, c) && (!o->id || check_ids(env, o->id, c->id));
 	case PTR_TO_MAP_KEY:
 	case PTR_TO_MAP_VALUE:

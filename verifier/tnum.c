@@ -23,6 +23,26 @@ struct tnum tnum_range(u64 min, u64 max)
 	return (struct tnum){ min & ~delta, delta };
 }
 
+/* The smallest member of t above z (t's largest if none is, t's smallest
+ * if z is below it).  Members are t.value + s for the submasks s of
+ * t.mask, so this is the smallest submask above d = z - t.value: d counted
+ * up by one with the non-mask bits filled so the carry runs through them;
+ * below the highest non-mask bit set in d nothing smaller can exceed d,
+ * so those bits fill too. */
+u64 tnum_step(struct tnum t, u64 z)
+{
+	u64 tmax = t.value | t.mask, d, h, fill;
+
+	if (z >= tmax)
+		return tmax;
+	if (z < t.value)
+		return t.value;
+	d = z - t.value;
+	h = d & ~t.mask;
+	fill = h ? ~0ull >> __builtin_clzll(h) : 0;
+	return t.value | (((d | fill | ~t.mask) + 1) & t.mask);
+}
+
 struct tnum tnum_shl(struct tnum a, unsigned s)
 {
 	return (struct tnum){ a.value << s, a.mask << s };
@@ -81,22 +101,30 @@ struct tnum tnum_xor(struct tnum a, struct tnum b)
 	return (struct tnum){ v & ~mu, mu };
 }
 
-/* Shift-and-add over a's bits: known 1 bits add b, unknown bits add b's
- * possible bits as unknown. */
+/* Every value either tnum holds (bits that differ become unknown). */
+static struct tnum tnum_union(struct tnum a, struct tnum b)
+{
+	u64 mu = (a.value ^ b.value) | a.mask | b.mask;
+
+	return (struct tnum){ a.value & b.value & ~mu, mu };
+}
+
+/* Shift-and-add over a's bits: a known 1 adds b; an unknown bit gives
+ * "added or not", the union of both partial sums (as Linux 6.18's
+ * tnum_mul, which is more precise than adding b's bits as unknown). */
 struct tnum tnum_mul(struct tnum a, struct tnum b)
 {
-	struct tnum acc_v = tnum_const(a.value * b.value);
-	struct tnum acc_m = tnum_const(0);
+	struct tnum acc = tnum_const(0);
 
 	while (a.value || a.mask) {
 		if (a.value & 1)
-			acc_m = tnum_add(acc_m, (struct tnum){ 0, b.mask });
+			acc = tnum_add(acc, b);
 		else if (a.mask & 1)
-			acc_m = tnum_add(acc_m, (struct tnum){ 0, b.value | b.mask });
+			acc = tnum_union(acc, tnum_add(acc, b));
 		a = tnum_shr(a, 1);
 		b = tnum_shl(b, 1);
 	}
-	return tnum_add(acc_v, acc_m);
+	return acc;
 }
 
 struct tnum tnum_intersect(struct tnum a, struct tnum b)

@@ -31,6 +31,7 @@ struct tnum {
 #define TNUM_UNKNOWN ((struct tnum){ 0, ~0ull })
 struct tnum tnum_const(u64 v);
 struct tnum tnum_range(u64 min, u64 max);
+u64 tnum_step(struct tnum t, u64 z); /* t's smallest member above z */
 static inline bool tnum_is_const(struct tnum a) { return !a.mask; }
 static inline bool tnum_equals_const(struct tnum a, u64 b) { return !a.mask && a.value == b; }
 static inline bool tnum_is_unknown(struct tnum a) { return !~a.mask; }
@@ -91,7 +92,9 @@ struct bpf_reg {
 	u8 frameno;    /* PTR_TO_STACK: whose frame */
 	bool precise;
 	s32 off;       /* fixed offset of a pointer */
-	u32 id;        /* shared by copies: NULL checks and ranges apply to all */
+	u32 id;        /* shared by copies: NULL checks and ranges apply to all;
+			  a scalar's with ID_ADD_CONST* is that register plus
+			  off (a constant added after the copy) */
 	u32 ref_obj_id; /* acquired reference this pointer holds */
 	union {
 		s32 range;    /* packet: bytes proven readable past off, or
@@ -106,6 +109,10 @@ struct bpf_reg {
 	s32 s32_min, s32_max;
 	u32 u32_min, u32_max;
 };
+
+#define ID_ADD_CONST64 (1u << 31) /* r += k (64-bit) on a linked scalar */
+#define ID_ADD_CONST32 (1u << 30) /* w += k, the value fitting 32 bits */
+#define ID_ADD_CONST (ID_ADD_CONST64 | ID_ADD_CONST32)
 
 #define AT_PKT_END (-1)     /* the pointer is >= pkt_end */
 #define BEYOND_PKT_END (-2) /* the pointer is > pkt_end */
@@ -283,6 +290,7 @@ bool reg_is_const(const struct bpf_reg *r, bool w32);
 u64 reg_const(const struct bpf_reg *r, bool w32);
 /* ALU on two scalars: dst op= src; op is the BPF_OP bits. */
 void scalar_alu(struct bpf_reg *dst, const struct bpf_reg *src, u8 op, bool w64);
+void assign_scalar_id_before_mov(struct verifier_env *env, struct bpf_reg *src);
 /* -1 unknown, 0 never, 1 always. */
 int is_branch_taken(const struct bpf_reg *a, const struct bpf_reg *b, u8 op, bool w32);
 /* Refine both to the outcome (taken true/false) of the comparison. */
