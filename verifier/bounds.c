@@ -122,6 +122,18 @@ static void deduce_bounds(struct bpf_reg *r)
 		r->smax = (s64)r->umax;
 		r->umin = max64(r->umin, (u64)r->smin);
 	}
+	/* As the kernel (for sign-extending loads): a non-negative s32 range
+	 * with the 64-bit range inside [S32_MIN, S32_MAX] means the upper half
+	 * is zero.  It assigns the 32-bit range rather than intersecting, so
+	 * a tighter 64-bit range is lost; mirrored, as pruning depends on it. */
+	if (r->s32_min >= 0 && r->smin >= S32_MINV && r->smax <= S32_MAXV) {
+		r->smin = r->s32_min;
+		r->smax = r->s32_max;
+		r->umin = (u64)r->s32_min;
+		r->umax = (u64)r->s32_max;
+		r->var_off = tnum_intersect(r->var_off,
+					    tnum_range((u64)r->smin, (u64)r->smax));
+	}
 }
 
 static void bound_offset(struct bpf_reg *r)
