@@ -100,7 +100,8 @@ static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 		b = k == 32 && d->s32_max >= 0 ? (s64)((u64)d->s32_max << 32) : INT64_MAX;
 		d->smin = a;
 		d->smax = b;
-		if (k && d->umax > (UINT64_MAX >> k))
+		/* the kernel's test: one bit short of the exact one */
+		if (d->umax > (1ull << (63 - k)))
 			full(d, false, true);
 		else { d->umin <<= k; d->umax <<= k; }
 		break;
@@ -189,6 +190,10 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 		mark_reg_unknown(d);
 		return;
 	}
+	/* the kernel's __scalar32_min_max_lsh keeps u32 bounds only up to
+	 * 1 << (31 - k), short of what the 64-bit view would keep */
+	bool u32_ok = op != OP_LSH ||
+		      d->u32_max <= (1ull << (31 - (u32)s->var_off.value));
 	widen(&zd, d, false); widen(&zs, s, false);
 	widen(&sd, d, true);  widen(&ss, s, true);
 	if (!alu64(&zd, &zs, op) || !alu64(&sd, &ss, op)) {
@@ -202,7 +207,7 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 	u64 hi = op == OP_ARSH ? (u64)sd.smax : zd.umax;
 	if (op == OP_ARSH && sd.smin > sd.smax)
 		lo = 1, hi = 0;
-	if (lo <= hi && (lo >> 32) == (hi >> 32) && (u32)lo <= (u32)hi) {
+	if (u32_ok && lo <= hi && (lo >> 32) == (hi >> 32) && (u32)lo <= (u32)hi) {
 		d->u32_min = (u32)lo;
 		d->u32_max = (u32)hi;
 	}
