@@ -184,9 +184,10 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 		return;
 	}
 	/* a shift by the width or more: the result is not computed (and,
-	 * as the kernel does, not even zero-extended) */
+	 * as the kernel does, not even zero-extended); like the kernel's
+	 * is_safe_to_compute_dst_reg_range, the amount's 64-bit umax counts */
 	if ((op == OP_LSH || op == OP_RSH || op == OP_ARSH) &&
-	    (!tnum_is_const(tnum_subreg(s->var_off)) || (u32)s->var_off.value >= 32)) {
+	    (!tnum_is_const(tnum_subreg(s->var_off)) || s->umax >= 32)) {
 		mark_reg_unknown(d);
 		return;
 	}
