@@ -63,7 +63,9 @@ void reg_bounds_from_tnum(struct bpf_reg *r)
 	r->u32_max = (u32)min64(r->u32_max, (u32)(s.value | s.mask));
 }
 
-static void deduce_bounds(struct bpf_reg *r)
+/* The kernel's __reg32_deduce_bounds: the 64-bit view and the other 32-bit
+ * view tighten each 32-bit view. */
+static void deduce_bounds32(struct bpf_reg *r)
 {
 	/* 64 -> 32: when the upper halves agree, the low halves are a range */
 	if ((r->umin >> 32) == (r->umax >> 32)) {
@@ -84,6 +86,18 @@ static void deduce_bounds(struct bpf_reg *r)
 			r->s32_max = (s32)smin64(r->s32_max, (s32)r->smax);
 		}
 	}
+	/* upper halves one apart (0xffffffff then 0 counts) and the low
+	 * halves going from negative to non-negative: still an s32 range */
+	if ((u32)(r->umin >> 32) + 1 == (u32)(r->umax >> 32) &&
+	    (s32)(u32)r->umin < 0 && (s32)(u32)r->umax >= 0) {
+		r->s32_min = (s32)smax64(r->s32_min, (s32)(u32)r->umin);
+		r->s32_max = (s32)smin64(r->s32_max, (s32)(u32)r->umax);
+	}
+	if ((u32)((u64)r->smin >> 32) + 1 == (u32)((u64)r->smax >> 32) &&
+	    (s32)r->smin < 0 && (s32)r->smax >= 0) {
+		r->s32_min = (s32)smax64(r->s32_min, (s32)r->smin);
+		r->s32_max = (s32)smin64(r->s32_max, (s32)r->smax);
+	}
 	/* 32: signed <-> unsigned when the range does not cross the sign */
 	if ((s32)r->u32_min <= (s32)r->u32_max) {
 		r->s32_min = (s32)smax64(r->s32_min, (s32)r->u32_min);
@@ -101,13 +115,11 @@ static void deduce_bounds(struct bpf_reg *r)
 		r->s32_max = (s32)r->u32_max;
 		r->u32_min = (u32)max64(r->u32_min, (u32)r->s32_min);
 	}
-	/* 32 -> 64: a bound's upper half with the low range in place is still
-	 * a bound (any value above it in the upper half is above anyway) */
-	r->umin = max64(r->umin, (r->umin & ~(u64)U32_MAXV) | r->u32_min);
-	r->umax = min64(r->umax, (r->umax & ~(u64)U32_MAXV) | r->u32_max);
-	r->smin = smax64(r->smin, (s64)(((u64)r->smin & ~(u64)U32_MAXV) | r->u32_min));
-	r->smax = smin64(r->smax, (s64)(((u64)r->smax & ~(u64)U32_MAXV) | r->u32_max));
-	/* 64: signed <-> unsigned */
+}
+
+/* __reg64_deduce_bounds: 64-bit signed <-> unsigned. */
+static void deduce_bounds64(struct bpf_reg *r)
+{
 	if ((s64)r->umin <= (s64)r->umax) {
 		r->smin = smax64(r->smin, (s64)r->umin);
 		r->smax = smin64(r->smax, (s64)r->umax);
@@ -122,6 +134,17 @@ static void deduce_bounds(struct bpf_reg *r)
 		r->smax = (s64)r->umax;
 		r->umin = max64(r->umin, (u64)r->smin);
 	}
+}
+
+/* __reg_deduce_mixed_bounds: the 32-bit range back into the 64-bit one. */
+static void deduce_bounds_mixed(struct bpf_reg *r)
+{
+	/* a bound's upper half with the low range in place is still a bound
+	 * (any value above it in the upper half is above anyway) */
+	r->umin = max64(r->umin, (r->umin & ~(u64)U32_MAXV) | r->u32_min);
+	r->umax = min64(r->umax, (r->umax & ~(u64)U32_MAXV) | r->u32_max);
+	r->smin = smax64(r->smin, (s64)(((u64)r->smin & ~(u64)U32_MAXV) | r->u32_min));
+	r->smax = smin64(r->smax, (s64)(((u64)r->smax & ~(u64)U32_MAXV) | r->u32_max));
 	/* As the kernel (for sign-extending loads): a non-negative s32 range
 	 * with the 64-bit range inside [S32_MIN, S32_MAX] means the upper half
 	 * is zero.  It assigns the 32-bit range rather than intersecting, so
@@ -134,6 +157,15 @@ static void deduce_bounds(struct bpf_reg *r)
 		r->var_off = tnum_intersect(r->var_off,
 					    tnum_range((u64)r->smin, (u64)r->smax));
 	}
+}
+
+/* In the kernel's order: on a contradiction (a dead branch) the result
+ * depends on it. */
+static void deduce_bounds(struct bpf_reg *r)
+{
+	deduce_bounds32(r);
+	deduce_bounds64(r);
+	deduce_bounds_mixed(r);
 }
 
 static void bound_offset(struct bpf_reg *r)
