@@ -206,7 +206,10 @@ void reg_set_min_max(struct bpf_reg *a, struct bpf_reg *b, u8 op, bool w32)
 
 	refine(&va, &vb, op, w32);
 	store(a, &va, w32);
-	store(b, &vb, w32);
+	/* a register against itself: as the kernel, what it learns as the
+	 * left operand (from its old bounds as the right one) stays */
+	if (b != a)
+		store(b, &vb, w32);
 }
 
 u8 branch_flip(u8 op)
