@@ -108,7 +108,8 @@ static bool alu64(struct bpf_reg *d, const struct bpf_reg *s, u8 op)
 		b = k == 32 ? (s64)((u64)(s64)d->s32_max << 32) : INT64_MAX;
 		d->smin = a;
 		d->smax = b;
-		if (k && d->umax > (UINT64_MAX >> k))
+		/* the kernel's test: one bit short of the exact one */
+		if (d->umax > (1ull << (63 - k)))
 			full(d, false, true);
 		else { d->umin <<= k; d->umax <<= k; }
 		break;
@@ -206,12 +207,17 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 		return;
 	}
 	/* a shift by the width or more: the result is not computed (and,
-	 * as the kernel does, not even zero-extended) */
+	 * as the kernel does, not even zero-extended); like the kernel's
+	 * is_safe_to_compute_dst_reg_range, the amount's 64-bit umax counts */
 	if ((op == OP_LSH || op == OP_RSH || op == OP_ARSH) &&
-	    (!tnum_is_const(tnum_subreg(s->var_off)) || (u32)s->var_off.value >= 32)) {
+	    (!tnum_is_const(tnum_subreg(s->var_off)) || s->umax >= 32)) {
 		mark_reg_unknown(d);
 		return;
 	}
+	/* the kernel's __scalar32_min_max_lsh keeps u32 bounds only up to
+	 * 1 << (31 - k), short of what the 64-bit view would keep */
+	bool u32_ok = op != OP_LSH ||
+		      d->u32_max <= (1ull << (31 - (u32)s->var_off.value));
 	widen(&zd, d, false); widen(&zs, s, false);
 	widen(&sd, d, true);  widen(&ss, s, true);
 	if (!alu64(&zd, &zs, op) || !alu64(&sd, &ss, op)) {
@@ -225,7 +231,7 @@ void scalar_alu(struct bpf_reg *d, const struct bpf_reg *s, u8 op, bool w64)
 	u64 hi = op == OP_ARSH ? (u64)sd.smax : zd.umax;
 	if (op == OP_ARSH && sd.smin > sd.smax)
 		lo = 1, hi = 0;
-	if (lo <= hi && (lo >> 32) == (hi >> 32) && (u32)lo <= (u32)hi) {
+	if (u32_ok && lo <= hi && (lo >> 32) == (hi >> 32) && (u32)lo <= (u32)hi) {
 		d->u32_min = (u32)lo;
 		d->u32_max = (u32)hi;
 	}

@@ -89,8 +89,8 @@ void reg_bounds_from_tnum(struct bpf_reg *r)
 		set_known_bounds(r, next);
 }
 
-/* The 32-bit bounds from the 64-bit ones and from each other (the
- * kernel's __reg32_deduce_bounds). */
+/* The kernel's __reg32_deduce_bounds: the 64-bit view and the other 32-bit
+ * view tighten each 32-bit view. */
 static void deduce_bounds32(struct bpf_reg *r)
 {
 	/* 64 -> 32: when the upper halves agree, the low halves are a range */
@@ -112,8 +112,8 @@ static void deduce_bounds32(struct bpf_reg *r)
 			r->s32_max = (s32)smin64(r->s32_max, (s32)r->smax);
 		}
 	}
-	/* upper halves n and n + 1 with the low halves going from negative
-	 * to non-negative: still one s32 range */
+	/* upper halves one apart (0xffffffff then 0 counts) and the low
+	 * halves going from negative to non-negative: still an s32 range */
 	if ((u32)(r->umin >> 32) + 1 == (u32)(r->umax >> 32) &&
 	    (s32)(u32)r->umin < 0 && (s32)(u32)r->umax >= 0) {
 		r->s32_min = (s32)smax64(r->s32_min, (s32)(u32)r->umin);
@@ -143,7 +143,7 @@ static void deduce_bounds32(struct bpf_reg *r)
 	}
 }
 
-/* 64: signed <-> unsigned (__reg64_deduce_bounds). */
+/* __reg64_deduce_bounds: 64-bit signed <-> unsigned. */
 static void deduce_bounds64(struct bpf_reg *r)
 {
 	if ((s64)r->umin <= (s64)r->umax) {
@@ -162,7 +162,7 @@ static void deduce_bounds64(struct bpf_reg *r)
 	}
 }
 
-/* The 64-bit bounds from the 32-bit ones (__reg_deduce_mixed_bounds). */
+/* __reg_deduce_mixed_bounds: the 32-bit range back into the 64-bit one. */
 static void deduce_bounds_mixed(struct bpf_reg *r)
 {
 	/* a bound's upper half with the low range in place is still a bound
@@ -171,8 +171,10 @@ static void deduce_bounds_mixed(struct bpf_reg *r)
 	r->umax = min64(r->umax, (r->umax & ~(u64)U32_MAXV) | r->u32_max);
 	r->smin = smax64(r->smin, (s64)(((u64)r->smin & ~(u64)U32_MAXV) | r->u32_min));
 	r->smax = smin64(r->smax, (s64)(((u64)r->smax & ~(u64)U32_MAXV) | r->u32_max));
-	/* within [S32_MIN, S32_MAX] with a non-negative low half the upper
-	 * half cannot be all ones: the value is the s32 range */
+	/* As the kernel (for sign-extending loads): a non-negative s32 range
+	 * with the 64-bit range inside [S32_MIN, S32_MAX] means the upper half
+	 * is zero.  It assigns the 32-bit range rather than intersecting, so
+	 * a tighter 64-bit range is lost; mirrored, as pruning depends on it. */
 	if (r->s32_min >= 0 && r->smin >= S32_MINV && r->smax <= S32_MAXV) {
 		r->smin = r->s32_min;
 		r->smax = r->s32_max;
@@ -183,6 +185,8 @@ static void deduce_bounds_mixed(struct bpf_reg *r)
 	}
 }
 
+/* In the kernel's order: on a contradiction (a dead branch) the result
+ * depends on it. */
 static void deduce_bounds(struct bpf_reg *r)
 {
 	deduce_bounds32(r);

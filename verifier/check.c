@@ -1013,6 +1013,9 @@ static int check_ld_abs(struct verifier_env *env, const struct bpfvm_insn *insn)
 	}
 	if (ind && (err = check_reg_arg_read(env, insn->src_reg)))
 		return err;
+	/* the skb is R6 itself: no offset, fixed or variable */
+	if ((err = check_ptr_off_reg(env, &regs[6], 6, false)))
+		return err;
 	clobber_caller_saved(env, cur_func(env));
 	mark_reg_unknown(&regs[0]);
 	return 0;

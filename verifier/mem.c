@@ -195,8 +195,8 @@ static bool may_access_pkt(struct verifier_env *env, bool write, bool helper_ok)
 
 /* ---- context -------------------------------------------------------------- */
 
-static int check_ptr_off_reg(struct verifier_env *env, const struct bpf_reg *r,
-			     int regno, bool fixed_ok)
+int check_ptr_off_reg(struct verifier_env *env, const struct bpf_reg *r,
+		      int regno, bool fixed_ok)
 {
 	char t[48], tn[48];
 

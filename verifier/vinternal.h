@@ -361,6 +361,8 @@ int check_stack_range(struct verifier_env *env, int regno, int off, int size,
 		      bool write);
 int check_ptr_alignment(struct verifier_env *env, const struct bpf_reg *reg,
 			int off, int size, bool strict);
+int check_ptr_off_reg(struct verifier_env *env, const struct bpf_reg *r,
+		      int regno, bool fixed_ok);
 int check_ctx_access(struct verifier_env *env, int insn_idx, int off, int size,
 		     bool write, struct bpf_reg *out);
 
