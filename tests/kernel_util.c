@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <linux/bpf.h>
+#include <linux/btf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,4 +250,30 @@ int bpfk_run(const struct bpfvm_insn *insns, size_t n, const void *mem,
 	close(fd);
 	close(map_fd);
 	return err;
+}
+
+int bpfk_spin_lock_btf(int (*call)(int cmd, void *attr, unsigned size))
+{
+	/* name offsets into str: bpf_spin_lock 1, val 15, cnt 19, l 23,
+	 * int 25; member offsets in bits */
+	static const uint32_t types[] = {
+		25, 0x01000000, 4, 0x01000020,             /* int: signed, 32 */
+		1, 0x04000001, 4, 15, 1, 0,                /* bpf_spin_lock */
+		15, 0x04000002, 8, 19, 1, 0, 23, 2, 32,    /* val */
+	};
+	static const char str[] = "\0bpf_spin_lock\0val\0cnt\0l\0int";
+	struct btf_header h = {
+		.magic = 0xeb9f, .version = 1, .hdr_len = sizeof(h),
+		.type_len = sizeof(types), .str_off = sizeof(types),
+		.str_len = sizeof(str),
+	};
+	uint8_t blob[sizeof(h) + sizeof(types) + sizeof(str)];
+	memcpy(blob, &h, sizeof(h));
+	memcpy(blob + sizeof(h), types, sizeof(types));
+	memcpy(blob + sizeof(h) + sizeof(types), str, sizeof(str));
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.btf = ptr(blob);
+	a.btf_size = sizeof(blob);
+	return call(BPF_BTF_LOAD, &a, sizeof(a));
 }

@@ -44,4 +44,10 @@ int bpfk_run(const struct bpfvm_insn *insns, size_t n, const void *mem,
 	     size_t mem_len, void *mem_out, uint64_t *r0, char *log,
 	     size_t loglen);
 
+/* BTF_LOAD through call (bpf(2) or bpfvm_bpf, returning the fd or -errno)
+ * of the selftests' spin-lock BTF: [1] int, [2] struct bpf_spin_lock
+ * { int val; }, [3] struct val { int cnt; struct bpf_spin_lock l; }, the
+ * value type of their map_spin_lock and sk_storage_map. */
+int bpfk_spin_lock_btf(int (*call)(int cmd, void *attr, unsigned size));
+
 #endif

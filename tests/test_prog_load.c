@@ -648,38 +648,10 @@ static const struct corpus_map corpus_maps[] = {
 	{ "map_event_output", BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 1, 0 },
 	{ "map_reuseport_array", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 1, 0 },
 	{ "map_ringbuf", BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0 },
-	/* with the BTF below: value struct val (type 3), key int (type 1) */
+	/* with bpfk_spin_lock_btf: value struct val (type 3), key int (type 1) */
 	{ "map_spin_lock", BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0 },
 	{ "sk_storage_map", BPF_MAP_TYPE_SK_STORAGE, 4, 8, 0, BPF_F_NO_PREALLOC },
 };
-
-/* The selftest driver's BTF for map_spin_lock / sk_storage_map:
- * [1] int (4 bytes, signed), [2] struct bpf_spin_lock { int val; },
- * [3] struct val { int cnt; struct bpf_spin_lock l; }. */
-static int corpus_spin_lock_btf(void)
-{
-	/* name offsets into str2: bpf_spin_lock 1, val 15, cnt 19, l 23,
-	 * int 25; member offsets in bits */
-	static const uint32_t types[] = {
-		25, 0x01000000, 4, 0x01000020,             /* int: signed, 32 */
-		1, 0x04000001, 4, 15, 1, 0,                /* bpf_spin_lock */
-		15, 0x04000002, 8, 19, 1, 0, 23, 2, 32,    /* val */
-	};
-	static const char str2[] = "\0bpf_spin_lock\0val\0cnt\0l\0int";
-	uint8_t blob[24 + sizeof(types) + sizeof(str2)];
-	struct { uint16_t magic; uint8_t ver, flags; uint32_t hdr_len,
-		 type_off, type_len, str_off, str_len; } h = {
-		0xeb9f, 1, 0, 24, 0, sizeof(types), sizeof(types), sizeof(str2)
-	};
-	memcpy(blob, &h, 24);
-	memcpy(blob + 24, types, sizeof(types));
-	memcpy(blob + 24 + sizeof(types), str2, sizeof(str2));
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.btf = PTR(blob);
-	a.btf_size = sizeof(blob);
-	return vcall(BPF_BTF_LOAD, &a, sizeof(a));
-}
 
 #define CORPUS_FDS 32
 
@@ -716,7 +688,7 @@ static int corpus_map(const char *name, uint32_t type, uint32_t attach,
 	a.max_entries = k->max;
 	a.map_flags = k->flags;
 	if (!strcmp(name, "map_spin_lock") || !strcmp(name, "sk_storage_map")) {
-		int btf = corpus_spin_lock_btf();
+		int btf = bpfk_spin_lock_btf(vcall);
 		if (btf < 0)
 			return -1;
 		fds[(*nfds)++] = btf;

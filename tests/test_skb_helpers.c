@@ -90,32 +90,6 @@ static size_t packet(int which, uint8_t *p)
 
 /* ---- maps ---------------------------------------------------------------- */
 
-/* BTF of the selftests' sk storage value: [1] int, [2] struct
- * bpf_spin_lock { int val; }, [3] struct val { int cnt; struct
- * bpf_spin_lock l; } */
-static int load_btf(bpf_fn call)
-{
-	static const uint32_t types[] = {
-		25, 0x01000000, 4, 0x01000020,
-		1, 0x04000001, 4, 15, 1, 0,
-		15, 0x04000002, 8, 19, 1, 0, 23, 2, 32,
-	};
-	static const char str[] = "\0bpf_spin_lock\0val\0cnt\0l\0int";
-	uint8_t blob[24 + sizeof(types) + sizeof(str)];
-	struct { uint16_t magic; uint8_t ver, flags; uint32_t hdr_len,
-		 type_off, type_len, str_off, str_len; } h = {
-		0xeb9f, 1, 0, 24, 0, sizeof(types), sizeof(types), sizeof(str)
-	};
-	memcpy(blob, &h, 24);
-	memcpy(blob + 24, types, sizeof(types));
-	memcpy(blob + 24 + sizeof(types), str, sizeof(str));
-	union bpf_attr a;
-	memset(&a, 0, sizeof(a));
-	a.btf = PTR(blob);
-	a.btf_size = sizeof(blob);
-	return call(BPF_BTF_LOAD, &a, sizeof(a));
-}
-
 /* A map of kind k: P perf event array (1024), Q one of 4 slots, S sk
  * storage, C cgroup storage, D per-CPU cgroup storage. */
 static int make_map(bpf_fn call, char k, int *btf)
@@ -129,7 +103,7 @@ static int make_map(bpf_fn call, char k, int *btf)
 		a.max_entries = k == 'P' ? 1024 : 4;
 		break;
 	case 'S':
-		*btf = load_btf(call);
+		*btf = bpfk_spin_lock_btf(call);
 		ck_assert_int_ge(*btf, 0);
 		a.map_type = BPF_MAP_TYPE_SK_STORAGE;
 		a.key_size = 4;
