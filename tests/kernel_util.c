@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "bpfvm_bpf.h"
 #include "kernel_util.h"
 
 #define ETH_HLEN 14 /* XDP test_run refuses shorter packets */
@@ -276,4 +277,16 @@ int bpfk_spin_lock_btf(int (*call)(int cmd, void *attr, unsigned size))
 	a.btf = ptr(blob);
 	a.btf_size = sizeof(blob);
 	return call(BPF_BTF_LOAD, &a, sizeof(a));
+}
+
+int bpfk_kcall(int cmd, void *attr, unsigned size)
+{
+	long r = syscall(__NR_bpf, cmd, attr, size);
+	return r < 0 ? -errno : (int)r;
+}
+
+int bpfk_vcall(int cmd, void *attr, unsigned size)
+{
+	int r = bpfvm_bpf(cmd, attr, size);
+	return r < 0 ? -errno : r;
 }

@@ -44,6 +44,12 @@ int bpfk_run(const struct bpfvm_insn *insns, size_t n, const void *mem,
 	     size_t mem_len, void *mem_out, uint64_t *r0, char *log,
 	     size_t loglen);
 
+/* bpf(2) on the running kernel and bpfvm_bpf, each as the result or
+ * -errno, so one differential sequence runs on either. */
+typedef int (*bpfk_fn)(int cmd, void *attr, unsigned size);
+int bpfk_kcall(int cmd, void *attr, unsigned size);
+int bpfk_vcall(int cmd, void *attr, unsigned size);
+
 /* BTF_LOAD through call (bpf(2) or bpfvm_bpf, returning the fd or -errno)
  * of the selftests' spin-lock BTF: [1] int, [2] struct bpf_spin_lock
  * { int val; }, [3] struct val { int cnt; struct bpf_spin_lock l; }, the

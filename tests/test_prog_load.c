@@ -53,21 +53,7 @@ static void *read_shared(const char *rel, size_t *len)
 
 /* ---- bpf(2), ours or the kernel's, as -errno ----------------------------- */
 
-typedef int (*bpf_fn)(int cmd, void *attr, unsigned size);
-
-static int vcall(int cmd, void *a, unsigned size)
-{
-	int r = bpfvm_bpf(cmd, a, size);
-	return r < 0 ? -errno : r;
-}
-
-static int kcall(int cmd, void *a, unsigned size)
-{
-	int r = (int)syscall(__NR_bpf, cmd, a, size);
-	return r < 0 ? -errno : r;
-}
-
-static int map_create(bpf_fn call, uint32_t type, uint32_t ks, uint32_t vs,
+static int map_create(bpfk_fn call, uint32_t type, uint32_t ks, uint32_t vs,
 		      uint32_t max)
 {
 	union bpf_attr a;
@@ -79,7 +65,7 @@ static int map_create(bpf_fn call, uint32_t type, uint32_t ks, uint32_t vs,
 	return call(BPF_MAP_CREATE, &a, sizeof(a));
 }
 
-static int map_elem(bpf_fn call, int cmd, int fd, const void *key, void *val)
+static int map_elem(bpfk_fn call, int cmd, int fd, const void *key, void *val)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -96,7 +82,7 @@ struct load {
 	uint32_t log_true_size; /* out */
 };
 
-static int prog_load(bpf_fn call, const void *insns, size_t n, struct load *l)
+static int prog_load(bpfk_fn call, const void *insns, size_t n, struct load *l)
 {
 	uint8_t raw[ATTR_SIZE];
 	memset(raw, 0, sizeof(raw));
@@ -126,7 +112,7 @@ struct run {
 	uint32_t ctx_size_out;
 };
 
-static int test_run(bpf_fn call, int fd, struct run *r)
+static int test_run(bpfk_fn call, int fd, struct run *r)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -149,10 +135,10 @@ static int test_run(bpf_fn call, int fd, struct run *r)
 	return err;
 }
 
-static void close_fd(bpf_fn call, int fd)
+static void close_fd(bpfk_fn call, int fd)
 {
 	if (fd >= 0)
-		call == vcall ? bpfvm_close(fd) : close(fd);
+		call == bpfk_vcall ? bpfvm_close(fd) : close(fd);
 }
 
 /* ---- the conformance vectors, the kernel's way --------------------------- */
@@ -162,7 +148,7 @@ static void close_fd(bpf_fn call, int fd)
 static int conf_run(const struct bpfvm_conf_test *t, uint64_t *r0, char *log,
 		    size_t loglen)
 {
-	int map = map_create(vcall, BPF_MAP_TYPE_ARRAY, 4, 8, 1);
+	int map = map_create(bpfk_vcall, BPF_MAP_TYPE_ARRAY, 4, 8, 1);
 	ck_assert_int_ge(map, 0);
 	struct bpfvm_insn *p = calloc(t->n + BPFK_WRAP_MAX, sizeof(*p));
 	ck_assert_ptr_nonnull(p);
@@ -170,7 +156,7 @@ static int conf_run(const struct bpfvm_conf_test *t, uint64_t *r0, char *log,
 	struct load l = { .type = BPF_PROG_TYPE_XDP, .log_level = 1,
 			  .log = log, .log_size = (uint32_t)loglen };
 	log[0] = '\0';
-	int fd = prog_load(vcall, p, n, &l);
+	int fd = prog_load(bpfk_vcall, p, n, &l);
 	free(p);
 	int err = fd < 0 ? fd : 0;
 	if (!err) {
@@ -182,12 +168,12 @@ static int conf_run(const struct bpfvm_conf_test *t, uint64_t *r0, char *log,
 		struct run r = { .data = data,
 				 .size = t->mem_len < 14 ? 14 : (uint32_t)t->mem_len };
 		uint32_t key = 0;
-		err = test_run(vcall, fd, &r);
+		err = test_run(bpfk_vcall, fd, &r);
 		if (!err)
-			err = map_elem(vcall, BPF_MAP_LOOKUP_ELEM, map, &key, r0);
-		close_fd(vcall, fd);
+			err = map_elem(bpfk_vcall, BPF_MAP_LOOKUP_ELEM, map, &key, r0);
+		close_fd(bpfk_vcall, fd);
 	}
-	close_fd(vcall, map);
+	close_fd(bpfk_vcall, map);
 	return err;
 }
 
@@ -297,7 +283,7 @@ static const char *const bench_names[] = {
 
 /* Load bench program `name` through call (maps created there, ld_imm64
  * descriptors patched): the fd, and *maps the map fds to close. */
-static int bench_load(bpf_fn call, const struct bench *b, int *maps,
+static int bench_load(bpfk_fn call, const struct bench *b, int *maps,
 		      char *log, size_t loglen)
 {
 	char rel[128];
@@ -330,7 +316,7 @@ START_TEST(bench_programs_accepted)
 		int maps[8];
 		ck_assert_msg(bench_meta(bench_names[i], &b), "%s.meta", bench_names[i]);
 		log[0] = '\0';
-		int fd = bench_load(vcall, &b, maps, log, sizeof(log));
+		int fd = bench_load(bpfk_vcall, &b, maps, log, sizeof(log));
 		ck_assert_msg(fd >= 0, "%s rejected (%d):\n%s", b.name, fd,
 			      log + (strlen(log) > 2000 ? strlen(log) - 2000 : 0));
 		char rel[128];
@@ -338,13 +324,13 @@ START_TEST(bench_programs_accepted)
 		snprintf(rel, sizeof(rel), "bench/%s", b.input);
 		uint8_t *pkt = read_shared(rel, &len);
 		struct run r = { .data = pkt, .size = (uint32_t)len };
-		ck_assert_int_eq(test_run(vcall, fd, &r), 0);
+		ck_assert_int_eq(test_run(bpfk_vcall, fd, &r), 0);
 		ck_assert_msg(r.retval == b.retval, "%s: retval %#x, .meta %#x",
 			      b.name, r.retval, b.retval);
 		free(pkt);
-		close_fd(vcall, fd);
+		close_fd(bpfk_vcall, fd);
 		for (int m = 0; m < b.nmaps; m++)
-			close_fd(vcall, maps[m]);
+			close_fd(bpfk_vcall, maps[m]);
 	}
 }
 END_TEST
@@ -372,9 +358,9 @@ START_TEST(log_levels)
 	for (uint32_t lvl = 1; lvl <= 4; lvl <<= 1) {
 		l.log_level = lvl;
 		memset(log, 'x', sizeof(log));
-		int fd = prog_load(vcall, small_xdp, LEN(small_xdp), &l);
+		int fd = prog_load(bpfk_vcall, small_xdp, LEN(small_xdp), &l);
 		ck_assert_msg(fd >= 0, "level %u: %d\n%s", lvl, fd, log);
-		close_fd(vcall, fd);
+		close_fd(bpfk_vcall, fd);
 		size_t len = strlen(log);
 		ck_assert_msg(len >= strlen(STATS) &&
 			      !strcmp(log + len - strlen(STATS), STATS),
@@ -398,47 +384,47 @@ START_TEST(log_errno_rules)
 	static char log[1 << 16];
 	/* a buffer without a level, an unknown level bit */
 	struct load l = { .type = BPF_PROG_TYPE_XDP, .log = log, .log_size = 1024 };
-	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
+	ck_assert_int_eq(prog_load(bpfk_vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
 	l.log_level = 16; /* past BPF_LOG_FIXED (8) */
-	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
+	ck_assert_int_eq(prog_load(bpfk_vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
 	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log = log };
 	l.log_level = 1; /* size 0 with a buffer */
-	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
+	ck_assert_int_eq(prog_load(bpfk_vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
 	/* a level without a buffer: no log, a normal load */
 	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log_level = 1 };
-	int fd = prog_load(vcall, small_xdp, LEN(small_xdp), &l);
+	int fd = prog_load(bpfk_vcall, small_xdp, LEN(small_xdp), &l);
 	ck_assert_int_ge(fd, 0);
-	close_fd(vcall, fd);
+	close_fd(bpfk_vcall, fd);
 	/* too small: ENOSPC after a whole verification, the size needed in
 	 * log_true_size, the buffer NUL-terminated */
 	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log_level = 2, .log = log,
 			   .log_size = 128 };
 	memset(log, 'x', sizeof(log));
-	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -ENOSPC);
+	ck_assert_int_eq(prog_load(bpfk_vcall, small_xdp, LEN(small_xdp), &l), -ENOSPC);
 	ck_assert_uint_gt(l.log_true_size, 128);
 	ck_assert_uint_eq(strlen(log), 127);
 	uint32_t need = l.log_true_size;
 	l.log_size = need;
-	fd = prog_load(vcall, small_xdp, LEN(small_xdp), &l);
+	fd = prog_load(bpfk_vcall, small_xdp, LEN(small_xdp), &l);
 	ck_assert_int_ge(fd, 0);
-	close_fd(vcall, fd);
+	close_fd(bpfk_vcall, fd);
 	ck_assert_uint_eq(strlen(log) + 1, need);
 	/* no minimum size: 20 bytes at level 1 are ENOSPC too */
 	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log_level = 1, .log = log,
 			   .log_size = 20 };
-	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -ENOSPC);
+	ck_assert_int_eq(prog_load(bpfk_vcall, small_xdp, LEN(small_xdp), &l), -ENOSPC);
 	ck_assert_uint_gt(l.log_true_size, 20);
 	/* a rejection: its errno and message */
 	static const struct bpf_insn bad[] = { LDX(W, 0, 1, 4000), EXIT() };
 	l = (struct load){ .type = BPF_PROG_TYPE_XDP, .log_level = 1, .log = log,
 			   .log_size = sizeof(log) };
-	ck_assert_int_eq(prog_load(vcall, bad, LEN(bad), &l), -EACCES);
+	ck_assert_int_eq(prog_load(bpfk_vcall, bad, LEN(bad), &l), -EACCES);
 	ck_assert_msg(strstr(log, "invalid bpf_context access off=4000 size=4\n"), "%s", log);
 	/* unknown program type, an attach type cgroup_skb does not take */
 	l = (struct load){ .type = 200 };
-	ck_assert_int_eq(prog_load(vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
+	ck_assert_int_eq(prog_load(bpfk_vcall, small_xdp, LEN(small_xdp), &l), -EINVAL);
 	l = (struct load){ .type = BPF_PROG_TYPE_CGROUP_SKB, .attach = 40 };
-	ck_assert_int_eq(prog_load(vcall, bad, LEN(bad), &l), -EINVAL);
+	ck_assert_int_eq(prog_load(bpfk_vcall, bad, LEN(bad), &l), -EINVAL);
 }
 END_TEST
 
@@ -472,12 +458,12 @@ START_TEST(log_same_as_kernel)
 					  .log = klog, .log_size = sizeof(klog) };
 			struct load v = k;
 			v.log = vlog;
-			int kf = prog_load(kcall, progs[i].p, progs[i].n, &k);
-			int vf = prog_load(vcall, progs[i].p, progs[i].n, &v);
+			int kf = prog_load(bpfk_kcall, progs[i].p, progs[i].n, &k);
+			int vf = prog_load(bpfk_vcall, progs[i].p, progs[i].n, &v);
 			ck_assert_msg((kf >= 0) == (vf >= 0) && (kf >= 0 || kf == vf),
 				      "prog %zu level %u: kernel %d, bpfvm %d", i, lvl, kf, vf);
-			close_fd(kcall, kf);
-			close_fd(vcall, vf);
+			close_fd(bpfk_kcall, kf);
+			close_fd(bpfk_vcall, vf);
 			drop_time(klog);
 			drop_time(vlog);
 			/* level 4's clock line makes its size vary */
@@ -549,7 +535,7 @@ START_TEST(test_runs_as_kernel)
 		const struct prog_case *pc = &run_cases[c];
 		struct run r[2];
 		int fd[2], err[2];
-		bpf_fn calls[2] = { kcall, vcall };
+		bpfk_fn calls[2] = { bpfk_kcall, bpfk_vcall };
 		for (int w = 0; w < 2; w++) {
 			char log[4096] = "";
 			struct load l = { .type = pc->type, .log_level = 1, .log = log,
@@ -667,7 +653,7 @@ static int corpus_prog(uint32_t type, uint32_t attach, int array, int slot,
 		MOV64_IMM(0, ret), EXIT(),
 	};
 	struct load l = { .type = type, .attach = attach };
-	return array < 0 ? prog_load(vcall, p + 4, 2, &l) : prog_load(vcall, p, LEN(p), &l);
+	return array < 0 ? prog_load(bpfk_vcall, p + 4, 2, &l) : prog_load(bpfk_vcall, p, LEN(p), &l);
 }
 
 /* One map of kind `name`, set up as the driver does; its fd, or -1. */
@@ -688,7 +674,7 @@ static int corpus_map(const char *name, uint32_t type, uint32_t attach,
 	a.max_entries = k->max;
 	a.map_flags = k->flags;
 	if (!strcmp(name, "map_spin_lock") || !strcmp(name, "sk_storage_map")) {
-		int btf = bpfk_spin_lock_btf(vcall);
+		int btf = bpfk_spin_lock_btf(bpfk_vcall);
 		if (btf < 0)
 			return -1;
 		fds[(*nfds)++] = btf;
@@ -697,13 +683,13 @@ static int corpus_map(const char *name, uint32_t type, uint32_t attach,
 		a.btf_value_type_id = 3;
 	}
 	if (k->type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
-		int in = map_create(vcall, BPF_MAP_TYPE_ARRAY, 4, 4, 1);
+		int in = map_create(bpfk_vcall, BPF_MAP_TYPE_ARRAY, 4, 4, 1);
 		if (in < 0)
 			return -1;
 		fds[(*nfds)++] = in;
 		a.inner_map_fd = (uint32_t)in;
 	}
-	int fd = vcall(BPF_MAP_CREATE, &a, sizeof(a));
+	int fd = bpfk_vcall(BPF_MAP_CREATE, &a, sizeof(a));
 	if (fd < 0) {
 		if (getenv("BPFVM_CORPUS_VERBOSE"))
 			printf("SETUP %s: BPF_MAP_CREATE %d\n", name, fd);
@@ -716,7 +702,7 @@ static int corpus_map(const char *name, uint32_t type, uint32_t attach,
 		uint8_t v[48] = { 28 };
 		uint32_t foo6 = 0xabcdef12;
 		memcpy(v + 28, &foo6, 4);
-		if (map_elem(vcall, BPF_MAP_UPDATE_ELEM, fd, &key, v))
+		if (map_elem(bpfk_vcall, BPF_MAP_UPDATE_ELEM, fd, &key, v))
 			return -1;
 	}
 	if (k->type == BPF_MAP_TYPE_PROG_ARRAY) {
@@ -728,7 +714,7 @@ static int corpus_map(const char *name, uint32_t type, uint32_t attach,
 			if (progs[i] < 0)
 				return -1;
 			fds[(*nfds)++] = progs[i];
-			if (map_elem(vcall, BPF_MAP_UPDATE_ELEM, fd, &keys[i], &progs[i]))
+			if (map_elem(bpfk_vcall, BPF_MAP_UPDATE_ELEM, fd, &keys[i], &progs[i]))
 				return -1;
 		}
 	}
@@ -840,7 +826,7 @@ static void corpus_one(struct corpus_test *t, const char *truth,
 	a->log_size = sizeof(log);
 	if (getenv("BPFVM_CORPUS_TRACE"))
 		fprintf(stderr, "%s\n", t->id);
-	int fd = vcall(BPF_PROG_LOAD, raw, sizeof(raw));
+	int fd = bpfk_vcall(BPF_PROG_LOAD, raw, sizeof(raw));
 	bool acc = fd >= 0;
 	st->total++;
 	st->agree += acc == kacc;
@@ -874,7 +860,7 @@ static void corpus_one(struct corpus_test *t, const char *truth,
 			uint8_t pkt[64];
 			struct run r = { .data = pkt,
 					 .size = (uint32_t)unhex(data + 1, pkt, sizeof(pkt)) };
-			int e = test_run(vcall, fd, &r);
+			int e = test_run(bpfk_vcall, fd, &r);
 			bool same = !e && r.retval == (uint32_t)strtoul(tr[i], NULL, 10);
 			st->runs++;
 			st->runs_same += same;
@@ -883,10 +869,10 @@ static void corpus_one(struct corpus_test *t, const char *truth,
 				       i, tr[i], e, r.retval);
 		}
 	}
-	close_fd(vcall, fd);
+	close_fd(bpfk_vcall, fd);
 out:
 	for (int i = nfds - 1; i >= 0; i--)
-		close_fd(vcall, fds[i]);
+		close_fd(bpfk_vcall, fds[i]);
 }
 
 /* The object-holding types bpfvm creates empty (maps/misc_maps.c): each
@@ -934,7 +920,7 @@ START_TEST(misc_map_create_as_kernel)
 	};
 	for (size_t i = 0; i < LEN(c); i++) {
 		int r[2];
-		bpf_fn calls[2] = { kcall, vcall };
+		bpfk_fn calls[2] = { bpfk_kcall, bpfk_vcall };
 		for (int w = 0; w < 2; w++) {
 			union bpf_attr a;
 			memset(&a, 0, sizeof(a));
@@ -972,7 +958,7 @@ START_TEST(misc_map_elems_as_kernel)
 				    BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY };
 	for (size_t i = 0; i < LEN(c); i++) {
 		int r[2][LEN(cmds) + 1];
-		bpf_fn calls[2] = { kcall, vcall };
+		bpfk_fn calls[2] = { bpfk_kcall, bpfk_vcall };
 		for (int w = 0; w < 2; w++) {
 			int fd = map_create(calls[w], c[i].type, c[i].key,
 					    c[i].value, c[i].max);
@@ -1082,7 +1068,7 @@ START_TEST(test_run_ctx_as_kernel)
 	in.priority = 1000;
 	in.cb[4] = 5;
 	uint8_t pkt[64] = { [12] = 0x08 };
-	bpf_fn calls[2] = { kcall, vcall };
+	bpfk_fn calls[2] = { bpfk_kcall, bpfk_vcall };
 	struct run r[2];
 	int err[2];
 	for (int w = 0; w < 2; w++) {
@@ -1115,12 +1101,12 @@ START_TEST(test_run_enotsupp)
 {
 	static const struct bpf_insn p[] = { MOV64_IMM(0, 0), EXIT() };
 	struct load l = { .type = BPF_PROG_TYPE_KPROBE };
-	int fd = prog_load(vcall, p, LEN(p), &l);
+	int fd = prog_load(bpfk_vcall, p, LEN(p), &l);
 	ck_assert_int_ge(fd, 0);
 	uint8_t pkt[64] = { 0 };
 	struct run r = { .data = pkt, .size = sizeof(pkt) };
-	ck_assert_int_eq(test_run(vcall, fd, &r), -ENOTSUPP);
-	close_fd(vcall, fd);
+	ck_assert_int_eq(test_run(bpfk_vcall, fd, &r), -ENOTSUPP);
+	close_fd(bpfk_vcall, fd);
 }
 END_TEST
 

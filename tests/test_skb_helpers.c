@@ -23,24 +23,10 @@
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define OUT_MAX 20000
 
-typedef int (*bpf_fn)(int cmd, void *attr, unsigned size);
-
-static int vcall(int cmd, void *a, unsigned size)
-{
-	int r = bpfvm_bpf(cmd, a, size);
-	return r < 0 ? -errno : r;
-}
-
-static int kcall(int cmd, void *a, unsigned size)
-{
-	int r = (int)syscall(__NR_bpf, cmd, a, size);
-	return r < 0 ? -errno : r;
-}
-
-static void close_fd(bpf_fn call, int fd)
+static void close_fd(bpfk_fn call, int fd)
 {
 	if (fd >= 0)
-		call == vcall ? bpfvm_close(fd) : close(fd);
+		call == bpfk_vcall ? bpfvm_close(fd) : close(fd);
 }
 
 /* ---- packets ------------------------------------------------------------- */
@@ -92,7 +78,7 @@ static size_t packet(int which, uint8_t *p)
 
 /* A map of kind k: P perf event array (1024), Q one of 4 slots, S sk
  * storage, C cgroup storage, D per-CPU cgroup storage. */
-static int make_map(bpf_fn call, char k, int *btf)
+static int make_map(bpfk_fn call, char k, int *btf)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
@@ -151,7 +137,7 @@ static void set_checked(int fd)
 /* Load src (maps: ld_imm64 map_fd N is the N-th of `maps`) as `type` and
  * test-run it `repeat` times on packet `pkt` (with a zero __sk_buff as
  * ctx_in / ctx_out if ctx). */
-static void run_side(bpf_fn call, struct side *s, const char *name,
+static void run_side(bpfk_fn call, struct side *s, const char *name,
 		     uint32_t type, const char *src, const char *maps, int pkt,
 		     uint32_t repeat, bool ctx, bool checked)
 {
@@ -185,7 +171,7 @@ static void run_side(bpf_fn call, struct side *s, const char *name,
 	s->fd = call(BPF_PROG_LOAD, &a, sizeof(a));
 	free(insns);
 	ck_assert_msg(s->fd >= 0, "%s: %s rejects (%d):\n%s", name,
-		      call == kcall ? "the kernel" : "bpfvm", s->fd, s->log);
+		      call == bpfk_kcall ? "the kernel" : "bpfvm", s->fd, s->log);
 	if (checked)
 		set_checked(s->fd);
 	uint8_t data[128];
@@ -222,11 +208,11 @@ static uint32_t both(const char *name, uint32_t type, const char *src,
 		     const char *maps, int pkt, uint32_t repeat, bool ctx)
 {
 	struct side *k = &sides[0];
-	run_side(kcall, k, name, type, src, maps, pkt, repeat, ctx, false);
+	run_side(bpfk_kcall, k, name, type, src, maps, pkt, repeat, ctx, false);
 	for (int c = 0; c < 2; c++) {
 		struct side *v = &sides[1 + c];
 		const char *how = c ? "checked bpfvm" : "bpfvm";
-		run_side(vcall, v, name, type, src, maps, pkt, repeat, ctx, c);
+		run_side(bpfk_vcall, v, name, type, src, maps, pkt, repeat, ctx, c);
 		ck_assert_msg(k->err == v->err && k->retval == v->retval &&
 			      k->size_out == v->size_out,
 			      "%s (pkt %d): kernel %d retval %#x size %u, %s %d "

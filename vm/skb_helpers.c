@@ -943,19 +943,6 @@ static uint64_t skc_to_udp6_sock(uint64_t r1, uint64_t r2, uint64_t r3,
 
 /* ---- storage ------------------------------------------------------------ */
 
-/* copy_map_value: all but the value's bpf_spin_lock */
-static void copy_value(const struct bpfvm_map *m, void *dst, const void *src)
-{
-	if (m->lock_off < 0) {
-		memcpy(dst, src, m->value_size);
-		return;
-	}
-	uint32_t lo = (uint32_t)m->lock_off, hi = lo + 4;
-	memcpy(dst, src, lo);
-	memcpy((uint8_t *)dst + hi, (const uint8_t *)src + hi,
-	       m->value_size - hi);
-}
-
 /* #107 sk_storage_get(map, sk, value, flags): the socket's value in map;
  * with BPF_SK_STORAGE_GET_F_CREATE a new one, from value or zeroed.  The
  * test run's socket lives as long as the test run (its skb). */
@@ -989,7 +976,7 @@ static uint64_t sk_storage_get(uint64_t r1, uint64_t r2, uint64_t r3,
 	if (!s)
 		return 0;
 	if (r3)
-		copy_value(m, s->data, (const void *)(uintptr_t)r3);
+		bpfvm_copy_value(m, s->data, (const void *)(uintptr_t)r3);
 	s->map = m;
 	s->next = skb->sk_storage;
 	skb->sk_storage = s;
