@@ -177,6 +177,17 @@ static int conf_run(const struct bpfvm_conf_test *t, uint64_t *r0, char *log,
 	return err;
 }
 
+/* A test that needs the kernel's bpf(2): without it, one line saying why
+ * and the test does nothing. */
+static bool kernel_here(const char *test)
+{
+	char why[256];
+	if (bpfk_available(why, sizeof(why)))
+		return true;
+	printf("SKIP %s: %s\n", test, why);
+	return false;
+}
+
 /* The baseline's "N: (op) insn text message" is two lines of the log. */
 static bool log_has(const char *log, const char *want)
 {
@@ -441,11 +452,8 @@ static void drop_time(char *log)
 /* The same log as the kernel's, byte for byte, at every level. */
 START_TEST(log_same_as_kernel)
 {
-	char why[256];
-	if (!bpfk_available(why, sizeof(why))) {
-		printf("SKIP log_same_as_kernel: %s\n", why);
+	if (!kernel_here("log_same_as_kernel"))
 		return;
-	}
 	static char klog[1 << 16], vlog[1 << 16];
 	static const struct bpf_insn bad[] = { LDX(W, 0, 1, 4000), EXIT() };
 	const struct { const struct bpf_insn *p; size_t n; } progs[] = {
@@ -521,11 +529,8 @@ static const struct prog_case run_cases[] = {
 
 START_TEST(test_runs_as_kernel)
 {
-	char why[256];
-	if (!bpfk_available(why, sizeof(why))) {
-		printf("SKIP test_runs_as_kernel: %s\n", why);
+	if (!kernel_here("test_runs_as_kernel"))
 		return;
-	}
 	uint8_t pkt[64];
 	for (size_t i = 0; i < sizeof(pkt); i++)
 		pkt[i] = (uint8_t)(i * 7 + 1);
@@ -879,6 +884,8 @@ out:
  * create attr answered as the kernel answers it, kernel asked live. */
 START_TEST(misc_map_create_as_kernel)
 {
+	if (!kernel_here("misc_map_create_as_kernel"))
+		return;
 	static const struct {
 		uint32_t type, key, value, max, flags;
 	} c[] = {
@@ -944,6 +951,8 @@ END_TEST
  * socket or perf event belongs: every command answers as the kernel's. */
 START_TEST(misc_map_elems_as_kernel)
 {
+	if (!kernel_here("misc_map_elems_as_kernel"))
+		return;
 	static const struct { uint32_t type, key, value, max; } c[] = {
 		{ BPF_MAP_TYPE_SOCKMAP, 4, 4, 1 },
 		{ BPF_MAP_TYPE_SOCKMAP, 4, 8, 1 },
@@ -1052,11 +1061,8 @@ END_TEST
  * the program's stores come out, as the kernel's. */
 START_TEST(test_run_ctx_as_kernel)
 {
-	char why[256];
-	if (!bpfk_available(why, sizeof(why))) {
-		printf("SKIP test_run_ctx_as_kernel: %s\n", why);
+	if (!kernel_here("test_run_ctx_as_kernel"))
 		return;
-	}
 	static const struct bpf_insn p[] = {
 		LDX(W, 2, 1, SKB(mark)), ADD64_IMM(2, 1), STX(W, 1, 2, SKB(mark)),
 		LDX(W, 0, 1, SKB(priority)), LDX(W, 3, 1, SKB(cb[4])),
